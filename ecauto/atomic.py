@@ -1,0 +1,56 @@
+"""Small helpers for files other processes read while we write them."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import tempfile
+from pathlib import Path
+from typing import Any
+
+# A record file larger than this is not ours: refuse to read it rather than load it all.
+MAX_RECORD_BYTES = 64 * 1024
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Write to a temp file in the same folder, then `os.replace`: readers see old or new, never half."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, separators=(",", ":"), sort_keys=True)
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def read_json_record(path: Path) -> dict[str, Any]:
+    """Read a small JSON object defensively: raise ValueError with a short reason on anything odd."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        raise
+    except OSError as e:
+        raise ValueError(f"cannot stat: {e.strerror}") from None
+    if not stat.S_ISREG(st.st_mode):
+        raise ValueError("not a regular file")
+    if st.st_size > MAX_RECORD_BYTES:
+        raise ValueError(f"too large ({st.st_size} bytes)")
+    try:
+        with open(path, "rb") as f:
+            raw = f.read(MAX_RECORD_BYTES + 1)
+    except OSError as e:
+        raise ValueError(f"cannot read: {e.strerror}") from None
+    if not raw.strip():
+        raise ValueError("empty")
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ValueError("not valid JSON") from None
+    if not isinstance(data, dict):
+        raise ValueError("not a JSON object")
+    return data

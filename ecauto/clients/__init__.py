@@ -1,0 +1,1 @@
+"""HTTP clients of the marketplaces: one requests.Session each, timeouts always, URLs from config."""

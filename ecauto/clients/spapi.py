@@ -1,0 +1,121 @@
+"""Amazon Selling Partner API: the pricing operations the sync uses."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import requests
+
+from ecauto.clients.http import ApiError, Rejected, Throttled, call, http_error, json_body, session
+
+API = "SP-API"
+
+
+@dataclass(frozen=True)
+class Offer:
+    asin: str
+    price: int | None  # JPY; None when Amazon has no offer for it
+    in_stock: bool
+    error: str | None = None  # a per-item error; the rest of the batch is still good
+
+
+@dataclass(frozen=True)
+class CallInfo:
+    """What the answer said about the quota (Amazon sends the header best-effort, never on 429)."""
+
+    rate_limit: float | None
+
+
+class SpApiClient:
+    def __init__(self, base_url: str, marketplace_id: str, token: Callable[[], str],
+                 timeout_s: float) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.marketplace_id = marketplace_id
+        self.token = token
+        self.timeout_s = timeout_s
+        self.http = session()
+        self.last = CallInfo(None)
+
+    def _headers(self) -> dict[str, str]:
+        return {"x-amz-access-token": self.token(), "accept": "application/json"}
+
+    def _check(self, op: str, resp: requests.Response) -> object:
+        body = json_body(resp)
+        errors = body.get("errors") if isinstance(body, dict) else None
+        code = errors[0].get("code") if isinstance(errors, list) and errors and isinstance(
+            errors[0], dict) else None
+        if resp.status_code == 429:
+            raise Throttled(f"{API} {op}", "quota exceeded", 429, code or "QuotaExceeded")
+        if resp.status_code >= 300:
+            message = errors[0].get("message", "") if code else resp.text[:200]
+            raise http_error(f"{API} {op}", resp, message, code)
+        raw = resp.headers.get("x-amzn-RateLimit-Limit")
+        try:
+            self.last = CallInfo(float(raw) if raw else None)
+        except ValueError:
+            self.last = CallInfo(None)
+        return body
+
+    def get_pricing(self, asins: Sequence[str]) -> list[Offer]:
+        """getPricing (v0) for up to 20 ASINs."""
+        resp = call(self.http, f"{API} getPricing", "GET",
+                    f"{self.base_url}/products/pricing/v0/price", self.timeout_s,
+                    params={"MarketplaceId": self.marketplace_id, "ItemType": "Asin",
+                            "Asins": ",".join(asins)},
+                    headers=self._headers())
+        body = self._check("getPricing", resp)
+        payload = body.get("payload") if isinstance(body, dict) else None
+        if not isinstance(payload, list):
+            raise ApiError(f"{API} getPricing", "answer without a payload list", resp.status_code)
+        out = []
+        for item in payload:
+            asin = str(item.get("ASIN", ""))
+            if item.get("status") != "Success":
+                err = item.get("Error") or {}
+                out.append(Offer(asin, None, False, f"{err.get('code')}: {err.get('message')}"))
+                continue
+            offers = (item.get("Product") or {}).get("Offers") or []
+            out.append(Offer(asin, _amount(offers[0].get("BuyingPrice", {}).get("ListingPrice"))
+                             if offers else None, bool(offers)))
+        return out
+
+    def get_item_offers_batch(self, asins: Sequence[str]) -> list[Offer]:
+        """getItemOffersBatch for up to 20 ASINs (no ASIN twice); per-item status is checked."""
+        if len(set(asins)) != len(asins):
+            raise Rejected(f"{API} getItemOffersBatch", "an ASIN appears twice in one batch")
+        requests_ = [{"uri": f"/products/pricing/v0/items/{a}/offers", "method": "GET",
+                      "MarketplaceId": self.marketplace_id, "ItemCondition": "New"} for a in asins]
+        resp = call(self.http, f"{API} getItemOffersBatch", "POST",
+                    f"{self.base_url}/batches/products/pricing/v0/itemOffers", self.timeout_s,
+                    json={"requests": requests_}, headers=self._headers())
+        body = self._check("getItemOffersBatch", resp)
+        responses = body.get("responses") if isinstance(body, dict) else None
+        if not isinstance(responses, list):
+            raise ApiError(f"{API} getItemOffersBatch", "answer without responses",
+                           resp.status_code)
+        out = []
+        for asin, r in zip(asins, responses, strict=False):
+            status = (r.get("status") or {}).get("statusCode")
+            if status != 200:
+                out.append(Offer(asin, None, False, f"item status {status}"))
+                continue
+            offers = ((r.get("body") or {}).get("payload") or {}).get("Offers") or []
+            winner = next((o for o in offers if o.get("IsBuyBoxWinner")), offers[0] if offers else None)
+            out.append(Offer(asin, _amount(winner.get("ListingPrice")) if winner else None,
+                             bool(offers)))
+        return out
+
+    def fetch(self, operation: str, asins: Sequence[str]) -> list[Offer]:
+        if operation == "getItemOffersBatch":
+            return self.get_item_offers_batch(asins)
+        return self.get_pricing(asins)
+
+
+def _amount(money: object) -> int | None:
+    if not isinstance(money, dict):
+        return None
+    try:
+        return int(round(float(money.get("Amount"))))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,306 @@
+"""The project's one configuration file, `ecauto.toml`, read with the standard library.
+
+Every section is a frozen dataclass; the loader walks them, so an unknown key or a value of the
+wrong form stops the start with one line that names the key and the form it expects.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DEFAULT_CONFIG_NAME = "ecauto.toml"
+PLATFORMS = ("base", "ebay", "yahoo")
+
+
+class ConfigError(Exception):
+    """A configuration problem, worded as the one line an operator will read."""
+
+
+def _positive(v: float) -> bool:
+    return v > 0
+
+
+def _non_negative(v: float) -> bool:
+    return v >= 0
+
+
+def _fraction(v: float) -> bool:
+    return 0 <= v <= 1
+
+
+def _port(v: int) -> bool:
+    return 0 <= v <= 65535
+
+
+def _rule(check: typing.Callable[[Any], bool], form: str, whole: bool = False) -> dict[str, Any]:
+    """`form` completes "must be a number ..." (or, with `whole`, is the whole phrase)."""
+    return {"check": check, "form": form, "whole": whole}
+
+
+POSITIVE = _rule(_positive, "greater than 0")
+NON_NEGATIVE = _rule(_non_negative, "of 0 or more")
+FRACTION = _rule(_fraction, "from 0 to 1")
+PORT = _rule(_port, "from 0 to 65535")
+MODE = _rule(lambda v: v in ("sandbox", "live"), '"sandbox" or "live"', whole=True)
+OPERATION = _rule(lambda v: v in ("getPricing", "getItemOffersBatch"),
+                  '"getPricing" or "getItemOffersBatch"', whole=True)
+BATCH = _rule(lambda v: 1 <= v <= 20, "from 1 to 20")
+
+
+@dataclass(frozen=True)
+class Limit:
+    """A token bucket: `rate` tokens a second, at most `burst` saved up."""
+
+    rate: float = field(default=0.5, metadata=POSITIVE)
+    burst: int = field(default=1, metadata=POSITIVE)
+
+
+def _spapi_limits() -> dict[str, Limit]:
+    # Amazon's documented limits for the pricing operations (they change them: keep configurable).
+    return {
+        "getPricing": Limit(0.5, 1),
+        "getCompetitivePricing": Limit(0.5, 1),
+        "getItemOffersBatch": Limit(0.1, 1),
+        "getListingOffersBatch": Limit(0.5, 1),
+    }
+
+
+@dataclass(frozen=True)
+class SandboxSettings:
+    host: str = "127.0.0.1"
+    port: int = field(default=8765, metadata=PORT)
+    spapi_rate: float = field(default=0.5, metadata=POSITIVE)
+    spapi_burst: int = field(default=1, metadata=POSITIVE)
+    base_hourly_cap: int = field(default=5000, metadata=POSITIVE)
+    listing_failure_rate: float = field(default=0.02, metadata=FRACTION)
+    market_period_s: float = field(default=600.0, metadata=POSITIVE)
+    seed: int = 7
+    # SP-API operations other than getPricing (whose limit is spapi_rate/spapi_burst above).
+    op_limits: dict[str, Limit] = field(
+        default_factory=lambda: {k: v for k, v in _spapi_limits().items() if k != "getPricing"}
+    )
+    base_daily_cap: int = field(default=100000, metadata=POSITIVE)
+    base_expires_in: int = field(default=3600, metadata=POSITIVE)
+    lwa_expires_in: int = field(default=3600, metadata=POSITIVE)
+    latency_ms: float = field(default=0.0, metadata=NON_NEGATIVE)
+
+
+@dataclass(frozen=True)
+class SpapiSettings:
+    endpoint: str = ""
+    marketplace_id: str = "A1VC38T7YXB528"
+    operation: str = field(default="getPricing", metadata=OPERATION)
+    batch_size: int = field(default=20, metadata=BATCH)
+    timeout_s: float = field(default=15.0, metadata=POSITIVE)
+    limits: dict[str, Limit] = field(default_factory=_spapi_limits)
+
+
+@dataclass(frozen=True)
+class BaseApiSettings:
+    endpoint: str = ""
+    hourly_limit: int = field(default=5000, metadata=POSITIVE)
+    timeout_s: float = field(default=15.0, metadata=POSITIVE)
+
+
+@dataclass(frozen=True)
+class UploadSettings:
+    endpoint: str = ""
+    hourly_cap: int = field(default=120, metadata=POSITIVE)
+    max_attempts: int = field(default=5, metadata=POSITIVE)
+    retry_base_s: float = field(default=60.0, metadata=POSITIVE)
+    retry_max_s: float = field(default=3600.0, metadata=POSITIVE)
+    interval_s: float = field(default=60.0, metadata=POSITIVE)
+    timeout_s: float = field(default=15.0, metadata=POSITIVE)
+
+
+def _uploads() -> dict[str, UploadSettings]:
+    return {p: UploadSettings() for p in PLATFORMS}
+
+
+@dataclass(frozen=True)
+class SyncSettings:
+    interval_s: float = field(default=10800.0, metadata=POSITIVE)
+
+
+@dataclass(frozen=True)
+class DaemonSettings:
+    beat_s: float = field(default=10.0, metadata=POSITIVE)
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    products: int = field(default=1000, metadata=NON_NEGATIVE)
+    listings: int = field(default=300, metadata=NON_NEGATIVE)
+
+
+@dataclass(frozen=True)
+class AlertSettings:
+    """Chatwork alerts from the watchdog; the token and room come from the environment."""
+
+    dedupe_window_s: float = field(default=1800.0, metadata=NON_NEGATIVE)
+    coalesce_s: float = field(default=10.0, metadata=NON_NEGATIVE)
+    timeout_s: float = field(default=10.0, metadata=POSITIVE)
+    deliver_budget_s: float = field(default=2.0, metadata=POSITIVE)
+    max_outbox: int = field(default=1000, metadata=POSITIVE)
+
+
+@dataclass(frozen=True)
+class WatchdogDaemonSettings:
+    """Per-daemon overrides for the watchdog; 0 means "the watchdog's default"."""
+
+    grace_s: float = field(default=0.0, metadata=NON_NEGATIVE)
+    start_grace_s: float = field(default=0.0, metadata=NON_NEGATIVE)
+    # Pieces of command lines that are this daemon's job started another way (the old system's
+    # scripts), e.g. "scheduled_tasks/sync_inventory_daemon.py"; matched with either slash,
+    # ignoring case.
+    patterns: tuple[str, ...] = ()
+
+
+WATCHED = ("sandbox", "upload-base", "upload-ebay", "upload-yahoo", "sync-inventory", "watchdog")
+
+
+def _watched() -> dict[str, WatchdogDaemonSettings]:
+    return {n: WatchdogDaemonSettings() for n in WATCHED}
+
+
+@dataclass(frozen=True)
+class WatchdogSettings:
+    interval_s: float = field(default=5.0, metadata=POSITIVE)
+    # hung: heartbeat older than grace_beats beats (the daemon's own beat_s), at least min_grace_s.
+    grace_beats: float = field(default=3.0, metadata=POSITIVE)
+    min_grace_s: float = field(default=30.0, metadata=POSITIVE)
+    start_grace_s: float = field(default=60.0, metadata=POSITIVE)
+    copy_settle_s: float = field(default=3.0, metadata=NON_NEGATIVE)
+    reload_settle_s: float = field(default=10.0, metadata=NON_NEGATIVE)
+    term_timeout_s: float = field(default=10.0, metadata=POSITIVE)
+    restart_backoff_s: float = field(default=30.0, metadata=NON_NEGATIVE)
+    restart_backoff_max_s: float = field(default=900.0, metadata=NON_NEGATIVE)
+    restart_budget: int = field(default=5, metadata=POSITIVE)
+    restart_window_s: float = field(default=3600.0, metadata=POSITIVE)
+    healthy_reset_s: float = field(default=900.0, metadata=POSITIVE)
+    crash_loop_respawns: int = field(default=3, metadata=POSITIVE)
+    crash_loop_window_s: float = field(default=120.0, metadata=POSITIVE)
+    recovery_s: float = field(default=30.0, metadata=NON_NEGATIVE)
+    circus_timeout_s: float = field(default=1.0, metadata=POSITIVE)
+    alert_budget_s: float = field(default=2.0, metadata=POSITIVE)
+    daemons: dict[str, WatchdogDaemonSettings] = field(default_factory=_watched)
+
+
+@dataclass(frozen=True)
+class Config:
+    mode: str = field(default="sandbox", metadata=MODE)
+    sandbox: SandboxSettings = field(default_factory=SandboxSettings)
+    spapi: SpapiSettings = field(default_factory=SpapiSettings)
+    base: BaseApiSettings = field(default_factory=BaseApiSettings)
+    upload: dict[str, UploadSettings] = field(default_factory=_uploads)
+    sync: SyncSettings = field(default_factory=SyncSettings)
+    daemon: DaemonSettings = field(default_factory=DaemonSettings)
+    demo: DemoSettings = field(default_factory=DemoSettings)
+    alerts: AlertSettings = field(default_factory=AlertSettings)
+
+    @property
+    def sandbox_url(self) -> str:
+        return f"http://{self.sandbox.host}:{self.sandbox.port}"
+
+    def url_for(self, endpoint: str, sandbox_path: str = "") -> str:
+        """The configured endpoint, or in sandbox mode (when empty) the sandbox's."""
+        if endpoint:
+            return endpoint.rstrip("/")
+        if self.mode == "live":
+            raise ConfigError("an API endpoint is empty in live mode: set it in ecauto.toml")
+        return self.sandbox_url + sandbox_path
+
+
+def config_path(explicit: str | os.PathLike[str] | None = None) -> tuple[Path, bool]:
+    """Where the config is, and whether someone named it (a named file must exist)."""
+    if explicit:
+        return Path(explicit).resolve(), True
+    env = os.environ.get("ECAUTO_CONFIG")
+    if env:
+        return Path(env).resolve(), True
+    return (Path.cwd() / DEFAULT_CONFIG_NAME).resolve(), False
+
+
+def load(path: str | os.PathLike[str] | None = None) -> Config:
+    where, named = config_path(path)
+    if not where.exists():
+        if named:
+            raise ConfigError(f"{where}: config file not found")
+        return Config()
+    try:
+        with open(where, "rb") as f:
+            data = tomllib.load(f)
+    except (OSError, tomllib.TOMLDecodeError) as e:
+        raise ConfigError(f"{where}: cannot read config: {e}") from None
+    try:
+        return parse(data)
+    except ConfigError as e:
+        raise ConfigError(f"{where}: {e}") from None
+
+
+def parse(data: dict[str, Any]) -> Config:
+    return _build(Config, data, "")
+
+
+def _build(cls: type, data: Any, prefix: str) -> Any:
+    if not isinstance(data, dict):
+        raise ConfigError(f"{prefix.rstrip('.') or 'config'} must be a table")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ConfigError(f"unknown key '{prefix}{unknown[0]}' (known: {', '.join(fields)})")
+    values = {}
+    for name, value in data.items():
+        values[name] = _value(hints[name], fields[name], value, prefix + name, cls)
+    return cls(**values)
+
+
+def _value(hint: Any, f: dataclasses.Field[Any], value: Any, key: str, owner: type) -> Any:
+    if dataclasses.is_dataclass(hint):
+        return _build(hint, value, key + ".")
+    if typing.get_origin(hint) is dict:
+        item_cls = typing.get_args(hint)[1]
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key} must be a table")
+        defaults = f.default_factory() if f.default_factory is not dataclasses.MISSING else {}
+        allowed = set(defaults)
+        out = dict(defaults)
+        for sub, subvalue in value.items():
+            if allowed and sub not in allowed:
+                raise ConfigError(f"unknown key '{key}.{sub}' (known: {', '.join(sorted(allowed))})")
+            out[sub] = _build(item_cls, subvalue, f"{key}.{sub}.")
+        return out
+    if typing.get_origin(hint) is tuple:
+        if typing.get_args(hint) != (str, Ellipsis):  # pragma: no cover - a schema error
+            raise TypeError(f"unsupported config type {hint} for {key}")
+        if not isinstance(value, list) or not all(isinstance(x, str) and x.strip()
+                                                  for x in value):
+            raise ConfigError(f"{key} must be a list of non-empty strings, got {value!r}")
+        return tuple(value)
+    original = value
+    if hint is float:
+        ok = isinstance(value, int | float) and not isinstance(value, bool)
+        value = float(value) if ok else value
+        kind = "a number"
+    elif hint is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        kind = "a whole number"
+    elif hint is str:
+        ok = isinstance(value, str)
+        kind = "a string"
+    else:  # pragma: no cover - a programming error in the schema
+        raise TypeError(f"unsupported config type {hint} for {key}")
+    form = f.metadata.get("form")
+    if form and not f.metadata.get("whole"):
+        form = f"{kind} {form}"
+    check = f.metadata.get("check")
+    if not ok or (check is not None and not check(value)):
+        raise ConfigError(f"{key} must be {form or kind}, got {original!r}")
+    return value

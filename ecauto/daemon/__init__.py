@@ -1,0 +1,1 @@
+"""What every daemon shares: the singleton lock, the heartbeat and the loop that owns them."""

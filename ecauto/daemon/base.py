@@ -1,0 +1,280 @@
+"""The daemon base: loop, signals, singleton lock, heartbeat, logging and exit code.
+
+A daemon implements `run_once()` (one cycle) and may override the hooks below. Inside a cycle it
+reports `progress()` after each unit of work and checks `stopping` before starting the next one;
+long waits go through `wait()`, which keeps the heartbeat fresh.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import psutil
+
+from ecauto import config as config_mod
+from ecauto import logsetup
+from ecauto.config import Config, ConfigError
+from ecauto.daemon.heartbeat import Heartbeat, Phase, write_heartbeat
+from ecauto.daemon.lock import LockHeld, LockOwner, SingletonLock
+from ecauto.home import Home
+from ecauto.logsetup import fields
+from ecauto.records import one_line
+
+log = logging.getLogger(__name__)
+
+EXIT_OK = 0
+EXIT_FAILED = 1  # --once and the cycle failed, or an unexpected crash
+EXIT_LOCKED = 75  # another copy holds the singleton lock (EX_TEMPFAIL)
+EXIT_CONFIG = 78  # bad configuration or missing credential (EX_CONFIG)
+EXIT_FORCED = 130  # a second stop signal cut the current unit of work short
+
+# The heartbeat file is rewritten at most this often unless the phase changes.
+_MIN_BEAT_GAP_S = 1.0
+
+
+class ForcedExit(BaseException):
+    """Raised by the second stop signal; BaseException so `except Exception` does not eat it."""
+
+
+class Daemon:
+    """Subclass, set `name` in `__init__` (from the arguments), implement `run_once`."""
+
+    default_interval_s: float = 60.0
+
+    def __init__(self, name: str, args: argparse.Namespace, cfg: Config, home: Home) -> None:
+        self.name = name
+        self.args = args
+        self.config = cfg
+        self.home = home
+        self.interval_s = float(args.interval) if args.interval else self.default_interval_s
+        self.beat_s = float(args.beat) if args.beat else cfg.daemon.beat_s
+        self.once: bool = bool(args.once)
+        self.log = logging.getLogger(f"ecauto.daemons.{name}")
+        self._stop = threading.Event()
+        self._me = psutil.Process()
+        self._create_time = self._me.create_time()
+        self._started_at = time.time()
+        self._phase = Phase.STARTING
+        self._done = 0
+        self._total = 0
+        self._detail = ""
+        self._next_run_at: float | None = None
+        self._last_success_at: float | None = None
+        self._last_error: str | None = None
+        self._last_error_at: float | None = None
+        self._cycles = 0
+        self._last_beat = 0.0
+
+    # --- hooks -------------------------------------------------------------------------------
+    def setup(self) -> None:
+        """Open what the cycles need (store, clients); runs once the lock is held."""
+
+    def run_once(self) -> None:
+        """One cycle of work. Raise to record a failed cycle; the loop goes on."""
+        raise NotImplementedError
+
+    def teardown(self) -> None:
+        """Close what `setup` opened; runs on every exit path once the lock was taken."""
+
+    # --- what a cycle uses -------------------------------------------------------------------
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def progress(self, done: int, total: int, detail: str = "") -> None:
+        self._done, self._total, self._detail = done, total, detail
+        self.beat()
+
+    def wait(self, seconds: float, detail: str | None = None) -> bool:
+        """Sleep up to `seconds`, beating meanwhile; False as soon as a stop is asked for."""
+        if detail is not None:
+            self._detail = detail
+            self.beat(force=True)
+        deadline = time.monotonic() + max(0.0, seconds)
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return not self.stopping
+            if self._stop.wait(min(left, self.beat_s / 2)):
+                return False
+            self.beat()
+
+    def record_error(self, message: str) -> None:
+        self._last_error = one_line(message)
+        self._last_error_at = time.time()
+
+    def beat(self, force: bool = False) -> None:
+        now = time.time()
+        if not force and now - self._last_beat < _MIN_BEAT_GAP_S:
+            return
+        hb = Heartbeat(
+            name=self.name,
+            pid=os.getpid(),
+            create_time=self._create_time,
+            beat_at=now,
+            beat_s=self.beat_s,
+            phase=self._phase,
+            home=str(self.home.root),
+            watcher=self.name,
+            wid=self.args.wid,
+            started_at=self._started_at,
+            done=self._done,
+            total=self._total,
+            detail=self._detail,
+            next_run_at=self._next_run_at,
+            last_success_at=self._last_success_at,
+            last_error=self._last_error,
+            last_error_at=self._last_error_at,
+            cycles=self._cycles,
+        )
+        try:
+            write_heartbeat(self.home.heartbeat_path(self.name), hb)
+        except OSError as e:
+            log.warning("heartbeat not written %s", fields(error=e))
+        self._last_beat = now
+
+    def _set_phase(self, phase: Phase) -> None:
+        self._phase = phase
+        self.beat(force=True)
+
+    # --- the loop ----------------------------------------------------------------------------
+    def _on_signal(self, signum: int, _frame: Any) -> None:
+        if self._stop.is_set():
+            raise ForcedExit(signum)
+        self._stop.set()
+
+    def _install_signals(self) -> None:
+        for name in ("SIGTERM", "SIGINT", "SIGBREAK"):  # SIGBREAK: Ctrl+Break on Windows
+            sig = getattr(signal, name, None)
+            if sig is not None:
+                signal.signal(sig, self._on_signal)
+
+    def serve(self) -> int:
+        self.home.ensure()
+        lock = SingletonLock(
+            self.home.lock_path(self.name),
+            LockOwner.for_this_process(self.name, str(self.home.root), self._create_time),
+        )
+        try:
+            lock.acquire()
+        except LockHeld as e:
+            # One line, and nothing of the holder's is touched: not its heartbeat, not its lock.
+            print(f"{self.name}: not started: {e}", file=sys.stderr)
+            return EXIT_LOCKED
+        self._install_signals()
+        self.log.info("started %s", fields(home=self.home.root, interval_s=self.interval_s,
+                                           wid=self.args.wid, once=self.once))
+        code = EXIT_OK
+        try:
+            self._set_phase(Phase.STARTING)
+            self.setup()
+            code = self._loop()
+        except ForcedExit:
+            self.log.warning("second stop signal: leaving now")
+            code = EXIT_FORCED
+        except ConfigError as e:
+            print(f"{self.name}: {e}", file=sys.stderr)
+            code = EXIT_CONFIG
+        except Exception as e:
+            self.log.exception("crashed %s", fields(error=one_line(repr(e))))
+            self.record_error(f"crashed: {e!r}")
+            code = EXIT_FAILED
+        finally:
+            try:
+                self._phase = Phase.STOPPING
+                self._next_run_at = None
+                self.beat(force=True)
+                self.teardown()
+            except BaseException as e:  # noqa: BLE001 - the lock must go whatever teardown does
+                self.log.warning("teardown failed %s", fields(error=one_line(repr(e))))
+            lock.release()
+        self.log.info("stopped %s", fields(exit=code, cycles=self._cycles))
+        return code
+
+    def _loop(self) -> int:
+        next_start = time.monotonic()
+        while not self.stopping:
+            self._done = self._total = 0
+            self._detail = ""
+            self._next_run_at = None
+            self._set_phase(Phase.WORKING)
+            started = time.monotonic()
+            ok = self._cycle()
+            if self.once:
+                return EXIT_OK if ok else EXIT_FAILED
+            # Schedule from the previous start (no drift); skip slots a long cycle overran.
+            next_start += self.interval_s
+            now = time.monotonic()
+            while next_start <= now:
+                next_start += self.interval_s
+            self._next_run_at = time.time() + (next_start - now)
+            self._phase = Phase.SLEEPING
+            self.log.info("cycle done %s", fields(seconds=round(now - started, 3),
+                                                  ok=ok, next_in_s=round(next_start - now, 1)))
+            self.wait(next_start - now, detail="")
+        return EXIT_OK
+
+    def _cycle(self) -> bool:
+        try:
+            self.run_once()
+        except (ForcedExit, ConfigError):
+            raise
+        except Exception as e:
+            self.log.exception("cycle failed %s", fields(error=one_line(repr(e))))
+            self.record_error(f"cycle failed: {e}")
+            return False
+        finally:
+            self._cycles += 1
+        self._last_success_at = time.time()
+        return True
+
+
+def common_parser(prog: str, description: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=prog, description=description)
+    p.add_argument("--home", help="runtime home (default: $ECAUTO_HOME or ./var)")
+    p.add_argument("--config", help="config file (default: $ECAUTO_CONFIG or ./ecauto.toml)")
+    p.add_argument("--interval", type=_positive_float, help="seconds from one cycle's start to the next")
+    p.add_argument("--beat", type=_positive_float, help="heartbeat interval in seconds (default 10)")
+    p.add_argument("--once", action="store_true", help="run one cycle and exit")
+    p.add_argument("--wid", type=_wid, default=None,
+                   help="Circus worker id, $(circus.wid); written into the heartbeat")
+    return p
+
+
+def _positive_float(s: str) -> float:
+    try:
+        v = float(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {s!r}") from None
+    if not v > 0:
+        raise argparse.ArgumentTypeError(f"expected a number greater than 0, got {s!r}")
+    return v
+
+
+def _wid(s: str) -> int | None:
+    # Started by hand from a copied Circus command line, the placeholder is still literal.
+    return int(s) if s.isdigit() else None
+
+
+def run_daemon(factory: Any, parser: argparse.ArgumentParser,
+               argv: Sequence[str] | None) -> int:
+    """Parse, configure logging, load config, build the daemon with `factory(args, cfg, home)`."""
+    args = parser.parse_args(argv)
+    name = factory.name_for(args)
+    logsetup.configure(name)
+    try:
+        cfg = config_mod.load(args.config)
+        home = Home.resolve(args.home)
+        daemon = factory(args, cfg, home)
+    except ConfigError as e:
+        print(f"{name}: {e}", file=sys.stderr)
+        return EXIT_CONFIG
+    return daemon.serve()

@@ -1,0 +1,227 @@
+"""The singleton lock: an OS-level exclusive lock on `locks/<name>.lock`, owner metadata inside.
+
+The OS drops the lock when its holder dies, however it dies, so a lock file left by a killed
+process never blocks the next start: the file is only a record of who held it last.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ecauto.atomic import read_json_record
+from ecauto.records import get, get_pid
+
+SCHEMA = 1
+
+if sys.platform == "win32":  # pragma: no cover - exercised on the operator's Windows PC only
+    import msvcrt
+
+    # msvcrt locks are mandatory: lock one byte far past the metadata so readers can still read it.
+    _LOCK_OFFSET = 1 << 30
+
+    def _try_lock(fd: int) -> bool:
+        os.lseek(fd, _LOCK_OFFSET, os.SEEK_SET)
+        try:
+            msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+        except OSError:
+            return False
+        finally:
+            os.lseek(fd, 0, os.SEEK_SET)
+        return True
+
+    def _unlock(fd: int) -> None:
+        os.lseek(fd, _LOCK_OFFSET, os.SEEK_SET)
+        try:
+            msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+        finally:
+            os.lseek(fd, 0, os.SEEK_SET)
+
+else:
+    import fcntl
+
+    def _try_lock(fd: int) -> bool:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        return True
+
+    def _unlock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+@dataclass(frozen=True)
+class LockOwner:
+    name: str
+    pid: int
+    create_time: float
+    hostname: str
+    cmdline: list[str]
+    started_at: float
+    home: str = ""
+    schema: int = SCHEMA
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> LockOwner:
+        if get(d, "schema", int) != SCHEMA:
+            raise ValueError(f"unknown schema {d.get('schema')!r}")
+        cmdline = get(d, "cmdline", list)
+        if not all(isinstance(a, str) for a in cmdline):
+            raise ValueError("field 'cmdline' has the wrong type")
+        return cls(
+            name=get(d, "name", str),
+            pid=get_pid(d),
+            create_time=get(d, "create_time", float),
+            hostname=get(d, "hostname", str),
+            cmdline=cmdline,
+            started_at=get(d, "started_at", float),
+            home=get(d, "home", str, optional=True) or "",
+        )
+
+    @classmethod
+    def for_this_process(cls, name: str, home: str, create_time: float,
+                         now: float | None = None) -> LockOwner:
+        return cls(
+            name=name,
+            pid=os.getpid(),
+            create_time=create_time,
+            hostname=socket.gethostname(),
+            cmdline=list(sys.orig_argv),
+            started_at=time.time() if now is None else now,
+            home=home,
+        )
+
+
+class LockHeld(Exception):
+    """Another live process holds the lock; `owner` is what its file says (None if unreadable)."""
+
+    def __init__(self, path: Path, owner: LockOwner | None) -> None:
+        self.path = path
+        self.owner = owner
+        who = f"pid {owner.pid}" if owner else "another process (owner unreadable)"
+        super().__init__(f"{path.stem} is already running as {who}; lock {path}")
+
+
+def read_owner(path: Path) -> LockOwner:
+    """Raise FileNotFoundError when absent, ValueError (with a reason) when unreadable."""
+    return LockOwner.from_json(read_json_record(path))
+
+
+def is_held(path: Path) -> bool:
+    """Whether some process holds the OS lock on `path` right now (taking it for a moment if not)."""
+    try:
+        fd = os.open(path, os.O_RDONLY if sys.platform != "win32" else os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        if _try_lock(fd):
+            _unlock(fd)
+            return False
+        return True
+    finally:
+        os.close(fd)
+
+
+def remove_if_unheld(path: Path) -> bool:
+    """Delete a lock file nobody holds, holding it ourselves while we do so no start races us.
+
+    True if it was removed. A daemon that opened the old file just before the unlink will find,
+    after locking it, that the path now names another file, and start over (see `acquire`).
+    """
+    try:
+        fd = os.open(path, os.O_RDWR | getattr(os, "O_NOFOLLOW", 0))
+    except FileNotFoundError:
+        return False
+    try:
+        if not _try_lock(fd):
+            return False
+        try:
+            if sys.platform != "win32":
+                os.unlink(path)
+        finally:
+            _unlock(fd)
+    finally:
+        os.close(fd)
+    if sys.platform == "win32":  # pragma: no cover - an open file cannot be unlinked there
+        try:
+            os.unlink(path)
+        except OSError:
+            return False
+    return True
+
+
+@dataclass
+class SingletonLock:
+    path: Path
+    owner: LockOwner
+    _fd: int | None = field(default=None, init=False)
+
+    def acquire(self) -> None:
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        for _ in range(10):
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            if not _try_lock(fd):
+                os.close(fd)
+                try:
+                    holder: LockOwner | None = read_owner(self.path)
+                except (OSError, ValueError):
+                    holder = None
+                raise LockHeld(self.path, holder)
+            if self._still_at_path(fd):
+                break
+            # Someone removed the file between our open and our lock: that inode is no longer
+            # the lock anyone else would find, so locking it would prove nothing.
+            _unlock(fd)
+            os.close(fd)
+        else:  # pragma: no cover - needs a remover racing us ten times in a row
+            raise OSError(f"lock file {self.path} keeps being replaced")
+        data = json.dumps(self.owner.to_json(), sort_keys=True).encode()
+        os.ftruncate(fd, 0)
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, data)
+        self._fd = fd
+
+    def _still_at_path(self, fd: int) -> bool:
+        if sys.platform == "win32":  # pragma: no cover - Windows cannot unlink an open file
+            return True
+        try:
+            st = os.stat(self.path, follow_symlinks=False)
+        except FileNotFoundError:
+            return False
+        mine = os.fstat(fd)
+        return (st.st_dev, st.st_ino) == (mine.st_dev, mine.st_ino)
+
+    @property
+    def held(self) -> bool:
+        return self._fd is not None
+
+    def release(self) -> None:
+        """Remove the file while still holding it, then let go: the next owner starts clean."""
+        fd, self._fd = self._fd, None
+        if fd is None:
+            return
+        try:
+            if sys.platform != "win32" and self._still_at_path(fd):
+                os.unlink(self.path)
+        except OSError:
+            pass
+        finally:
+            try:
+                _unlock(fd)
+            finally:
+                os.close(fd)
+        if sys.platform == "win32":  # pragma: no cover
+            try:
+                os.unlink(self.path)
+            except OSError:
+                pass

@@ -1,0 +1,155 @@
+"""upload-<platform>: uploads the listings that are due, paced through the hour, one at a time.
+
+Each listing is claimed (`uploading`, committed) before its call and settled after it. A listing a
+crash left `uploading`, or one whose last try failed without a clear answer, is first looked up
+on the platform: found, it is recorded as uploaded; absent, it is sent. So nothing is lost and
+nothing is listed twice.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import time
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from ecauto.clients.base import BaseClient
+from ecauto.clients.ebay import EbayClient
+from ecauto.clients.http import ApiError, Throttled
+from ecauto.clients.yahoo import YahooClient
+from ecauto.config import PLATFORMS, Config, UploadSettings
+from ecauto.credentials import bearer
+from ecauto.daemon.base import Daemon, common_parser, run_daemon
+from ecauto.daemons.common import open_store
+from ecauto.home import Home
+from ecauto.logsetup import fields
+from ecauto.store import Listing, Store
+
+TOKEN_ENV = {"base": "BASE_ACCESS_TOKEN", "ebay": "EBAY_ACCESS_TOKEN", "yahoo": "YAHOO_ACCESS_TOKEN"}
+
+
+class ListingClient(Protocol):
+    def upload(self, sku: str, payload: dict[str, Any]) -> str: ...
+    def find(self, sku: str) -> str | None: ...
+
+
+def batch_size(settings: UploadSettings, interval_s: float, used_last_hour: int) -> int:
+    """How many listings this cycle may take: the hourly cap spread over the cycles of an hour."""
+    per_cycle = max(1, math.ceil(settings.hourly_cap * interval_s / 3600))
+    return max(0, min(per_cycle, settings.hourly_cap - used_last_hour))
+
+
+def retry_delay(settings: UploadSettings, attempts: int, rnd: float) -> float:
+    """Exponential backoff with jitter; `attempts` counts the tries made so far (1 = first)."""
+    base = min(settings.retry_max_s, settings.retry_base_s * 2 ** max(0, attempts - 1))
+    return base * (0.5 + rnd / 2)
+
+
+def make_client(platform: str, cfg: Config) -> ListingClient:
+    s = cfg.upload[platform]
+    token = bearer(cfg, TOKEN_ENV[platform])
+    url = cfg.url_for(s.endpoint)
+    if platform == "base":
+        return BaseClient(cfg.url_for(s.endpoint or cfg.base.endpoint), token, s.timeout_s)
+    if platform == "ebay":
+        return EbayClient(url, token, s.timeout_s)
+    return YahooClient(url, token, s.timeout_s)
+
+
+class UploadDaemon(Daemon):
+    def __init__(self, args: argparse.Namespace, cfg: Config, home: Home) -> None:
+        self.platform = args.platform
+        self.settings = cfg.upload[self.platform]
+        self.default_interval_s = self.settings.interval_s
+        super().__init__(self.name_for(args), args, cfg, home)
+        self.client = make_client(self.platform, cfg)
+        self.store: Store | None = None
+        self.rng = random.Random()
+
+    @staticmethod
+    def name_for(args: argparse.Namespace) -> str:
+        return f"upload-{args.platform}"
+
+    def setup(self) -> None:
+        self.store = open_store(self.config, self.home)
+
+    def teardown(self) -> None:
+        if self.store is not None:
+            self.store.close()
+
+    def run_once(self) -> None:
+        assert self.store is not None
+        store = self.store
+        now = time.time()
+        for listing in store.in_flight(self.platform):
+            if self.stopping:
+                return
+            self._settle_in_flight(store, listing)
+        n = batch_size(self.settings, self.interval_s,
+                       store.attempts_since(self.platform, now - 3600))
+        due = store.due(self.platform, now, n)
+        uploaded = failed = 0
+        for i, listing in enumerate(due):
+            if self.stopping:
+                break
+            self.progress(i, len(due), f"listing {i + 1} of {len(due)}")
+            if self._upload(store, listing):
+                uploaded += 1
+            else:
+                failed += 1
+        self.progress(uploaded + failed, len(due))
+        self.log.info("uploads %s", fields(platform=self.platform, due=len(due),
+                                           uploaded=uploaded, failed=failed))
+        if failed and not uploaded:
+            raise RuntimeError(f"all {failed} uploads failed; last error: {self._last_error}")
+
+    def _settle_in_flight(self, store: Store, listing: Listing) -> None:
+        try:
+            remote = self.client.find(listing.sku)
+        except ApiError as e:
+            self.record_error(str(e))
+            return  # stays 'uploading'; looked up again next cycle
+        if remote is not None:
+            store.mark_uploaded(listing.id, remote, time.time())
+            self.log.info("recovered %s", fields(listing=listing.id, sku=listing.sku,
+                                                 found="yes"))
+        else:
+            store.requeue(listing.id, time.time())
+
+    def _upload(self, store: Store, listing: Listing) -> bool:
+        if not store.mark_uploading(listing.id, time.time()):
+            return False
+        try:
+            # A failed try may have reached the platform before the answer was lost.
+            remote = self.client.find(listing.sku) if listing.attempts else None
+            if remote is None:
+                remote = self.client.upload(listing.sku, listing.payload)
+        except ApiError as e:
+            attempts = listing.attempts + 1
+            retry = None
+            if (e.retryable or isinstance(e, Throttled)) and attempts < self.settings.max_attempts:
+                retry = time.time() + retry_delay(self.settings, attempts, self.rng.random())
+            store.mark_failed(listing.id, str(e), retry, time.time())
+            self.record_error(str(e))
+            self.log.warning("upload failed %s", fields(
+                listing=listing.id, sku=listing.sku, attempts=attempts,
+                retry_in_s=round(retry - time.time()) if retry else "never", error=e))
+            return False
+        store.mark_uploaded(listing.id, remote, time.time())
+        return True
+
+
+def parser() -> argparse.ArgumentParser:
+    p = common_parser("ecauto.daemons.upload", "Upload queued listings to one marketplace.")
+    p.add_argument("--platform", required=True, choices=PLATFORMS)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run_daemon(UploadDaemon, parser(), argv)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

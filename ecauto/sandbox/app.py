@@ -1,0 +1,264 @@
+"""The sandbox as an application: routes, faults, stats and the /_sandbox control endpoints.
+
+`Sandbox.plan()` decides what to do with one request (answer, wait, or drop the connection)
+without touching a socket or sleeping; server.py carries the plan out.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import urllib.parse
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+from ecauto.config import Limit, SandboxSettings
+from ecauto.logsetup import fields
+from ecauto.sandbox.base_shop import BaseShop
+from ecauto.sandbox.chatwork import Chatwork
+from ecauto.sandbox.ebay import Ebay
+from ecauto.sandbox.exchange import Reply, Request, json_reply, xml_reply
+from ecauto.sandbox.faults import FaultMode, FaultTable, parse_fault
+from ecauto.sandbox.spapi import SpApi
+from ecauto.sandbox.stats import Stats
+from ecauto.sandbox.yahoo import Yahoo
+
+log = logging.getLogger(__name__)
+
+THROTTLE_LOG_EVERY_S = 60.0  # at most one log line per endpoint and minute about refusals
+
+
+class Clock(Protocol):
+    def time(self) -> float: ...
+
+    def monotonic(self) -> float: ...
+
+
+class SystemClock:
+    def time(self) -> float:
+        return time.time()
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What the HTTP layer should do: wait `delay_s`, then send `reply` (or close, if None)."""
+
+    reply: Reply | None
+    delay_s: float = 0.0
+    hold_fault: int | None = None  # a hang: stop waiting as soon as this fault is over
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    pattern: re.Pattern[str]
+    key: str | None  # stats key; None for the /_sandbox endpoints (never counted or faulted)
+    handler: Callable[[Request], Reply]
+
+
+class Sandbox:
+    def __init__(self, settings: SandboxSettings, home: Path, clock: Clock | None = None) -> None:
+        self.settings = settings
+        self.clock = clock or SystemClock()
+        now, mono = self.clock.time(), self.clock.monotonic()
+        s = settings
+        limits = {**s.op_limits, "getPricing": Limit(s.spapi_rate, s.spapi_burst)}
+        self.spapi = SpApi(limits, s.seed, s.market_period_s, s.lwa_expires_in, mono)
+        self.base = BaseShop(
+            s.base_hourly_cap, s.base_daily_cap, s.base_expires_in, s.listing_failure_rate, s.seed
+        )
+        self.ebay = Ebay(s.listing_failure_rate, s.seed)
+        self.yahoo = Yahoo(s.listing_failure_rate, s.seed)
+        self.chatwork = Chatwork(home / "sandbox" / "chatwork.jsonl")
+        self.faults = FaultTable()
+        self.latency_s = s.latency_ms / 1000.0
+        self.routes = self._routes()
+        self.keys = [r.key for r in self.routes if r.key is not None]
+        self.stats = Stats(self.keys, now)
+        self._throttle_logged: dict[str, float] = {}
+
+    def _routes(self) -> list[Route]:
+        inventory = r"/sell/inventory/v1/inventory_item/(?P<sku>[^/]+)"
+        table: list[tuple[str, str, str | None, Callable[[Request], Reply]]] = [
+            ("GET", "/products/pricing/v0/price", "spapi.getPricing", self.spapi.get_pricing),
+            (
+                "POST",
+                "/batches/products/pricing/v0/itemOffers",
+                "spapi.getItemOffersBatch",
+                self.spapi.item_offers_batch,
+            ),
+            ("POST", "/auth/o2/token", "lwa.token", self.spapi.lwa_token),
+            ("POST", "/1/oauth/token", "base.token", self.base.token),
+            ("POST", "/1/items/edit", "base.items_edit", self.base.items_edit),
+            ("POST", "/1/items/add", "base.items_add", self.base.items_add),
+            ("GET", "/1/items/search", "base.items_search", self.base.items_search),
+            ("PUT", inventory, "ebay.put_item", self.ebay.put_item),
+            ("GET", inventory, "ebay.get_item", self.ebay.get_item),
+            ("POST", "/ShoppingWebService/V1/editItem", "yahoo.edit_item", self.yahoo.edit_item),
+            ("GET", "/ShoppingWebService/V1/getItem", "yahoo.get_item", self.yahoo.get_item),
+            ("POST", r"/v2/rooms/(?P<room_id>\d+)/messages", "chatwork.post", self.chatwork.post),
+            ("GET", "/_sandbox/health", None, self._health),
+            ("GET", "/_sandbox/stats", None, self._stats),
+            ("GET", "/_sandbox/chatwork", None, self._chatwork),
+            ("GET", "/_sandbox/faults", None, self._list_faults),
+            ("POST", "/_sandbox/faults", None, self._add_fault),
+            ("DELETE", "/_sandbox/faults", None, self._clear_faults),
+        ]
+        return [Route(m, re.compile(f"^{p}$"), k, h) for m, p, k, h in table]
+
+    # -- one request ------------------------------------------------------------------------
+
+    def plan(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Plan:
+        split = urllib.parse.urlsplit(target)
+        route, params, path_known = self._route(method, split.path)
+        if route is None:
+            if path_known:
+                return Plan(_not_found(405, f"{method} is not allowed here"))
+            return Plan(_not_found(404, f"no sandbox endpoint at {split.path}"))
+        req = Request(
+            method=method,
+            path=split.path,
+            query=dict(urllib.parse.parse_qsl(split.query, keep_blank_values=True)),
+            headers=headers,
+            body=body,
+            now=self.clock.time(),
+            mono=self.clock.monotonic(),
+            params=params,
+        )
+        key = route.key
+        if key is None:
+            return Plan(self._call(route, req))
+        self.stats.request(key)
+        delay = self.latency_s
+        fault = self.faults.find(key, req.mono)
+        if fault is not None and fault.mode is not FaultMode.SLOW:
+            self.stats.outcome(key, "injected")
+            if fault.mode is FaultMode.DOWN:
+                return Plan(None)
+            if fault.mode is FaultMode.HANG:
+                return Plan(None, fault.until - req.mono, fault.id)
+            return Plan(_injected(key, int(fault.mode.value)), delay)
+        if fault is not None:
+            delay += fault.delay_s
+        reply = self._call(route, req)
+        if reply.throttled:
+            self.stats.outcome(key, "throttled")
+            self._log_throttle(key, req.mono, reply.status)
+        else:
+            self.stats.outcome(key, "ok" if reply.ok else "errors")
+        return Plan(reply, delay)
+
+    def fault_holds(self, fault_id: int) -> bool:
+        return self.faults.holds(fault_id, self.clock.monotonic())
+
+    def summary(self) -> dict[str, int]:
+        return self.stats.totals()
+
+    def open(self) -> None:
+        """Prepare what lives on disk, so a home we cannot write stops the start, not an alert."""
+        self.chatwork.open()
+
+    def close(self) -> None:
+        self.chatwork.close()
+
+    def _route(self, method: str, path: str) -> tuple[Route | None, dict[str, str], bool]:
+        path_known = False
+        for route in self.routes:
+            match = route.pattern.match(path)
+            if match is None:
+                continue
+            path_known = True
+            if route.method == method:
+                params = {k: urllib.parse.unquote(v) for k, v in match.groupdict().items()}
+                return route, params, True
+        return None, {}, path_known
+
+    def _call(self, route: Route, req: Request) -> Reply:
+        try:
+            return route.handler(req)
+        except Exception:
+            # A sandbox bug must show as a 500 the test sees, not as a dropped connection.
+            log.exception("sandbox handler failed %s", fields(endpoint=route.key, path=req.path))
+            body = {"errors": [{"code": "InternalFailure", "message": "sandbox handler failed"}]}
+            return json_reply(500, body)
+
+    def _log_throttle(self, key: str, mono: float, status: int) -> None:
+        last = self._throttle_logged.get(key)
+        if last is None or mono - last >= THROTTLE_LOG_EVERY_S:
+            self._throttle_logged[key] = mono
+            log.info(
+                "sandbox refused over quota %s",
+                fields(endpoint=key, status=status, note="further refusals this minute not logged"),
+            )
+
+    # -- /_sandbox --------------------------------------------------------------------------
+
+    def _health(self, req: Request) -> Reply:
+        return json_reply(200, {"ok": True})
+
+    def _stats(self, req: Request) -> Reply:
+        listings = {
+            "base": self.base.book.snapshot(),
+            "ebay": self.ebay.book.snapshot(),
+            "yahoo": self.yahoo.book.snapshot(),
+        }
+        snapshot = self.stats.snapshot(listings)
+        snapshot["base_quota"] = self.base.quota_used(req.now)
+        return json_reply(200, snapshot)
+
+    def _chatwork(self, req: Request) -> Reply:
+        return json_reply(200, self.chatwork.messages())
+
+    def _list_faults(self, req: Request) -> Reply:
+        return json_reply(200, {"faults": self.faults.listing(req.mono)})
+
+    def _add_fault(self, req: Request) -> Reply:
+        try:
+            fault = parse_fault(req.json(), self.keys, self.faults.next_id(), req.mono)
+        except ValueError as e:
+            return json_reply(400, {"error": str(e)})
+        self.faults.add(fault)
+        shown = fault.to_json(req.mono)
+        log.info("sandbox fault on %s", fields(**shown))
+        return json_reply(200, {"fault": shown})
+
+    def _clear_faults(self, req: Request) -> Reply:
+        n = self.faults.clear()
+        log.info("sandbox faults cleared %s", fields(count=n))
+        return json_reply(200, {"cleared": n})
+
+
+def _not_found(status: int, message: str) -> Reply:
+    return json_reply(status, {"errors": [{"code": "NotFound", "message": message}]})
+
+
+def _injected(key: str, status: int) -> Reply:
+    """An injected 429 or 500, worded the way the platform behind `key` words it."""
+    platform = key.split(".", 1)[0]
+    limited = status == 429
+    if platform == "chatwork":
+        text = "Rate limit exceeded" if limited else "Internal server error"
+        return json_reply(status, {"errors": [text]})
+    if platform == "yahoo":
+        code, text = ("px-04104", "Too many requests") if limited else ("ed-99999", "System error")
+        return xml_reply(status, f"<Error><Message>{text}</Message><Code>{code}</Code></Error>")
+    if platform == "ebay":
+        error_id, text = (2001, "Too many requests") if limited else (25001, "System error")
+        return json_reply(status, {"errors": [{"errorId": error_id, "message": text}]})
+    if platform in ("base", "lwa"):
+        error = "too_many_requests" if limited else "server_error"
+        text = "Too many requests" if limited else "Internal server error"
+        return json_reply(status, {"error": error, "error_description": text})
+    if limited:
+        message = "You exceeded your quota for the requested resource."
+        return json_reply(
+            429, {"errors": [{"code": "QuotaExceeded", "message": message, "details": ""}]}
+        )
+    body = {"errors": [{"code": "InternalFailure", "message": "We encountered an internal error."}]}
+    return json_reply(500, body)

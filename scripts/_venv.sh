@@ -1,0 +1,28 @@
+# Sourced by scripts/run and scripts/test: make .venv if absent, (re)install the project when its
+# pyproject.toml changed, and put the venv first on PATH (Circus's children find `python` there).
+# Usage: ecauto_venv [EXTRAS]   e.g. ecauto_venv test
+ecauto_venv() {
+  local extras="${1:-}"
+  local root; root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+  local venv="$root/.venv"
+  local py="${ECAUTO_PYTHON:-python3}"
+  if ! "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    echo "ecauto: needs Python 3.11 or newer as '$py' (set ECAUTO_PYTHON to another interpreter)" >&2
+    return 1
+  fi
+  if [ ! -x "$venv/bin/python" ]; then
+    echo "ecauto: creating $venv" >&2
+    "$py" -m venv "$venv" || return 1
+  fi
+  local stamp="$venv/.ecauto-installed${extras:+-$extras}"
+  local want; want="$(cat "$root/pyproject.toml" | "$venv/bin/python" -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')"
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    echo "ecauto: installing the project into $venv" >&2
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$root${extras:+[$extras]}" \
+      2>&1 | { grep -v "is ignored: it is neither a file nor a directory" >&2 || true; }
+    [ "${PIPESTATUS[0]}" = 0 ] || { echo "ecauto: installing failed (see above)" >&2; return 1; }
+    echo "$want" > "$stamp"
+  fi
+  export VIRTUAL_ENV="$venv"
+  export PATH="$venv/bin:$PATH"
+}

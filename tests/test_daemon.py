@@ -1,0 +1,200 @@
+"""The daemon base seen from outside: real daemon processes against a real sandbox process."""
+
+from __future__ import annotations
+
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+import requests
+from support import (
+    Reaper,
+    free_port,
+    instance_env,
+    read_hb,
+    read_lock,
+    start_process,
+    wait_for,
+    write_config,
+)
+
+from ecauto.clients.base import BaseClient
+from ecauto.store import Store
+
+pytestmark = [pytest.mark.process, pytest.mark.timeout(90)]
+
+
+class Rig:
+    """A home, a fast config and a sandbox process; daemons started from it by hand."""
+
+    def __init__(self, root: Path, reaper: Reaper, **config: object) -> None:
+        self.root, self.reaper = root, reaper
+        self.home = root / "home"
+        self.port = free_port()
+        self.config = write_config(root / "ecauto.toml", self.port, **config)  # type: ignore[arg-type]
+        self.env = instance_env(self.home, self.config)
+        self.url = f"http://127.0.0.1:{self.port}"
+        start_process(
+            reaper,
+            [
+                sys.executable,
+                "-m",
+                "ecauto.sandbox",
+                "--port",
+                str(self.port),
+                "--home",
+                str(root / "sandbox-home"),
+            ],
+            self.env,
+            root,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_for(
+            lambda: requests.get(f"{self.url}/_sandbox/health", timeout=2).ok, 20, "the sandbox"
+        )
+
+    def daemon(self, *args: str) -> subprocess.Popen[str]:
+        return start_process(
+            self.reaper,
+            [sys.executable, "-m", *args],
+            self.env,
+            self.root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+
+    def upload(self, platform: str = "base", *extra: str) -> subprocess.Popen[str]:
+        return self.daemon("ecauto.daemons.upload", "--platform", platform, *extra)
+
+    def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        p = self.daemon(*args)
+        out, err = p.communicate(timeout=timeout)
+        return subprocess.CompletedProcess(p.args, p.returncode, out, err)
+
+    def stats(self) -> dict:
+        return dict(requests.get(f"{self.url}/_sandbox/stats", timeout=5).json())
+
+
+@pytest.fixture
+def rig(tmp_path: Path, reaper: Reaper) -> Rig:
+    return Rig(tmp_path, reaper)
+
+
+def test_sigterm_finishes_writes_stopping_releases_lock_exit_0(rig: Rig) -> None:
+    p = rig.upload("base", "--interval", "1")
+    wait_for(
+        lambda: (hb := read_hb(rig.home, "upload-base")) and hb.cycles >= 1, 30, "a first cycle"
+    )
+    assert (read_lock(rig.home, "upload-base") or {}).get("pid") == p.pid
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(timeout=20) == 0
+    hb = read_hb(rig.home, "upload-base")
+    assert hb is not None and hb.phase == "stopping" and hb.pid == p.pid
+    assert not (rig.home / "locks" / "upload-base.lock").exists()
+    err = p.stderr.read() if p.stderr else ""
+    assert "stopped exit=0" in err and f"upload-base[{p.pid}]" in err
+
+
+def test_a_killed_daemon_leaves_a_lock_that_does_not_block(rig: Rig) -> None:
+    first = rig.upload("ebay")
+    wait_for(
+        lambda: (read_lock(rig.home, "upload-ebay") or {}).get("pid") == first.pid, 30, "the lock"
+    )
+    first.kill()
+    first.wait(timeout=10)
+    assert (read_lock(rig.home, "upload-ebay") or {}).get("pid") == first.pid  # left behind
+    second = rig.upload("ebay")
+    wait_for(
+        lambda: (read_lock(rig.home, "upload-ebay") or {}).get("pid") == second.pid,
+        30,
+        "the next start to take the lock",
+    )
+    wait_for(
+        lambda: (hb := read_hb(rig.home, "upload-ebay")) and hb.pid == second.pid,
+        30,
+        "its heartbeat",
+    )
+    assert second.poll() is None
+
+
+def test_second_copy_exits_75_with_one_line_and_touches_nothing(rig: Rig) -> None:
+    first = rig.upload("yahoo")
+    wait_for(lambda: (hb := read_hb(rig.home, "upload-yahoo")) and hb.cycles >= 1, 30, "a cycle")
+    lock = (rig.home / "locks" / "upload-yahoo.lock").read_bytes()
+    res = rig.run("ecauto.daemons.upload", "--platform", "yahoo")
+    assert res.returncode == 75
+    assert res.stderr.strip().count("\n") == 0 and f"pid {first.pid}" in res.stderr
+    assert first.poll() is None
+    assert (rig.home / "locks" / "upload-yahoo.lock").read_bytes() == lock
+    assert (read_hb(rig.home, "upload-yahoo") or object()).pid == first.pid  # type: ignore[attr-defined]
+
+
+def test_once_runs_one_cycle_and_exits_0(rig: Rig) -> None:
+    res = rig.run("ecauto.daemons.sync", "--once")
+    assert res.returncode == 0, res.stderr
+    hb = read_hb(rig.home, "sync-inventory")
+    assert hb is not None and hb.cycles == 1 and hb.phase == "stopping"
+    assert hb.done == hb.total
+    db = sqlite3.connect(rig.home / "ecauto.db")
+    assert db.execute("SELECT state, items FROM sync_runs").fetchall() == [("complete", 1000)]
+    assert rig.stats()["throttled_total"] == 0
+
+
+def test_a_bad_config_stops_the_start_with_one_line(rig: Rig) -> None:
+    rig.config.write_text(rig.config.read_text() + "\n[upload.base.extra]\n")
+    res = rig.run("ecauto.daemons.upload", "--platform", "base")
+    assert res.returncode == 78
+    assert res.stderr.strip().count("\n") == 0 and "upload.base.extra" in res.stderr
+    assert not (rig.home / "locks" / "upload-base.lock").exists()
+
+
+def test_a_listing_caught_mid_upload_is_neither_lost_nor_sent_twice(rig: Rig) -> None:
+    # Given two listings a crash left 'uploading': one reached BASE before the crash, one did not
+    assert rig.run("ecauto.daemons.upload", "--platform", "base", "--once").returncode == 0
+    store = Store(rig.home / "ecauto.db")
+    due = store.due("base", now=1e12, limit=2)
+    reached, lost = due[0], due[1]
+    BaseClient(rig.url, lambda: "t", 5).upload(reached.sku, reached.payload)
+    for listing in (reached, lost):
+        assert store.mark_uploading(listing.id, now=0)
+    # When the daemon starts again
+    assert rig.run("ecauto.daemons.upload", "--platform", "base", "--once").returncode == 0
+    # Then both are uploaded, and BASE saw each of them created once
+    states = dict(
+        store.db.execute(
+            "SELECT id, state FROM listings WHERE id IN (?, ?)", (reached.id, lost.id)
+        ).fetchall()
+    )
+    assert states == {reached.id: "uploaded", lost.id: "uploaded"}
+    assert rig.stats()["listings"]["base"]["duplicates"] == 0
+    store.close()
+
+
+def test_a_second_signal_leaves_at_once(tmp_path: Path, reaper: Reaper) -> None:
+    rig = Rig(tmp_path, reaper)
+    # Given the sync inside a slow SP-API call (the sandbox holds the answer for 30 s)
+    requests.post(
+        f"{rig.url}/_sandbox/faults",
+        json={"endpoint": "spapi", "mode": "slow", "seconds": 60, "delay_s": 30},
+        timeout=5,
+    )
+    p = rig.daemon("ecauto.daemons.sync")
+    wait_for(
+        lambda: (hb := read_hb(rig.home, "sync-inventory")) and hb.phase == "working",
+        30,
+        "the sync to start working",
+    )
+    # When it gets SIGTERM, it keeps finishing the batch in hand
+    p.send_signal(signal.SIGTERM)
+    with pytest.raises(subprocess.TimeoutExpired):
+        p.wait(timeout=1.0)
+    # and a second SIGTERM makes it leave at once, lock released
+    p.send_signal(signal.SIGTERM)
+    assert p.wait(timeout=5) == 130
+    assert not (rig.home / "locks" / "sync-inventory.lock").exists()
+    assert not psutil.pid_exists(p.pid) or psutil.Process(p.pid).status() == "zombie"
