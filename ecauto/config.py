@@ -51,6 +51,21 @@ MODE = _rule(lambda v: v in ("sandbox", "live"), '"sandbox" or "live"', whole=Tr
 OPERATION = _rule(lambda v: v in ("getPricing", "getItemOffersBatch"),
                   '"getPricing" or "getItemOffersBatch"', whole=True)
 BATCH = _rule(lambda v: 1 <= v <= 20, "from 1 to 20")
+REGION = _rule(lambda v: v in SPAPI_REGIONS, '"na", "eu" or "fe"', whole=True)
+
+# The live APIs, used when mode = "live" and an endpoint is left empty.
+SPAPI_REGIONS = {
+    "na": "https://sellingpartnerapi-na.amazon.com",
+    "eu": "https://sellingpartnerapi-eu.amazon.com",
+    "fe": "https://sellingpartnerapi-fe.amazon.com",
+}
+LIVE = {
+    "lwa": "https://api.amazon.com/auth/o2/token",
+    "base": "https://api.thebase.in",
+    "base_token": "https://api.thebase.in/1/oauth/token",
+    "ebay": "https://api.ebay.com",
+    "yahoo": "https://circus.shopping.yahooapis.jp",
+}
 
 
 @dataclass(frozen=True)
@@ -94,6 +109,8 @@ class SandboxSettings:
 @dataclass(frozen=True)
 class SpapiSettings:
     endpoint: str = ""
+    region: str = field(default="fe", metadata=REGION)
+    lwa_url: str = ""
     marketplace_id: str = "A1VC38T7YXB528"
     operation: str = field(default="getPricing", metadata=OPERATION)
     batch_size: int = field(default=20, metadata=BATCH)
@@ -104,7 +121,9 @@ class SpapiSettings:
 @dataclass(frozen=True)
 class BaseApiSettings:
     endpoint: str = ""
+    token_url: str = ""
     hourly_limit: int = field(default=5000, metadata=POSITIVE)
+    daily_limit: int = field(default=100000, metadata=POSITIVE)
     timeout_s: float = field(default=15.0, metadata=POSITIVE)
 
 
@@ -112,6 +131,7 @@ class BaseApiSettings:
 class UploadSettings:
     endpoint: str = ""
     hourly_cap: int = field(default=120, metadata=POSITIVE)
+    daily_cap: int = field(default=5000, metadata=POSITIVE)
     max_attempts: int = field(default=5, metadata=POSITIVE)
     retry_base_s: float = field(default=60.0, metadata=POSITIVE)
     retry_max_s: float = field(default=3600.0, metadata=POSITIVE)
@@ -203,18 +223,34 @@ class Config:
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
+    watchdog: WatchdogSettings = field(default_factory=WatchdogSettings)
 
     @property
     def sandbox_url(self) -> str:
         return f"http://{self.sandbox.host}:{self.sandbox.port}"
 
-    def url_for(self, endpoint: str, sandbox_path: str = "") -> str:
-        """The configured endpoint, or in sandbox mode (when empty) the sandbox's."""
+    def url_for(self, endpoint: str, live: str, sandbox_path: str = "") -> str:
+        """The configured endpoint; else the live API's (`live`) or the sandbox's."""
         if endpoint:
             return endpoint.rstrip("/")
-        if self.mode == "live":
-            raise ConfigError("an API endpoint is empty in live mode: set it in ecauto.toml")
-        return self.sandbox_url + sandbox_path
+        return live if self.mode == "live" else self.sandbox_url + sandbox_path
+
+    def spapi_url(self) -> str:
+        return self.url_for(self.spapi.endpoint, SPAPI_REGIONS[self.spapi.region])
+
+    def lwa_url(self) -> str:
+        return self.url_for(self.spapi.lwa_url, LIVE["lwa"], "/auth/o2/token")
+
+    def base_url(self) -> str:
+        return self.url_for(self.base.endpoint, LIVE["base"])
+
+    def base_token_url(self) -> str:
+        return self.url_for(self.base.token_url, LIVE["base_token"], "/1/oauth/token")
+
+    def upload_url(self, platform: str) -> str:
+        if platform == "base":
+            return self.url_for(self.upload["base"].endpoint, self.base_url())
+        return self.url_for(self.upload[platform].endpoint, LIVE[platform])
 
 
 def config_path(explicit: str | os.PathLike[str] | None = None) -> tuple[Path, bool]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from ecauto.config import Config, ConfigError
 
@@ -17,9 +17,21 @@ def require_env(name: str) -> str:
     return value
 
 
-def bearer(cfg: Config, env_name: str) -> Callable[[], str]:
-    """A token source: the sandbox's fixed token, or in live mode the named variable."""
+@dataclass(frozen=True)
+class StaticToken:
+    """A token that does not refresh (eBay and Yahoo user tokens, managed outside ecauto)."""
+
+    value: str = field(repr=False)
+
+    def token(self) -> str:
+        return self.value
+
+    def invalidate(self, token: str) -> None:
+        """Nothing to refresh: the next call fails the same way and says so."""
+
+
+def bearer(cfg: Config, env_name: str) -> StaticToken:
+    """The sandbox's fixed token, or in live mode the named environment variable."""
     if cfg.mode == "sandbox":
-        return lambda: SANDBOX_TOKEN
-    value = require_env(env_name)
-    return lambda: value
+        return StaticToken(os.environ.get(env_name, "").strip() or SANDBOX_TOKEN)
+    return StaticToken(require_env(env_name))

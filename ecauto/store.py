@@ -72,6 +72,27 @@ _MIGRATIONS: list[str] = [
     );
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    # 2: a sync cycle's batches are claimed one by one, so a restarted sync resumes its cycle
+    # and copies of it (however started) share one cycle instead of each doing all of it
+    """
+    ALTER TABLE sync_runs ADD COLUMN batches INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE sync_runs ADD COLUMN pusher TEXT;
+    UPDATE sync_runs SET state = 'abandoned' WHERE state = 'running';
+    CREATE TABLE sync_batches (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id INTEGER NOT NULL REFERENCES sync_runs (id),
+        idx INTEGER NOT NULL,
+        asins TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'queued'
+            CHECK (state IN ('queued', 'claimed', 'done', 'failed')),
+        claimed_by TEXT,
+        claimed_at REAL,
+        done_at REAL,
+        error TEXT,
+        UNIQUE (run_id, idx)
+    );
+    CREATE INDEX sync_batches_todo ON sync_batches (run_id, state, idx);
+    """,
 ]
 
 
@@ -249,22 +270,27 @@ class Store:
 
     def apply_prices(self, updates: Sequence[PriceUpdate], now: float) -> int:
         """Store what Amazon said; timestamps move only for values that changed. Returns changes."""
-        changed = 0
         with self.tx() as db:
-            for u in updates:
-                row = db.execute("SELECT price, stock FROM products WHERE asin = ?",
-                                 (u.asin,)).fetchone()
-                if row is None:
-                    continue
-                if u.price is not None and u.price != row["price"]:
-                    db.execute("UPDATE products SET price = ?, price_updated_at = ? WHERE asin = ?",
-                               (u.price, now, u.asin))
-                    changed += 1
-                if u.stock != row["stock"]:
-                    db.execute("UPDATE products SET stock = ?, stock_updated_at = ? WHERE asin = ?",
-                               (u.stock, now, u.asin))
-                db.execute("UPDATE products SET synced_at = ?, last_error = NULL WHERE asin = ?",
-                           (now, u.asin))
+            return self._apply_prices(db, updates, now)
+
+    @staticmethod
+    def _apply_prices(db: sqlite3.Connection, updates: Sequence[PriceUpdate], now: float) -> int:
+        """Within the caller's transaction."""
+        changed = 0
+        for u in updates:
+            row = db.execute("SELECT price, stock FROM products WHERE asin = ?",
+                             (u.asin,)).fetchone()
+            if row is None:
+                continue
+            if u.price is not None and u.price != row["price"]:
+                db.execute("UPDATE products SET price = ?, price_updated_at = ? WHERE asin = ?",
+                           (u.price, now, u.asin))
+                changed += 1
+            if u.stock != row["stock"]:
+                db.execute("UPDATE products SET stock = ?, stock_updated_at = ? WHERE asin = ?",
+                           (u.stock, now, u.asin))
+            db.execute("UPDATE products SET synced_at = ?, last_error = NULL WHERE asin = ?",
+                       (now, u.asin))
         return changed
 
     def record_product_error(self, asin: str, error: str) -> None:
@@ -285,16 +311,100 @@ class Store:
                        (price, now, asin))
 
     # --- sync runs ---------------------------------------------------------------------------
-    def start_run(self, now: float) -> int:
-        with self.tx() as db:
-            return int(db.execute("INSERT INTO sync_runs (started_at) VALUES (?)",
-                                  (now,)).lastrowid or 0)
+    def join_or_start_run(self, now: float, max_age_s: float, batch_size: int) -> tuple[int, bool]:
+        """The cycle under way (started within `max_age_s`), or a new one with all its batches.
 
-    def finish_run(self, run_id: int, state: str, now: float, **counts: int) -> None:
-        sets = ", ".join(f"{k} = ?" for k in counts)
+        Returns (run id, whether this call started it). Older unfinished cycles are abandoned."""
         with self.tx() as db:
-            db.execute(f"UPDATE sync_runs SET state = ?, finished_at = ?{', ' if sets else ''}"
-                       f"{sets} WHERE id = ?", (state, now, *counts.values(), run_id))
+            row = db.execute("SELECT id FROM sync_runs WHERE state = 'running' AND started_at > ?"
+                             " ORDER BY id DESC LIMIT 1", (now - max_age_s,)).fetchone()
+            if row:
+                return int(row[0]), False
+            db.execute("UPDATE sync_runs SET state = 'abandoned', finished_at = ?"
+                       " WHERE state IN ('running', 'pushing')", (now,))
+            asins = [r[0] for r in db.execute("SELECT asin FROM products ORDER BY asin")]
+            parts = [asins[i:i + batch_size] for i in range(0, len(asins), batch_size)]
+            run = int(db.execute("INSERT INTO sync_runs (started_at, batches) VALUES (?, ?)",
+                                 (now, len(parts))).lastrowid or 0)
+            db.executemany("INSERT INTO sync_batches (run_id, idx, asins) VALUES (?, ?, ?)",
+                           [(run, i, json.dumps(p)) for i, p in enumerate(parts)])
+            return run, True
+
+    def claim_batch(self, run_id: int, claimer: str, now: float) -> tuple[int, int, list[str]] | None:
+        """The next queued batch of the run, now claimed by `claimer`: (id, index, ASINs)."""
+        with self.tx() as db:
+            row = db.execute(
+                "UPDATE sync_batches SET state = 'claimed', claimed_by = ?, claimed_at = ?"
+                " WHERE id = (SELECT id FROM sync_batches WHERE run_id = ? AND state = 'queued'"
+                " ORDER BY idx LIMIT 1) RETURNING id, idx, asins", (claimer, now, run_id)
+            ).fetchone()
+        return (int(row[0]), int(row[1]), json.loads(row[2])) if row else None
+
+    def claimers(self, run_id: int) -> list[str]:
+        return [r[0] for r in self.db.execute(
+            "SELECT DISTINCT claimed_by FROM sync_batches WHERE run_id = ? AND state = 'claimed'",
+            (run_id,))]
+
+    def release_claims(self, run_id: int, claimer: str) -> int:
+        """Put a claimer's unfinished batches back in the queue (it stopped, or it died)."""
+        with self.tx() as db:
+            return db.execute("UPDATE sync_batches SET state = 'queued', claimed_by = NULL"
+                              " WHERE run_id = ? AND state = 'claimed' AND claimed_by = ?",
+                              (run_id, claimer)).rowcount
+
+    def finish_batch(self, batch_id: int, claimer: str, updates: Sequence[PriceUpdate],
+                     errors: Sequence[tuple[str, str]], now: float,
+                     throttled: int = 0) -> int | None:
+        """Store a batch's prices and mark it done, in one transaction: each batch counts once.
+
+        None if the claim was lost meanwhile (then nothing is stored)."""
+        with self.tx() as db:
+            cur = db.execute("UPDATE sync_batches SET state = 'done', done_at = ? WHERE id = ?"
+                             " AND state = 'claimed' AND claimed_by = ?",
+                             (now, batch_id, claimer))
+            if cur.rowcount != 1:
+                return None
+            for asin, error in errors:
+                db.execute("UPDATE products SET last_error = ? WHERE asin = ?",
+                           (one_line(error), asin))
+            changed = self._apply_prices(db, updates, now)
+            db.execute("UPDATE sync_runs SET items = items + ?, changed = changed + ?,"
+                       " throttled = throttled + ? WHERE id = (SELECT run_id FROM sync_batches"
+                       " WHERE id = ?)", (len(updates), changed, throttled, batch_id))
+            return changed
+
+    def fail_batch(self, batch_id: int, claimer: str, error: str, now: float) -> None:
+        with self.tx() as db:
+            if db.execute("UPDATE sync_batches SET state = 'failed', done_at = ?, error = ?"
+                          " WHERE id = ? AND claimed_by = ?",
+                          (now, one_line(error), batch_id, claimer)).rowcount:
+                db.execute("UPDATE sync_runs SET errors = errors + 1 WHERE id = (SELECT run_id"
+                           " FROM sync_batches WHERE id = ?)", (batch_id,))
+
+    def run_row(self, run_id: int) -> dict[str, Any]:
+        row = self.db.execute("SELECT * FROM sync_runs WHERE id = ?", (run_id,)).fetchone()
+        return dict(row) if row else {}
+
+    def run_progress(self, run_id: int) -> dict[str, int]:
+        counts = dict.fromkeys(("queued", "claimed", "done", "failed"), 0)
+        for state, n in self.db.execute(
+                "SELECT state, COUNT(*) FROM sync_batches WHERE run_id = ? GROUP BY state",
+                (run_id,)):
+            counts[state] = n
+        return counts
+
+    def claim_push(self, run_id: int, claimer: str) -> bool:
+        """Whoever sees the last batch settled first pushes the prices; the others do not."""
+        with self.tx() as db:
+            return db.execute(
+                "UPDATE sync_runs SET state = 'pushing', pusher = ? WHERE id = ? AND state ="
+                " 'running' AND NOT EXISTS (SELECT 1 FROM sync_batches WHERE run_id = ? AND"
+                " state IN ('queued', 'claimed'))", (claimer, run_id, run_id)).rowcount == 1
+
+    def finish_run(self, run_id: int, state: str, now: float, pushed: int) -> None:
+        with self.tx() as db:
+            db.execute("UPDATE sync_runs SET state = ?, finished_at = ?, pushed = ? WHERE id = ?",
+                       (state, now, pushed, run_id))
 
 
 def demo_asin(i: int) -> str:

@@ -70,8 +70,17 @@ def test_partial_tables_keep_other_defaults() -> None:
     assert cfg.spapi.limits["getItemOffersBatch"] == config.Limit(0.1, 1)
 
 
-def test_live_mode_needs_endpoints() -> None:
-    cfg = config.parse({"mode": "live"})
-    with pytest.raises(ConfigError, match="endpoint is empty in live mode"):
-        cfg.url_for("")
-    assert config.parse({}).url_for("") == "http://127.0.0.1:8765"
+def test_one_setting_switches_every_endpoint_to_live() -> None:
+    sandbox = config.parse({})
+    assert sandbox.spapi_url() == "http://127.0.0.1:8765"
+    assert sandbox.lwa_url() == "http://127.0.0.1:8765/auth/o2/token"
+    assert sandbox.base_token_url() == "http://127.0.0.1:8765/1/oauth/token"
+    live = config.parse({"mode": "live"})
+    assert live.spapi_url() == "https://sellingpartnerapi-fe.amazon.com"
+    assert live.lwa_url() == "https://api.amazon.com/auth/o2/token"
+    assert live.base_url() == "https://api.thebase.in"
+    assert live.upload_url("ebay") == "https://api.ebay.com"
+    eu = config.parse({"mode": "live", "spapi": {"region": "eu", "endpoint": ""}})
+    assert eu.spapi_url() == "https://sellingpartnerapi-eu.amazon.com"
+    custom = config.parse({"mode": "live", "upload": {"yahoo": {"endpoint": "https://y/"}}})
+    assert custom.upload_url("yahoo") == "https://y"

@@ -23,6 +23,7 @@ from support import (
 )
 
 from ecauto.clients.base import BaseClient
+from ecauto.credentials import StaticToken
 from ecauto.store import Store
 
 pytestmark = [pytest.mark.process, pytest.mark.timeout(90)]
@@ -159,7 +160,7 @@ def test_a_listing_caught_mid_upload_is_neither_lost_nor_sent_twice(rig: Rig) ->
     store = Store(rig.home / "ecauto.db")
     due = store.due("base", now=1e12, limit=2)
     reached, lost = due[0], due[1]
-    BaseClient(rig.url, lambda: "t", 5).upload(reached.sku, reached.payload)
+    BaseClient(rig.url, StaticToken("t"), 5).upload(reached.sku, reached.payload)
     for listing in (reached, lost):
         assert store.mark_uploading(listing.id, now=0)
     # When the daemon starts again

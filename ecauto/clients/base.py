@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 import requests
 
 from ecauto.clients.http import ApiError, QuotaSpent, call, http_error, json_body, session
+from ecauto.clients.tokens import TokenSource
+from ecauto.quota.gates import WindowGate
 
 API = "BASE"
 
@@ -15,15 +16,31 @@ API = "BASE"
 class BaseClient:
     platform = "base"
 
-    def __init__(self, base_url: str, token: Callable[[], str], timeout_s: float) -> None:
+    def __init__(self, base_url: str, tokens: TokenSource, timeout_s: float,
+                 gate: WindowGate | None = None) -> None:
         self.base_url = base_url.rstrip("/")
-        self.token = token
+        self.tokens = tokens
         self.timeout_s = timeout_s
+        self.gate = gate
         self.http = session()
 
     def _call(self, op: str, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
-        resp = call(self.http, f"{API} {op}", method, f"{self.base_url}{path}", self.timeout_s,
-                    headers={"Authorization": f"Bearer {self.token()}"}, **kwargs)
+        """One call within the shop's shared hour and day quotas (every BASE call counts)."""
+        for attempt in range(2):
+            token = self.tokens.token()
+            if self.gate:
+                self.gate.acquire()
+            resp = call(self.http, f"{API} {op}", method, f"{self.base_url}{path}",
+                        self.timeout_s, headers={"Authorization": f"Bearer {token}"}, **kwargs)
+            if attempt == 0 and resp.status_code == 401:
+                self.tokens.invalidate(token)  # expired early or revoked: refresh once
+                continue
+            try:
+                return self._check(op, resp)
+            except QuotaSpent as e:
+                if self.gate:
+                    self.gate.refused(e.window)
+                raise
         return self._check(op, resp)
 
     @staticmethod

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 from ecauto.clients.http import call, http_error, json_body, session
+from ecauto.clients.tokens import TokenSource
+from ecauto.quota.gates import WindowGate
 
 API = "eBay"
 
@@ -14,9 +15,11 @@ API = "eBay"
 class EbayClient:
     platform = "ebay"
 
-    def __init__(self, base_url: str, token: Callable[[], str], timeout_s: float) -> None:
+    def __init__(self, base_url: str, tokens: TokenSource, timeout_s: float,
+                 gate: WindowGate | None = None) -> None:
         self.base_url = base_url.rstrip("/")
-        self.token = token
+        self.tokens = tokens
+        self.gate = gate  # the platform's daily cap, shared by the instance
         self.timeout_s = timeout_s
         self.http = session()
 
@@ -24,7 +27,10 @@ class EbayClient:
         return f"{self.base_url}/sell/inventory/v1/inventory_item/{quote(sku, safe='')}"
 
     def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token()}", "Content-Language": "en-US"}
+        """Headers for one call, once the daily cap allows it."""
+        if self.gate:
+            self.gate.acquire()
+        return {"Authorization": f"Bearer {self.tokens.token()}", "Content-Language": "en-US"}
 
     def upload(self, sku: str, payload: dict[str, Any]) -> str:
         body = {"product": {"title": payload.get("title", sku)},

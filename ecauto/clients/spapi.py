@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import requests
 
 from ecauto.clients.http import ApiError, Rejected, Throttled, call, http_error, json_body, session
+from ecauto.clients.tokens import TokenSource
+from ecauto.quota.gates import TokenGate
 
 API = "SP-API"
 
@@ -20,25 +23,58 @@ class Offer:
     error: str | None = None  # a per-item error; the rest of the batch is still good
 
 
-@dataclass(frozen=True)
-class CallInfo:
-    """What the answer said about the quota (Amazon sends the header best-effort, never on 429)."""
+def rate_header(resp: requests.Response) -> float | None:
+    """x-amzn-RateLimit-Limit: Amazon sends it best-effort, and never on a 429."""
+    raw = resp.headers.get("x-amzn-RateLimit-Limit")
+    try:
+        value = float(raw) if raw else None
+    except ValueError:
+        return None
+    return value if value and value > 0 else None
 
-    rate_limit: float | None
+
+def _token_expired(resp: requests.Response) -> bool:
+    body = json_body(resp)
+    errors = body.get("errors") if isinstance(body, dict) else None
+    text = str(errors).lower() if errors else ""
+    return resp.status_code == 403 and ("expired" in text or "unauthorized" in text)
 
 
 class SpApiClient:
-    def __init__(self, base_url: str, marketplace_id: str, token: Callable[[], str],
-                 timeout_s: float) -> None:
+    """Each call waits for its operation's shared token bucket, then settles it with the answer."""
+
+    def __init__(self, base_url: str, marketplace_id: str, tokens: TokenSource,
+                 timeout_s: float, gates: Mapping[str, TokenGate] | None = None) -> None:
         self.base_url = base_url.rstrip("/")
         self.marketplace_id = marketplace_id
-        self.token = token
+        self.tokens = tokens
         self.timeout_s = timeout_s
+        self.gates = dict(gates or {})
         self.http = session()
-        self.last = CallInfo(None)
 
-    def _headers(self) -> dict[str, str]:
-        return {"x-amz-access-token": self.token(), "accept": "application/json"}
+    def _send(self, op: str, method: str, path: str, **kwargs: Any) -> requests.Response:
+        gate = self.gates.get(op)
+        for attempt in range(2):
+            token = self.tokens.token()
+            ticket = gate.acquire() if gate else None
+            try:
+                resp = call(self.http, f"{API} {op}", method, f"{self.base_url}{path}",
+                            self.timeout_s, headers={"x-amz-access-token": token,
+                                                     "accept": "application/json"}, **kwargs)
+            except ApiError:
+                if gate and ticket:
+                    gate.settle(ticket)
+                raise
+            if gate and ticket:
+                if resp.status_code == 429:
+                    gate.refused(ticket)
+                else:
+                    gate.settle(ticket, rate_header(resp))
+            if attempt == 0 and _token_expired(resp):
+                self.tokens.invalidate(token)  # expired mid-cycle: refresh once and resend
+                continue
+            return resp
+        return resp
 
     def _check(self, op: str, resp: requests.Response) -> object:
         body = json_body(resp)
@@ -50,20 +86,13 @@ class SpApiClient:
         if resp.status_code >= 300:
             message = errors[0].get("message", "") if code else resp.text[:200]
             raise http_error(f"{API} {op}", resp, message, code)
-        raw = resp.headers.get("x-amzn-RateLimit-Limit")
-        try:
-            self.last = CallInfo(float(raw) if raw else None)
-        except ValueError:
-            self.last = CallInfo(None)
         return body
 
     def get_pricing(self, asins: Sequence[str]) -> list[Offer]:
         """getPricing (v0) for up to 20 ASINs."""
-        resp = call(self.http, f"{API} getPricing", "GET",
-                    f"{self.base_url}/products/pricing/v0/price", self.timeout_s,
-                    params={"MarketplaceId": self.marketplace_id, "ItemType": "Asin",
-                            "Asins": ",".join(asins)},
-                    headers=self._headers())
+        resp = self._send("getPricing", "GET", "/products/pricing/v0/price",
+                          params={"MarketplaceId": self.marketplace_id, "ItemType": "Asin",
+                                  "Asins": ",".join(asins)})
         body = self._check("getPricing", resp)
         payload = body.get("payload") if isinstance(body, dict) else None
         if not isinstance(payload, list):
@@ -86,9 +115,8 @@ class SpApiClient:
             raise Rejected(f"{API} getItemOffersBatch", "an ASIN appears twice in one batch")
         requests_ = [{"uri": f"/products/pricing/v0/items/{a}/offers", "method": "GET",
                       "MarketplaceId": self.marketplace_id, "ItemCondition": "New"} for a in asins]
-        resp = call(self.http, f"{API} getItemOffersBatch", "POST",
-                    f"{self.base_url}/batches/products/pricing/v0/itemOffers", self.timeout_s,
-                    json={"requests": requests_}, headers=self._headers())
+        resp = self._send("getItemOffersBatch", "POST",
+                          "/batches/products/pricing/v0/itemOffers", json={"requests": requests_})
         body = self._check("getItemOffersBatch", resp)
         responses = body.get("responses") if isinstance(body, dict) else None
         if not isinstance(responses, list):

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Callable
 from typing import Any
 
 from ecauto.clients.http import ApiError, call, http_error, session
+from ecauto.clients.tokens import TokenSource
+from ecauto.quota.gates import WindowGate
 
 API = "Yahoo"
 NOT_FOUND = "ed-00004"
@@ -15,16 +16,21 @@ NOT_FOUND = "ed-00004"
 class YahooClient:
     platform = "yahoo"
 
-    def __init__(self, base_url: str, token: Callable[[], str], timeout_s: float,
+    def __init__(self, base_url: str, tokens: TokenSource, timeout_s: float,
+                 gate: WindowGate | None = None,
                  seller_id: str = "sandbox-store") -> None:
         self.base_url = base_url.rstrip("/")
-        self.token = token
+        self.tokens = tokens
+        self.gate = gate  # the platform's daily cap, shared by the instance
         self.timeout_s = timeout_s
         self.seller_id = seller_id
         self.http = session()
 
     def _headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token()}"}
+        """Headers for one call, once the daily cap allows it."""
+        if self.gate:
+            self.gate.acquire()
+        return {"Authorization": f"Bearer {self.tokens.token()}"}
 
     def upload(self, sku: str, payload: dict[str, Any]) -> str:
         resp = call(self.http, f"{API} editItem", "POST",

@@ -228,6 +228,9 @@ class Daemon:
         except (ForcedExit, ConfigError):
             raise
         except Exception as e:
+            if self.stopping:  # a wait cut short by the stop signal: not a failure
+                self.log.info("cycle interrupted by stop %s", fields(by=type(e).__name__))
+                return True
             self.log.exception("cycle failed %s", fields(error=one_line(repr(e))))
             self.record_error(f"cycle failed: {e}")
             return False

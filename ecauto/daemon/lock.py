@@ -11,6 +11,8 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -100,6 +102,26 @@ class LockOwner:
             started_at=time.time() if now is None else now,
             home=home,
         )
+
+
+@contextmanager
+def exclusive(path: Path, timeout_s: float) -> Iterator[None]:
+    """Hold the OS lock on `path` for a short critical section shared by the instance's
+    processes (a token refresh); TimeoutError if it cannot be had within `timeout_s`."""
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    try:
+        deadline = time.monotonic() + timeout_s
+        while not _try_lock(fd):
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"{path.name} stayed locked for {timeout_s:g}s")
+            time.sleep(0.02)
+        try:
+            yield
+        finally:
+            _unlock(fd)
+    finally:
+        os.close(fd)
 
 
 class LockHeld(Exception):

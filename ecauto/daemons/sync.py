@@ -1,8 +1,11 @@
 """sync-inventory: re-read every product's Amazon price and stock, then push changed prices to BASE.
 
-Amazon's pricing operations allow one call every two seconds; the pacer spends that quota to the
-last token and a throttled batch is sent again, never dropped. Progress (batch i of n) is in the
-heartbeat throughout.
+A cycle is a row in `sync_runs` with its batches of 20 ASINs in `sync_batches`; a process claims
+one batch at a time and stores its prices and its `done` mark in one transaction. So a sync
+restarted mid-cycle resumes where it was, and a second copy (started by hand, past the lock)
+shares the cycle instead of repeating it: every product is read once per cycle. Calls wait for
+the operation's token bucket, shared by the whole instance; a throttled batch is sent again,
+never dropped. Whoever settles the last batch pushes the changed prices to BASE.
 """
 
 from __future__ import annotations
@@ -11,21 +14,23 @@ import argparse
 import time
 from collections.abc import Sequence
 
+import psutil
+
+from ecauto.apis import Apis
 from ecauto.clients.base import BaseClient
 from ecauto.clients.http import ApiError, QuotaSpent, Throttled
-from ecauto.clients.spapi import SpApiClient
+from ecauto.clients.spapi import Offer, SpApiClient
 from ecauto.config import Config
-from ecauto.credentials import bearer
 from ecauto.daemon.base import Daemon, common_parser, run_daemon
 from ecauto.daemons.common import open_store
 from ecauto.home import Home
 from ecauto.logsetup import fields
-from ecauto.quota import HourWindow, Pacer, TokenBucket
+from ecauto.quota import Stopped
 from ecauto.store import PriceUpdate, Store
 
 NAME = "sync-inventory"
-# A batch that fails for reasons other than quota is tried this many times before it is skipped
-# for this cycle (and the error recorded); quota refusals are retried without limit.
+# A batch that fails for reasons other than quota is tried this many times before it is marked
+# failed for this cycle (and the error recorded); quota refusals are retried without limit.
 MAX_BATCH_TRIES = 4
 ERROR_BACKOFF_S = (2.0, 5.0, 15.0)
 
@@ -34,26 +39,27 @@ def batches(items: Sequence[str], size: int) -> list[list[str]]:
     return [list(items[i:i + size]) for i in range(0, len(items), size)]
 
 
-class SyncDaemon(Daemon):
-    default_interval_s = 10800.0
+def claimer_alive(claimer: str) -> bool:
+    """A claim names its process as "pid:create_time"; True unless that process is gone."""
+    try:
+        pid, created = claimer.split(":", 1)
+        return abs(psutil.Process(int(pid)).create_time() - float(created)) < 0.05
+    except (ValueError, psutil.NoSuchProcess):
+        return False
+    except psutil.AccessDenied:
+        return True
 
+
+class SyncDaemon(Daemon):
     def __init__(self, args: argparse.Namespace, cfg: Config, home: Home) -> None:
         self.default_interval_s = cfg.sync.interval_s
         super().__init__(NAME, args, cfg, home)
-        sp = cfg.spapi
-        self.operation = sp.operation
-        limit = sp.limits.get(self.operation)
-        if limit is None:  # pragma: no cover - the config's own defaults name both operations
-            raise ValueError(f"no limit configured for {self.operation}")
-        self.spapi = SpApiClient(cfg.url_for(sp.endpoint), sp.marketplace_id,
-                                 bearer(cfg, "SPAPI_ACCESS_TOKEN"), sp.timeout_s)
-        self.base = BaseClient(cfg.url_for(cfg.base.endpoint), bearer(cfg, "BASE_ACCESS_TOKEN"),
-                               cfg.base.timeout_s)
-        now = time.monotonic()
-        self.sp_pacer = Pacer(f"SP-API {self.operation}",
-                              TokenBucket.full(limit.rate, limit.burst, now), time.monotonic)
-        self.base_pacer = Pacer("BASE", HourWindow(cfg.base.hourly_limit))
+        self.operation = cfg.spapi.operation
+        self.claimer = f"{self._me.pid}:{self._create_time}"
         self.store: Store | None = None
+        self.apis = Apis(cfg, home, self._wait)
+        self.spapi: SpApiClient = self.apis.spapi()
+        self.base: BaseClient = self.apis.base()
 
     @staticmethod
     def name_for(args: argparse.Namespace) -> str:
@@ -65,6 +71,7 @@ class SyncDaemon(Daemon):
     def teardown(self) -> None:
         if self.store is not None:
             self.store.close()
+        self.apis.close()
 
     def _wait(self, seconds: float, why: str) -> bool:
         # A pause of a beat or two is ordinary pacing: keep "batch i of n" in the heartbeat.
@@ -73,79 +80,88 @@ class SyncDaemon(Daemon):
     def run_once(self) -> None:
         assert self.store is not None
         store = self.store
-        run = store.start_run(time.time())
-        asins = store.all_asins()
-        parts = batches(asins, self.config.spapi.batch_size)
-        total = len(parts)
-        items = changed = throttled = errors = 0
-        for i, batch in enumerate(parts):
-            if self.stopping:
+        run, started = store.join_or_start_run(time.time(), self.interval_s,
+                                               self.config.spapi.batch_size)
+        for other in store.claimers(run):
+            if other != self.claimer and not claimer_alive(other):
+                n = store.release_claims(run, other)
+                self.log.info("took over batches %s", fields(run=run, batches=n, of=other))
+        total = int(store.run_row(run).get("batches", 0))
+        self.log.info("sync %s", fields(run=run, action="started" if started else "resumed",
+                                        batches=total))
+        mine = 0
+        while not self.stopping:
+            claim = store.claim_batch(run, self.claimer, time.time())
+            if claim is None:
                 break
-            self.progress(i, total, f"batch {i + 1} of {total}")
-            offers, t = self._fetch(batch)
-            throttled += t
+            batch_id, idx, asins = claim
+            self.progress(store.run_progress(run)["done"], total, f"batch {idx + 1} of {total}")
+            offers, throttled, error = self._fetch(asins)
             if offers is None:
-                errors += 1
+                if self.stopping:
+                    break
+                store.fail_batch(batch_id, self.claimer, error or "failed", time.time())
                 continue
-            updates = []
-            for o in offers:
-                if o.error:
-                    store.record_product_error(o.asin, o.error)
-                    continue
-                updates.append(PriceUpdate(o.asin, o.price, 1 if o.in_stock else 0))
-            items += len(updates)
-            changed += store.apply_prices(updates, time.time())
-        complete = not self.stopping and errors == 0
-        self.progress(total, total, "pushing changed prices to BASE")
-        pushed = self._push_prices(store) if not self.stopping else 0
-        state = "complete" if complete and not self.stopping else (
-            "stopped" if self.stopping else "partial")
-        store.finish_run(run, state, time.time(), items=items, changed=changed, pushed=pushed,
-                         throttled=throttled, errors=errors)
-        self.log.info("sync %s", fields(state=state, products=len(asins), batches=total,
-                                        items=items, changed=changed, pushed=pushed,
-                                        throttled=throttled, failed_batches=errors))
-        if errors:
-            raise RuntimeError(f"{errors} of {total} batches failed; last error: {self._last_error}")
+            updates = [PriceUpdate(o.asin, o.price, 1 if o.in_stock else 0)
+                       for o in offers if not o.error]
+            errors = [(o.asin, o.error) for o in offers if o.error]
+            store.finish_batch(batch_id, self.claimer, updates, errors, time.time(), throttled)
+            mine += 1
+        if self.stopping:
+            n = store.release_claims(run, self.claimer)
+            self.log.info("sync paused %s", fields(run=run, batches_left_for_next_start=n))
+            return
+        progress = store.run_progress(run)
+        self.progress(progress["done"], total, "")
+        if not store.claim_push(run, self.claimer):
+            self.log.info("sync share done %s", fields(run=run, my_batches=mine,
+                                                       note="another copy finishes the cycle"))
+            return
+        pushed = self._push_prices(store)
+        state = "stopped" if self.stopping else ("partial" if progress["failed"] else "complete")
+        store.finish_run(run, state, time.time(), pushed)
+        row = store.run_row(run)
+        self.log.info("sync %s", fields(run=run, state=state, batches=total, items=row["items"],
+                                        changed=row["changed"], pushed=pushed,
+                                        throttled=row["throttled"], failed_batches=row["errors"]))
+        if progress["failed"]:
+            raise RuntimeError(f"{progress['failed']} of {total} batches failed; "
+                               f"last error: {self._last_error}")
 
-    def _fetch(self, batch: list[str]) -> tuple[list | None, int]:
+    def _fetch(self, asins: list[str]) -> tuple[list[Offer] | None, int, str | None]:
         """One batch, retried until it is in (quota) or has failed MAX_BATCH_TRIES times."""
         throttled = tries = 0
         while not self.stopping:
-            if not self.sp_pacer.acquire(self._wait):
-                break
             try:
-                offers = self.spapi.fetch(self.operation, batch)
-                self.sp_pacer.settle()
-                return offers, throttled
+                return self.spapi.fetch(self.operation, asins), throttled, None
+            except Stopped:
+                break
             except Throttled as e:
-                self.sp_pacer.settle()
+                # The shared bucket has been emptied for every process and backs off with jitter.
                 throttled += 1
-                self.sp_pacer.refused()
-                self.log.warning("throttled %s", fields(api=e.api, batch_first=batch[0]))
+                self.log.warning("throttled %s", fields(api=e.api, first=asins[0],
+                                                        times=throttled))
             except ApiError as e:
-                self.sp_pacer.settle()
                 tries += 1
                 self.record_error(str(e))
                 self.log.warning("batch failed %s", fields(tries=tries, error=e))
                 if not e.retryable or tries >= MAX_BATCH_TRIES:
-                    return None, throttled
+                    return None, throttled, str(e)
                 self.wait(ERROR_BACKOFF_S[min(tries, len(ERROR_BACKOFF_S)) - 1])
-        return None, throttled
+        return None, throttled, None
 
     def _push_prices(self, store: Store) -> int:
         todo = store.prices_to_push()
         pushed = 0
         for i, p in enumerate(todo):
+            self.progress(i, len(todo), f"BASE price {i + 1} of {len(todo)}")
             while not self.stopping:
-                self.progress(i, len(todo), f"BASE price {i + 1} of {len(todo)}")
-                if not self.base_pacer.acquire(self._wait):
-                    break
                 try:
                     self.base.edit_item(p.base_item_id, p.price, p.stock)
+                except Stopped:
+                    break
                 except QuotaSpent:
-                    self.base_pacer.refused()
-                    continue
+                    continue  # the BASE gate now waits for the window to turn
                 except ApiError as e:
                     self.record_error(str(e))
                     self.log.warning("price push failed %s", fields(asin=p.asin, error=e))

@@ -15,19 +15,15 @@ import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from ecauto.clients.base import BaseClient
-from ecauto.clients.ebay import EbayClient
-from ecauto.clients.http import ApiError, Throttled
-from ecauto.clients.yahoo import YahooClient
+from ecauto.apis import Apis
+from ecauto.clients.http import ApiError, QuotaSpent, Throttled
 from ecauto.config import PLATFORMS, Config, UploadSettings
-from ecauto.credentials import bearer
 from ecauto.daemon.base import Daemon, common_parser, run_daemon
 from ecauto.daemons.common import open_store
 from ecauto.home import Home
 from ecauto.logsetup import fields
+from ecauto.quota import Stopped
 from ecauto.store import Listing, Store
-
-TOKEN_ENV = {"base": "BASE_ACCESS_TOKEN", "ebay": "EBAY_ACCESS_TOKEN", "yahoo": "YAHOO_ACCESS_TOKEN"}
 
 
 class ListingClient(Protocol):
@@ -47,24 +43,14 @@ def retry_delay(settings: UploadSettings, attempts: int, rnd: float) -> float:
     return base * (0.5 + rnd / 2)
 
 
-def make_client(platform: str, cfg: Config) -> ListingClient:
-    s = cfg.upload[platform]
-    token = bearer(cfg, TOKEN_ENV[platform])
-    url = cfg.url_for(s.endpoint)
-    if platform == "base":
-        return BaseClient(cfg.url_for(s.endpoint or cfg.base.endpoint), token, s.timeout_s)
-    if platform == "ebay":
-        return EbayClient(url, token, s.timeout_s)
-    return YahooClient(url, token, s.timeout_s)
-
-
 class UploadDaemon(Daemon):
     def __init__(self, args: argparse.Namespace, cfg: Config, home: Home) -> None:
         self.platform = args.platform
         self.settings = cfg.upload[self.platform]
         self.default_interval_s = self.settings.interval_s
         super().__init__(self.name_for(args), args, cfg, home)
-        self.client = make_client(self.platform, cfg)
+        self.apis = Apis(cfg, home, self._wait)
+        self.client: ListingClient = self.apis.listing(self.platform)
         self.store: Store | None = None
         self.rng = random.Random()
 
@@ -78,6 +64,10 @@ class UploadDaemon(Daemon):
     def teardown(self) -> None:
         if self.store is not None:
             self.store.close()
+        self.apis.close()
+
+    def _wait(self, seconds: float, why: str) -> bool:
+        return self.wait(seconds, detail=why if seconds > self.beat_s else None)
 
     def run_once(self) -> None:
         assert self.store is not None
@@ -95,7 +85,10 @@ class UploadDaemon(Daemon):
             if self.stopping:
                 break
             self.progress(i, len(due), f"listing {i + 1} of {len(due)}")
-            if self._upload(store, listing):
+            result = self._upload(store, listing)
+            if result is None:
+                break  # out of quota, or stopping: the listing went back to the queue untouched
+            if result:
                 uploaded += 1
             else:
                 failed += 1
@@ -108,7 +101,7 @@ class UploadDaemon(Daemon):
     def _settle_in_flight(self, store: Store, listing: Listing) -> None:
         try:
             remote = self.client.find(listing.sku)
-        except ApiError as e:
+        except (ApiError, Stopped) as e:
             self.record_error(str(e))
             return  # stays 'uploading'; looked up again next cycle
         if remote is not None:
@@ -118,7 +111,8 @@ class UploadDaemon(Daemon):
         else:
             store.requeue(listing.id, time.time())
 
-    def _upload(self, store: Store, listing: Listing) -> bool:
+    def _upload(self, store: Store, listing: Listing) -> bool | None:
+        """True: uploaded; False: failed (retry scheduled or given up); None: not tried."""
         if not store.mark_uploading(listing.id, time.time()):
             return False
         try:
@@ -126,6 +120,13 @@ class UploadDaemon(Daemon):
             remote = self.client.find(listing.sku) if listing.attempts else None
             if remote is None:
                 remote = self.client.upload(listing.sku, listing.payload)
+        except (Stopped, QuotaSpent) as e:
+            # Waiting for quota is not a failed upload: back to the queue as it was. (A
+            # QuotaSpent answer means the platform refused the call, so nothing was listed.)
+            store.requeue(listing.id, time.time())
+            if isinstance(e, QuotaSpent):
+                self.log.info("quota used up %s", fields(platform=self.platform, error=e))
+            return None
         except ApiError as e:
             attempts = listing.attempts + 1
             retry = None

@@ -210,6 +210,7 @@ class Sandbox:
         }
         snapshot = self.stats.snapshot(listings)
         snapshot["base_quota"] = self.base.quota_used(req.now)
+        snapshot["spapi"] = self.spapi.served()
         return json_reply(200, snapshot)
 
     def _chatwork(self, req: Request) -> Reply:

@@ -8,7 +8,9 @@ validated (an invalid request has still used a token).
 from __future__ import annotations
 
 import re
+import threading
 import uuid
+from collections import Counter
 from collections.abc import Mapping
 
 from ecauto.config import Limit
@@ -38,6 +40,11 @@ class SpApi:
         self.market_period_s = market_period_s
         self.lwa_expires_in = lwa_expires_in
         self.tokens = AccessTokens("Atza|")
+        # What a benchmark needs to judge the clients from the server's side: how often each
+        # ASIN was served, and the span of accepted calls per operation (monotonic seconds).
+        self._lock = threading.Lock()
+        self._served: Counter[str] = Counter()
+        self._spans: dict[str, list[float]] = {}
 
     # -- Login with Amazon ------------------------------------------------------------------
 
@@ -74,6 +81,7 @@ class SpApi:
         if not 1 <= len(asins) <= MAX_ITEMS:
             return _invalid(f"Asins must name 1 to {MAX_ITEMS} items, got {len(asins)}")
         payload = [self._pricing_item(marketplace, a, req.now) for a in asins]
+        self._record("getPricing", asins, req.mono)
         return self._success("getPricing", {"payload": payload})
 
     def item_offers_batch(self, req: Request) -> Reply:
@@ -100,7 +108,25 @@ class SpApi:
         if len(set(asins)) != len(asins):
             return _invalid("The batch names an ASIN more than once")
         responses = [self._offers_item(asin, entry, req.now) for asin, entry in items]
+        self._record("getItemOffersBatch", asins, req.mono)
         return self._success("getItemOffersBatch", {"responses": responses})
+
+    def _record(self, op: str, asins: list[str], mono: float) -> None:
+        with self._lock:
+            self._served.update(asins)
+            span = self._spans.setdefault(op, [mono, mono, 0])
+            span[1] = mono
+            span[2] += 1
+
+    def served(self) -> dict[str, object]:
+        """`asins_by_times`: how many ASINs were served once, twice, ...; `accepted`: per
+        operation, the count of accepted calls and the seconds from the first to the last."""
+        with self._lock:
+            by_times = Counter(self._served.values())
+            spans = {op: {"calls": int(n), "first_to_last_s": round(last - first, 6)}
+                     for op, (first, last, n) in self._spans.items()}
+        return {"asins_by_times": {str(k): v for k, v in sorted(by_times.items())},
+                "accepted": spans}
 
     # -- shared -----------------------------------------------------------------------------
 

@@ -1,0 +1,150 @@
+"""Quotas held per instance, checked from the server's side with real processes and real HTTP."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+from support import REPO, Reaper, instance_env, start_process, wait_for, write_config
+
+pytestmark = [pytest.mark.process, pytest.mark.timeout(120)]
+
+WORKER = str(REPO / "tests" / "quota_worker.py")
+
+
+class Sandbox:
+    def __init__(self, root: Path, reaper: Reaper, *flags: str, config_extra: str = "",
+                 **config: object) -> None:
+        from support import free_port
+
+        self.root, self.reaper = root, reaper
+        self.home = root / "home"
+        self.port = free_port()
+        self.config = write_config(root / "ecauto.toml", self.port, extra=config_extra,
+                                   **config)  # type: ignore[arg-type]
+        self.env = instance_env(self.home, self.config)
+        self.url = f"http://127.0.0.1:{self.port}"
+        start_process(reaper, [sys.executable, "-m", "ecauto.sandbox", "--port", str(self.port),
+                               "--home", str(root / "sb"), *flags], self.env, root,
+                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(lambda: requests.get(f"{self.url}/_sandbox/health", timeout=2).ok, 20, "sandbox")
+
+    def stats(self) -> dict:
+        return dict(requests.get(f"{self.url}/_sandbox/stats", timeout=5).json())
+
+    def fault(self, **spec: object) -> None:
+        requests.post(f"{self.url}/_sandbox/faults", json=spec, timeout=5).raise_for_status()
+
+    def run(self, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
+        p = start_process(self.reaper, [sys.executable, *args], self.env, self.root,
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, err = p.communicate(timeout=timeout)
+        return subprocess.CompletedProcess(p.args, p.returncode, out, err)
+
+    def sync_once(self) -> subprocess.CompletedProcess[str]:
+        return self.run("-m", "ecauto.daemons.sync", "--once")
+
+    def db(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.home / "ecauto.db", timeout=10)
+
+
+def test_three_processes_share_one_bucket_and_never_overdraw_it(tmp_path: Path,
+                                                                reaper: Reaper) -> None:
+    # Given a sandbox enforcing 20 calls/s, burst 1, and three processes of one home
+    sb = Sandbox(tmp_path, reaper, "--spapi-rate", "20", "--spapi-burst", "1")
+    sb.home.mkdir(parents=True)
+    procs = [start_process(reaper, [sys.executable, WORKER, "hammer", str(sb.home), sb.url, "20",
+                                    "15"], sb.env, tmp_path, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE) for _ in range(3)]
+    for p in procs:
+        out, err = p.communicate(timeout=60)
+        assert p.returncode == 0, err
+    # Then the server accepted all 45 calls, refused none, and saw them at the quota's pace
+    stats = sb.stats()
+    assert stats["endpoints"]["spapi.getPricing"]["throttled"] == 0
+    span = stats["spapi"]["accepted"]["getPricing"]
+    assert span["calls"] == 45
+    assert span["first_to_last_s"] >= 44 / 20 * 0.999
+
+
+def test_a_sync_cycle_retries_injected_429s_and_5xx_and_loses_nothing(tmp_path: Path,
+                                                                      reaper: Reaper) -> None:
+    sb = Sandbox(tmp_path, reaper, products=200)
+    # Given SP-API answering 429 for the first second and 500 for the next
+    sb.fault(endpoint="spapi.getPricing", mode="429", seconds=1.0)
+    res = sb.sync_once()
+    assert res.returncode == 0, res.stderr
+    stats = sb.stats()
+    assert stats["endpoints"]["spapi.getPricing"]["injected"] >= 1
+    assert stats["spapi"]["asins_by_times"] == {"1": 200}  # each ASIN served once, none skipped
+    db = sb.db()
+    assert db.execute("SELECT COUNT(*) FROM products WHERE synced_at IS NULL").fetchone()[0] == 0
+    state, throttled = db.execute("SELECT state, throttled FROM sync_runs").fetchone()
+    assert state == "complete" and throttled >= 1
+    # And a 500 for a second is retried the same way
+    sb.fault(endpoint="spapi.getPricing", mode="500", seconds=1.0)
+    res = sb.sync_once()
+    assert res.returncode == 0, res.stderr
+    assert sb.stats()["spapi"]["asins_by_times"] == {"2": 200}
+
+
+def test_a_hung_call_times_out_and_the_batch_is_sent_again(tmp_path: Path, reaper: Reaper) -> None:
+    sb = Sandbox(tmp_path, reaper, products=40)
+    sb.config.write_text(sb.config.read_text().replace("[spapi]\ntimeout_s = 5.0",
+                                                       "[spapi]\ntimeout_s = 1.0"))
+    sb.fault(endpoint="spapi.getPricing", mode="hang", seconds=1.5)
+    res = sb.sync_once()
+    assert res.returncode == 0, res.stderr
+    assert "timed out after 1s" in res.stderr
+    assert sb.stats()["spapi"]["asins_by_times"] == {"1": 40}
+
+
+def test_the_access_token_expiring_mid_cycle_is_refreshed_and_shared(tmp_path: Path,
+                                                                      reaper: Reaper) -> None:
+    # Given access tokens that live 2 s, and a cycle of about 5 s at 10 calls/s
+    sb2 = Sandbox(tmp_path, reaper, "--lwa-expires-in", "2", spapi_rate=10.0, products=1000)
+    res = sb2.sync_once()
+    assert res.returncode == 0, res.stderr
+    stats = sb2.stats()
+    assert stats["endpoints"]["lwa.token"]["ok"] >= 2  # refreshed during the cycle
+    assert stats["spapi"]["asins_by_times"] == {"1": 1000}
+    assert stats["endpoints"]["spapi.getPricing"]["throttled"] == 0
+    cached = json.loads((sb2.home / "secrets" / "lwa.json").read_text())
+    assert cached["access_token"].startswith("Atza|")
+    assert (sb2.home / "secrets" / "lwa.json").stat().st_mode & 0o077 == 0
+
+
+def test_two_processes_refreshing_at_once_spend_the_refresh_token_once(tmp_path: Path,
+                                                                       reaper: Reaper) -> None:
+    sb = Sandbox(tmp_path, reaper)
+    sb.home.mkdir(parents=True)
+    go = tmp_path / "go"
+    procs = [start_process(reaper, [sys.executable, WORKER, "token", str(sb.home), sb.url,
+                                    str(go)], sb.env, tmp_path, stdout=subprocess.PIPE,
+                           stderr=subprocess.PIPE) for _ in range(2)]
+    go.write_text("go")
+    tokens = set()
+    for p in procs:
+        out, err = p.communicate(timeout=30)
+        assert p.returncode == 0, err
+        tokens.add(json.loads(out)["token"])
+    assert len(tokens) == 1  # both use the one access token
+    assert sb.stats()["endpoints"]["base.token"]["requests"] == 1
+    cached = json.loads((sb.home / "secrets" / "base.json").read_text())
+    assert cached["refresh_token"] != "first-refresh-token"  # the rotated one is kept
+
+
+def test_the_rate_limit_header_lowers_our_pace(tmp_path: Path, reaper: Reaper) -> None:
+    # Given our config says 40/s, but Amazon (the sandbox) enforces and announces 10/s
+    sb = Sandbox(tmp_path, reaper, "--spapi-rate", "10", spapi_rate=40.0, products=300)
+    res = sb.sync_once()
+    assert res.returncode == 0, res.stderr
+    stats = sb.stats()
+    # at most the very first call after the first answer could have come early
+    assert stats["endpoints"]["spapi.getPricing"]["throttled"] <= 1
+    assert stats["spapi"]["asins_by_times"] == {"1": 300}
