@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ecauto.records import one_line
+from ecauto.sqlite_wal import open_wal
 
 _MIGRATIONS: list[str] = [
     # 1: the first schema
@@ -127,10 +128,8 @@ class PricePush:
 class Store:
     def __init__(self, path: Path, timeout_s: float = 30.0) -> None:
         self.path = path
-        self.db = sqlite3.connect(path, timeout=timeout_s, isolation_level=None)
+        self.db = open_wal(path, timeout_s)
         self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA foreign_keys=ON")
         self._migrate()
 

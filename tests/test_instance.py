@@ -26,7 +26,9 @@ def test_all_watchers_run_with_heartbeats_and_locks(instance: Instance) -> None:
         assert hb.create_time == pytest.approx(psutil.Process(pid).create_time(), abs=0.01)
         assert hb.home == str(instance.home)
         owner = read_lock(instance.home, name)
-        assert owner is not None and owner["pid"] == pid and owner["name"] == name
+        assert owner is not None, (name, sorted(p.name for p in (instance.home / "locks").iterdir()),
+                                   (instance.home / "log" / f"{name}.log").read_text()[-2000:])
+        assert owner["pid"] == pid and owner["name"] == name
         assert owner["home"] == str(instance.home)
     # heartbeats keep coming while a daemon sleeps between cycles
     hb1 = read_hb(instance.home, "upload-base")

@@ -7,10 +7,11 @@ from the same old state; a transaction is a few hundred microseconds and never s
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
+
+from ecauto.sqlite_wal import open_wal
 
 T = TypeVar("T")
 
@@ -19,10 +20,7 @@ class QuotaStore:
     def __init__(self, path: Path, timeout_s: float = 30.0) -> None:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.path = path
-        self.db = sqlite3.connect(path, timeout=timeout_s, isolation_level=None,
-                                  check_same_thread=False)
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
+        self.db = open_wal(path, timeout_s)
         self.db.execute("CREATE TABLE IF NOT EXISTS limiter (key TEXT PRIMARY KEY,"
                         " state TEXT NOT NULL)")
 
