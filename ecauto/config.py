@@ -208,7 +208,6 @@ class WatchdogSettings:
     crash_loop_window_s: float = field(default=120.0, metadata=POSITIVE)
     recovery_s: float = field(default=30.0, metadata=NON_NEGATIVE)
     circus_timeout_s: float = field(default=1.0, metadata=POSITIVE)
-    alert_budget_s: float = field(default=2.0, metadata=POSITIVE)
     daemons: dict[str, WatchdogDaemonSettings] = field(default_factory=_watched)
 
 

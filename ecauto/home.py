@@ -57,7 +57,14 @@ class Home:
         return self.locks / f"{name}.lock"
 
     def ensure(self) -> Home:
-        """Create the layout, readable by the owner only (it holds tokens and business data)."""
+        """Create the layout, readable by the owner only (it holds tokens and business data).
+
+        A folder of ours that someone made more open (or that a tool created with the default
+        umask) is closed again; one that belongs to another user is left alone."""
         for d in (self.root, self.heartbeats, self.locks, self.log, self.watchdog):
             d.mkdir(mode=0o700, parents=True, exist_ok=True)
+            st = d.stat()
+            mine = not hasattr(os, "getuid") or st.st_uid == os.getuid()  # Windows: ACLs instead
+            if st.st_mode & 0o077 and mine:
+                os.chmod(d, 0o700)
         return self

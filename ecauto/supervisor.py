@@ -7,13 +7,14 @@ already running" (so commands are retried, and `status == "error"` is always che
 
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from ecauto.cliargs import Parser
 
 BUSY = "arbiter is already running"
 
@@ -155,7 +156,7 @@ def wait_started(setup: CircusSetup, timeout_s: float) -> str | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="ecauto.supervisor",
+    p = Parser(prog="ecauto.supervisor",
                                 description="Checks around starting circusd.")
     p.add_argument("check", choices=("preflight", "started"))
     p.add_argument("ini", nargs="?", default="circus.ini")

@@ -193,7 +193,7 @@ def read_lock(home: Path, name: str) -> dict[str, Any] | None:
 
 
 DAEMONS = ("upload-base", "upload-ebay", "upload-yahoo", "sync-inventory")
-WATCHERS = ("sandbox", *DAEMONS)
+WATCHERS = ("sandbox", *DAEMONS, "watchdog")
 
 
 class Instance:
@@ -209,6 +209,7 @@ class Instance:
         reaper: Reaper,
         config_extra: str = "",
         ini_edit: Callable[[str], str] | None = None,
+        watchdog: bool = True,
         **config: Any,
     ) -> None:
         self.root = root
@@ -224,6 +225,10 @@ class Instance:
         text = re.sub(
             r"(?m)^pubsub_endpoint = .*$", f"pubsub_endpoint = ipc://{self.sockdir}/pub.sock", text
         )
+        self.watchers = WATCHERS
+        if not watchdog:  # a test that drives `watchdog scan` itself, with no loop racing it
+            text = re.sub(r"(?ms)^\[watcher:watchdog\].*?(?=^\[|\Z)", "", text)
+            self.watchers = tuple(w for w in WATCHERS if w != "watchdog")
         if ini_edit:
             text = ini_edit(text)
         self.ini = root / "circus.ini"
@@ -236,7 +241,7 @@ class Instance:
     def sandbox_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def start(self, wait: Iterable[str] = WATCHERS, timeout: float = 45.0) -> Instance:
+    def start(self, wait: Iterable[str] | None = None, timeout: float = 45.0) -> Instance:
         for d in ("log", "heartbeats", "locks"):
             (self.home / d).mkdir(parents=True, exist_ok=True)
         self.circusd = subprocess.Popen(
@@ -245,9 +250,10 @@ class Instance:
             env=self.env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            umask=0o077,  # as scripts/run starts it
         )
         self.reaper.track(self.circusd.pid)
-        names = list(wait)
+        names = list(self.watchers if wait is None else wait)
         wait_for(
             lambda: all(self.status(n) == "active" for n in names),
             timeout,

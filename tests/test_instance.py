@@ -130,3 +130,22 @@ def test_listings_are_uploaded_and_a_sync_completes_unthrottled(instance: Instan
     assert hb is not None and hb.cycles >= 1 and hb.last_success_at is not None
     assert hb.phase == "sleeping" and hb.next_run_at is not None
     db.close()
+
+
+def test_nothing_listens_beyond_loopback_and_the_home_is_owner_only(instance: Instance) -> None:
+    assert instance.circusd is not None
+    procs = [psutil.Process(instance.circusd.pid),
+             *psutil.Process(instance.circusd.pid).children(recursive=True)]
+    listening = []
+    for p in procs:
+        for c in p.net_connections(kind="inet"):
+            if c.status == psutil.CONN_LISTEN or c.type == 2:  # TCP listening, or any UDP socket
+                listening.append((p.pid, c.laddr.ip, c.laddr.port))
+    assert listening, "the sandbox at least listens"
+    assert all(ip in ("127.0.0.1", "::1") for _, ip, _ in listening), listening
+    assert not any(port == 12027 for _, _, port in listening)  # no multicast discovery
+    for path in [instance.home, *instance.home.rglob("*")]:
+        if path.is_symlink() or path.is_socket():
+            continue
+        mode = path.stat().st_mode & 0o777
+        assert mode & 0o077 == 0 or path.name == "circusd.pid", f"{path} is {oct(mode)}"

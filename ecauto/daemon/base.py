@@ -21,6 +21,7 @@ import psutil
 
 from ecauto import config as config_mod
 from ecauto import logsetup
+from ecauto.cliargs import Parser
 from ecauto.config import Config, ConfigError
 from ecauto.daemon.heartbeat import Heartbeat, Phase, write_heartbeat
 from ecauto.daemon.lock import LockHeld, LockOwner, SingletonLock
@@ -241,7 +242,7 @@ class Daemon:
 
 
 def common_parser(prog: str, description: str) -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog=prog, description=description)
+    p = Parser(prog=prog, description=description)
     p.add_argument("--home", help="runtime home (default: $ECAUTO_HOME or ./var)")
     p.add_argument("--config", help="config file (default: $ECAUTO_CONFIG or ./ecauto.toml)")
     p.add_argument("--interval", type=_positive_float, help="seconds from one cycle's start to the next")

@@ -22,6 +22,7 @@ from types import FrameType
 from typing import Any
 
 from ecauto import config, logsetup
+from ecauto.cliargs import Parser
 from ecauto.logsetup import fields
 from ecauto.sandbox.server import SandboxServer
 from ecauto.sandbox.spapi import OPERATIONS
@@ -54,7 +55,7 @@ _FLAG_KEYS = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="python -m ecauto.sandbox",
         description="Local sandbox of SP-API, LWA, BASE, eBay, Yahoo Shopping and Chatwork.",
     )

@@ -1,0 +1,170 @@
+"""The snapshot as taken from the OS: real processes, real lock files and heartbeats."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from support import Reaper, start_process, wait_for
+
+from ecauto.config import WatchdogDaemonSettings, WatchdogSettings, _watched
+from ecauto.home import Home
+from ecauto.supervisor import read_ini
+from watchdog.collect import Collector, list_processes
+from watchdog.snapshot import Role, Snapshot
+
+pytestmark = [pytest.mark.process, pytest.mark.timeout(60)]
+
+INI = """\
+[circus]
+endpoint = ipc://{sock}
+check_delay = 1
+
+[watcher:sync-inventory]
+cmd = python -m ecauto.daemons.sync --home {home} --wid $(circus.wid)
+singleton = True
+"""
+
+
+def collector(tmp_path: Path) -> Collector:
+    home = Home(tmp_path / "home").ensure()
+    ini = tmp_path / "circus.ini"
+    ini.write_text(INI.format(sock=tmp_path / "ctl.sock", home=home.root))
+    daemons = dict(_watched())
+    daemons["sync-inventory"] = WatchdogDaemonSettings(
+        patterns=("scheduled_tasks/sync_inventory_daemon.py",)
+    )
+    settings = replace(WatchdogSettings(), daemons=daemons)
+    return Collector(home, read_ini(ini), settings, "sandbox")
+
+
+def test_a_dead_circusd_costs_no_wait_and_the_snapshot_round_trips(tmp_path: Path) -> None:
+    c = collector(tmp_path)
+    t = time.monotonic()
+    snap = c.snapshot()
+    assert time.monotonic() - t < 1.0  # no zmq call waiting out its timeout
+    assert not snap.circus.answered and "socket" in snap.circus.reason
+    assert snap.watchers["sync-inventory"].daemon == "sync-inventory"
+    assert snap.my_pid == os.getpid() and os.getppid() in snap.my_ancestors
+    assert any(p.pid == os.getpid() for p in snap.procs)  # itself, listed (and protected)
+    assert Snapshot.from_json(json.loads(json.dumps(snap.to_json()))) == snap
+    assert snap.scanned == len(list_processes()[0]) or snap.scanned > 0
+
+
+def test_old_system_copies_are_found_with_their_home(tmp_path: Path, reaper: Reaper) -> None:
+    c = collector(tmp_path)
+    script = tmp_path / "old" / "scheduled_tasks" / "sync_inventory_daemon.py"
+    script.parent.mkdir(parents=True)
+    script.write_text("import time\ntime.sleep(300)\n")
+    env = dict(os.environ, ECAUTO_HOME=str(c.home.root))
+    ours = start_process(reaper, [sys.executable, str(script)], env, script.parent)
+    env.pop("ECAUTO_HOME")
+    anyone = start_process(
+        reaper, [sys.executable, "scheduled_tasks/sync_inventory_daemon.py"], env, tmp_path / "old"
+    )
+    sleeper = start_process(reaper, ["sleep", "300"], env, tmp_path)
+
+    def found() -> dict[int, object] | None:
+        procs = {p.pid: p for p in c.snapshot().procs}
+        return (
+            procs
+            if {ours.pid, anyone.pid} <= set(procs)
+            and all(procs[p].daemon for p in (ours.pid, anyone.pid))
+            else None
+        )
+
+    procs = wait_for(found, 10, "both copies")
+    a, b = procs[ours.pid], procs[anyone.pid]
+    assert (a.daemon, a.by_pattern, a.home, a.role) == (
+        "sync-inventory",
+        True,
+        str(c.home.root),
+        Role.DAEMON,
+    )
+    assert (b.daemon, b.by_pattern, b.home, b.cwd) == (
+        "sync-inventory",
+        True,
+        None,
+        str(tmp_path / "old"),
+    )
+    assert sleeper.pid not in procs  # not python-like, not circusd's, not in a known group
+
+
+def test_a_process_that_execs_is_read_again(tmp_path: Path, reaper: Reaper) -> None:
+    c = collector(tmp_path)
+    script = tmp_path / "scheduled_tasks" / "sync_inventory_daemon.py"
+    script.parent.mkdir(parents=True)
+    script.write_text("import time\ntime.sleep(300)\n")
+    go = tmp_path / "go"
+    # (the script's name is put together at run time: as text it would match the pattern)
+    code = (
+        f"import os, sys, time\nwhile not os.path.exists({str(go)!r}): time.sleep(0.02)\n"
+        f"os.execv(sys.executable, [sys.executable, os.path.join({str(script.parent)!r}, "
+        f"'sync_inventory' + '_daemon.py')])\n"
+    )
+    proc = start_process(reaper, [sys.executable, "-c", code], dict(os.environ), tmp_path)
+    first = wait_for(
+        lambda: next((p for p in c.snapshot().procs if p.pid == proc.pid), None), 10, "it listed"
+    )
+    assert first.daemon is None
+    go.touch()
+    later = wait_for(
+        lambda: next((p for p in c.snapshot().procs if p.pid == proc.pid and p.daemon), None),
+        10,
+        "it re-read",
+    )
+    assert later.daemon == "sync-inventory" and later.create_time == first.create_time
+
+
+def test_locks_held_unheld_and_unreadable(tmp_path: Path) -> None:
+    c = collector(tmp_path)
+    owner = {
+        "schema": 1,
+        "name": "a",
+        "pid": os.getpid(),
+        "create_time": 1.0,
+        "hostname": "h",
+        "cmdline": ["x"],
+        "started_at": 1.0,
+    }
+    held = c.home.lock_path("a")
+    held.write_text(json.dumps(owner))
+    fd = os.open(held, os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    c.home.lock_path("b").write_text(json.dumps(dict(owner, name="b", pid=1)))
+    c.home.lock_path("c").write_text("")
+    (c.home.locks / "d.lock").mkdir()
+    (c.home.locks / "notes.txt").write_text("not a lock")
+    try:
+        views = {v.name: v for v in c.snapshot().locks}
+    finally:
+        os.close(fd)
+    assert set(views) == {"a", "b", "c", "d"}
+    assert (views["a"].held, views["a"].holder_pid, views["a"].owner.pid) == (  # type: ignore[union-attr]
+        True,
+        os.getpid(),
+        os.getpid(),
+    )
+    assert (views["b"].held, views["b"].holder_pid, views["b"].owner.pid) == (  # type: ignore[union-attr]
+        False,
+        None,
+        1,
+    )
+    assert (views["c"].held, views["c"].owner, views["c"].error) == (False, None, "empty")
+    assert views["d"].regular is False
+
+
+def test_heartbeat_views(tmp_path: Path) -> None:
+    c = collector(tmp_path)
+    path = c.home.heartbeat_path("sync-inventory")
+    assert c.snapshot().heartbeats["sync-inventory"].error == "missing"
+    path.write_text("{not json")
+    v = c.snapshot().heartbeats["sync-inventory"]
+    assert v.heartbeat is None and v.error == "not valid JSON"
+    assert v.mtime is not None and abs(v.mtime - time.time()) < 5

@@ -1,0 +1,187 @@
+"""The executor against real processes and files: identity re-checked before every signal,
+terminate -> wait -> kill with children, only unheld regular files in locks/ removed."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import psutil
+import pytest
+from support import Reaper, start_process, wait_for
+
+from ecauto.home import Home
+from watchdog.events import EventLog
+from watchdog.execute import Executor, Processes
+from watchdog.findings import Action, Assessment, Do, Finding, Kind, Severity, Target
+from watchdog.state import State
+
+pytestmark = [pytest.mark.process, pytest.mark.timeout(60)]
+
+STUBBORN = """
+import signal, subprocess, sys, time
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+child = subprocess.Popen([sys.executable, "-c",
+    "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(300)"])
+print(child.pid, flush=True)
+time.sleep(300)
+"""
+
+
+def target(p: psutil.Process, **over: object) -> Target:
+    t = Target(p.pid, p.create_time(), tuple(p.cmdline()), p.uids().effective)
+    return Target(**{**t.__dict__, **over})  # type: ignore[arg-type]
+
+
+def executor(home: Home, timeout_s: float = 1.0) -> Executor:
+    return Executor(home, None, EventLog(home.watchdog / "events.jsonl"), term_timeout_s=timeout_s)
+
+
+def ending(*targets: Target) -> Action:
+    return Action(Do.TERMINATE, Kind.DUPLICATE, "sync-inventory", targets=targets, ref=0)
+
+
+def sleeper(reaper: Reaper, tmp_path: Path) -> subprocess.Popen[str]:
+    """`sleep 300`, once it shows as such (between fork and exec a command line is in flux)."""
+    proc = start_process(reaper, ["sleep", "300"], dict(os.environ), tmp_path)
+    wait_for(lambda: psutil.Process(proc.pid).cmdline() == ["sleep", "300"], 5, "its exec")
+    return proc
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Home:
+    return Home(tmp_path / "home").ensure()
+
+
+def test_a_changed_identity_is_never_signalled(home: Home, reaper: Reaper, tmp_path: Path) -> None:
+    proc = sleeper(reaper, tmp_path)
+    p = psutil.Process(proc.pid)
+    ex = executor(home)
+    cases = {
+        "gone (its pid now names another process)": target(p, create_time=p.create_time() - 5),
+        "its command line changed": target(p, cmdline=("sleep", "301")),
+        "another user's process": target(p, uid=12345) if os.geteuid() != 0 else None,
+    }
+    for why, t in cases.items():
+        if t is None:
+            continue
+        out = ex.terminate(ending(t))
+        assert why in out.result and proc.poll() is None
+
+
+@pytest.mark.parametrize("pid", [1, os.getpid(), os.getppid()])
+def test_pid_1_the_watchdog_and_its_parent_are_never_signalled(home: Home, pid: int) -> None:
+    p = psutil.Process(pid)
+    out = executor(home).terminate(ending(target(p)))
+    assert out.result.startswith("not signalled") and "never signalled" in out.result
+    assert p.is_running()
+
+
+def test_a_circusd_is_never_signalled(home: Home, reaper: Reaper, tmp_path: Path) -> None:
+    fake = tmp_path / "circusd"
+    fake.write_text("import time\ntime.sleep(300)\n")
+    proc = start_process(
+        reaper, [sys.executable, str(fake), "circus.ini"], dict(os.environ), tmp_path
+    )
+    p = wait_for(
+        lambda: (x := psutil.Process(proc.pid)).cmdline()[1:2] == [str(fake)] and x,
+        10,
+        "it to start",
+    )
+    out = executor(home).terminate(ending(target(p)))
+    assert "never signalled (a circusd)" in out.result and proc.poll() is None
+
+
+def test_terminate_then_kill_the_survivors_children_included(
+    home: Home, reaper: Reaper, tmp_path: Path
+) -> None:
+    parent = start_process(
+        reaper, [sys.executable, "-c", STUBBORN], dict(os.environ), tmp_path, stdout=subprocess.PIPE
+    )
+    assert parent.stdout is not None
+    child_pid = int(parent.stdout.readline())
+    reaper.track(child_pid)
+    p = psutil.Process(parent.pid)
+    out = executor(home, timeout_s=1.0).terminate(ending(target(p)))
+    killed = out.result.split("killed ", 1)[1].split(" after")[0].split(", ")
+    assert out.ok and sorted(killed) == sorted([str(parent.pid), str(child_pid)])
+    parent.wait(timeout=10)  # (its status went to psutil, which reaped it: it is our child)
+    wait_for(
+        lambda: (
+            not psutil.pid_exists(child_pid)
+            or psutil.Process(child_pid).status() == psutil.STATUS_ZOMBIE
+        ),
+        10,
+        "the child gone",
+    )
+
+
+def test_a_process_that_ends_on_sigterm_is_not_killed(
+    home: Home, reaper: Reaper, tmp_path: Path
+) -> None:
+    proc = sleeper(reaper, tmp_path)
+    out = executor(home, timeout_s=30).terminate(ending(target(psutil.Process(proc.pid))))
+    assert out.result == f"ended pid {proc.pid}"  # not killed: it did end, no 30 s wait
+    proc.wait(timeout=5)
+
+
+def test_only_unheld_regular_files_inside_locks_are_removed(home: Home, tmp_path: Path) -> None:
+    ex = executor(home)
+
+    def remove(path: Path) -> str:
+        return ex.remove_lock(Action(Do.REMOVE_LOCK, Kind.STALE_LOCK, "x", path=str(path))).result
+
+    outside = tmp_path / "x.lock"
+    outside.write_text("{}")
+    assert remove(outside).startswith("not removed") and outside.exists()
+    link = home.locks / "link.lock"
+    link.symlink_to(outside)
+    assert remove(link) == "not removed: not a regular file" and outside.exists()
+    folder = home.locks / "dir.lock"
+    folder.mkdir()
+    assert remove(folder) == "not removed: not a regular file" and folder.is_dir()
+    held = home.locks / "held.lock"
+    held.write_text("{}")
+    fd = os.open(held, os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        assert remove(held) == "not removed: a process holds it now" and held.exists()
+    finally:
+        os.close(fd)
+    assert remove(held) == "removed" and not held.exists()
+    assert remove(held) == "already gone"
+
+
+def test_events_hold_each_new_finding_once_with_its_result(home: Home) -> None:
+    ex = executor(home)
+    f = Finding(
+        Kind.STALE_LOCK, Severity.INFO, "x", "lock file x.lock is left over", Do.REMOVE_LOCK, (42,)
+    )
+    lock = home.locks / "x.lock"
+    lock.write_text("{}")
+    act = Action(Do.REMOVE_LOCK, Kind.STALE_LOCK, "x", path=str(lock), ref=0)
+    note = Finding(
+        Kind.DOWN, Severity.WARNING, "y", "circusd reports it stopped", Do.ALERT, repeat=True
+    )
+    ex.run(Assessment((f, note), (act,), (), State()))
+    lines = (home.watchdog / "events.jsonl").read_text().splitlines()
+    assert len(lines) == 1  # the repeat is not written again
+    rec = json.loads(lines[0])
+    assert (rec["kind"], rec["daemon"], rec["pid"], rec["action"], rec["result"]) == (
+        "stale_lock",
+        "x",
+        42,
+        "remove_lock",
+        "removed",
+    )
+    assert isinstance(rec["at"], float)
+
+
+def test_processes_verify_accepts_the_same_process(reaper: Reaper, tmp_path: Path) -> None:
+    proc = sleeper(reaper, tmp_path)
+    p, why = Processes().verify(target(psutil.Process(proc.pid)))
+    assert p is not None and p.pid == proc.pid and why == ""

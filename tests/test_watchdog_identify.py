@@ -1,0 +1,249 @@
+"""Which process is which: daemon names, homes, ours or not, Windows launcher pairs (pure)."""
+
+from __future__ import annotations
+
+import pytest
+
+from watchdog.identify import copies, identify, is_ours, is_venv_launcher, process_home
+from watchdog.snapshot import ProcInfo, Role
+
+PATTERNS = {
+    "sync-inventory": (
+        "scheduled_tasks/sync_inventory_daemon.py",
+        "inventory/scripts/sync_inventory.py",
+    )
+}
+
+
+@pytest.mark.parametrize(
+    ("cmdline", "daemon", "role", "by_pattern", "home"),
+    [
+        (
+            [
+                "python",
+                "-m",
+                "ecauto.daemons.upload",
+                "--platform",
+                "base",
+                "--home",
+                "/h",
+                "--wid",
+                "1",
+            ],
+            "upload-base",
+            Role.DAEMON,
+            False,
+            "/h",
+        ),
+        (
+            ["/venv/bin/python3.11", "-u", "-m", "ecauto.daemons.upload", "--platform=ebay"],
+            "upload-ebay",
+            Role.DAEMON,
+            False,
+            None,
+        ),
+        (
+            ["python", "-X", "dev", "-m", "ecauto.daemons.upload", "--platform", "yahoo"],
+            "upload-yahoo",
+            Role.DAEMON,
+            False,
+            None,
+        ),
+        (
+            ["python", "-m", "ecauto.daemons.upload", "--platform", "amazon"],
+            None,
+            Role.OTHER,
+            False,
+            None,
+        ),
+        (["python", "-m", "ecauto.daemons.upload"], None, Role.OTHER, False, None),
+        (
+            ["python", "-m", "ecauto.daemons.sync", "--home", "var"],
+            "sync-inventory",
+            Role.DAEMON,
+            False,
+            "var",
+        ),
+        (["python", "-mecauto.daemons.sync"], "sync-inventory", Role.DAEMON, False, None),
+        (["python", "ecauto/daemons/sync.py"], "sync-inventory", Role.DAEMON, False, None),
+        (
+            [r"C:\ecauto\.venv\Scripts\python.exe", "-m", "ecauto.daemons.sync"],
+            "sync-inventory",
+            Role.DAEMON,
+            False,
+            None,
+        ),
+        (["python", "-m", "ecauto.sandbox", "--home", "/h"], "sandbox", Role.DAEMON, False, "/h"),
+        (["python", "-m", "watchdog", "run", "--home", "/h"], "watchdog", Role.DAEMON, False, "/h"),
+        (["/venv/bin/python", "/venv/bin/watchdog", "run"], "watchdog", Role.DAEMON, False, None),
+        (["python", "-m", "watchdog", "scan", "--home", "/h"], None, Role.OTHER, False, None),
+        (["/venv/bin/python", "/venv/bin/watchdog", "report"], None, Role.OTHER, False, None),
+        (["/venv/bin/python", "/venv/bin/circusd", "circus.ini"], None, Role.CIRCUSD, False, None),
+        (["python", "-c", "import ecauto.daemons.sync"], None, Role.OTHER, False, None),
+        (
+            ["python", "-m", "pytest", "tests/test_watchdog_scenarios.py"],
+            None,
+            Role.OTHER,
+            False,
+            None,
+        ),
+        (["sleep", "1000"], None, Role.OTHER, False, None),
+        ([], None, Role.OTHER, False, None),
+        (
+            ["python", "/old/scheduled_tasks/sync_inventory_daemon.py", "--interval", "10800"],
+            "sync-inventory",
+            Role.DAEMON,
+            True,
+            None,
+        ),
+        (
+            [
+                r"C:\Users\op\ecauto\venv\Scripts\python.exe",
+                r"C:\Users\op\ecauto\Scheduled_Tasks\sync_inventory_daemon.py",
+            ],
+            "sync-inventory",
+            Role.DAEMON,
+            True,
+            None,
+        ),
+        (
+            ["python", "inventory/scripts/sync_inventory.py", "--dry-run"],
+            "sync-inventory",
+            Role.DAEMON,
+            True,
+            None,
+        ),
+        (["python", "inventory/scripts/other.py"], None, Role.OTHER, False, None),
+    ],
+)
+def test_identify(
+    cmdline: list[str], daemon: str | None, role: Role, by_pattern: bool, home: str | None
+) -> None:
+    ident = identify(cmdline, PATTERNS)
+    assert (ident.daemon, ident.role, ident.by_pattern, ident.explicit_home) == (
+        daemon,
+        role,
+        by_pattern,
+        home,
+    )
+
+
+def test_patterns_are_only_used_when_given() -> None:
+    assert identify(["python", "scheduled_tasks/sync_inventory_daemon.py"]).daemon is None
+
+
+def test_circusd_keeps_its_ini() -> None:
+    assert identify(["circusd", "--daemon", "/srv/circus.ini"]).ini == "/srv/circus.ini"
+
+
+@pytest.mark.parametrize(
+    ("cmdline", "cwd", "environ", "home"),
+    [
+        (["python", "-m", "ecauto.daemons.sync", "--home", "/abs/h"], "/x", {}, "/abs/h"),
+        (["python", "-m", "ecauto.daemons.sync", "--home", "rel"], "/x", {}, "/x/rel"),
+        (["python", "-m", "ecauto.daemons.sync"], "/x", {"ECAUTO_HOME": "/e"}, "/e"),
+        (["python", "-m", "ecauto.daemons.sync"], "/x", {"ECAUTO_HOME": "e"}, "/x/e"),
+        (["python", "-m", "ecauto.daemons.sync"], "/x", {}, "/x/var"),
+        (["python", "-m", "ecauto.daemons.sync", "--home", "/a/../b"], "/x", {}, "/b"),
+        (["python", "-m", "ecauto.daemons.sync"], None, {}, None),
+        (["python", "-m", "ecauto.daemons.sync"], None, {"ECAUTO_HOME": "/e"}, "/e"),
+        (["python", "scheduled_tasks/sync_inventory_daemon.py"], "/old", {}, None),
+        (
+            ["python", "scheduled_tasks/sync_inventory_daemon.py"],
+            "/old",
+            {"ECAUTO_HOME": "/e"},
+            "/e",
+        ),
+    ],
+)
+def test_process_home(
+    cmdline: list[str], cwd: str | None, environ: dict[str, str], home: str | None
+) -> None:
+    assert process_home(identify(cmdline, PATTERNS), cwd, environ) == home
+
+
+def p(
+    pid: int,
+    ppid: int,
+    *,
+    daemon: str | None = "sync-inventory",
+    home: str | None = "/h",
+    uid: int = 1000,
+    launcher: bool = False,
+    by_pattern: bool = False,
+    ct: float = 100.0,
+) -> ProcInfo:
+    return ProcInfo(
+        pid,
+        ct,
+        ppid,
+        uid,
+        pid,
+        "sleeping",
+        "python.exe",
+        ("python.exe",),
+        "/",
+        home,
+        daemon,
+        Role.DAEMON,
+        by_pattern,
+        False,
+        launcher,
+    )
+
+
+@pytest.mark.parametrize(
+    ("proc", "ours"),
+    [
+        (p(1, 0), True),
+        (p(1, 0, home="/h/"), True),
+        (p(1, 0, home="/other"), False),
+        (p(1, 0, uid=0), False),
+        (p(1, 0, home=None), False),
+        (p(1, 0, home=None, by_pattern=True), True),
+        (p(1, 0, home="/other", by_pattern=True), False),
+    ],
+)
+def test_is_ours(proc: ProcInfo, ours: bool) -> None:
+    assert is_ours(proc, "/h", 1000) is ours
+
+
+@pytest.mark.parametrize(
+    ("arg0", "launcher"),
+    [
+        (r"C:\ecauto\.venv\Scripts\python.exe", True),
+        (r"C:\ecauto\venv\Scripts\pythonw.exe", True),
+        ("c:/ecauto/venv/scripts/PYTHON.EXE", True),
+        (r'"C:\ecauto\venv\Scripts\python.exe"', True),
+        (r"C:\Python311\python.exe", False),
+        ("/srv/venv/bin/python", False),
+    ],
+)
+def test_venv_launcher(arg0: str, launcher: bool) -> None:
+    assert is_venv_launcher(arg0) is launcher
+
+
+@pytest.mark.parametrize(
+    ("procs", "groups"),
+    [
+        # a venv launcher and its interpreter child: one copy, launcher first
+        ([p(10, 1, launcher=True), p(11, 10, ct=100.5)], [[10, 11]]),
+        # the same pair listed child first, and with equal start times
+        ([p(11, 10), p(10, 1, launcher=True)], [[10, 11]]),
+        # two pairs: two copies
+        (
+            [p(10, 1, launcher=True), p(11, 10), p(20, 1, launcher=True), p(21, 20)],
+            [[10, 11], [20, 21]],
+        ),
+        # a child of a plain interpreter (not a launcher) is a copy of its own
+        ([p(10, 1), p(11, 10)], [[10], [11]]),
+        # a launcher whose child is another daemon: two copies
+        ([p(10, 1, launcher=True), p(11, 10, daemon="upload-base")], [[10], [11]]),
+        # a launcher whose child works in another home: two copies
+        ([p(10, 1, launcher=True), p(11, 10, home="/other")], [[10], [11]]),
+        # a child whose launcher parent is not in the list
+        ([p(11, 10)], [[11]]),
+    ],
+)
+def test_copies_collapse_launcher_pairs(procs: list[ProcInfo], groups: list[list[int]]) -> None:
+    assert sorted([x.pid for x in g] for g in copies(procs)) == groups

@@ -1,0 +1,811 @@
+"""The watchdog's judgement, table-driven: snapshots in, findings/actions/notices/state out.
+
+Every row also checks the safety invariants: nothing planned for pid 0/1, the watchdog, its
+parents, circusd, or another user's process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import pytest
+
+from ecauto.config import WatchdogDaemonSettings, WatchdogSettings, _watched
+from ecauto.daemon.heartbeat import Heartbeat, Phase
+from ecauto.daemon.lock import LockOwner
+from watchdog.findings import Assessment, Do
+from watchdog.policy import assess
+from watchdog.snapshot import (
+    CircusView,
+    HeartbeatView,
+    LockView,
+    ProcInfo,
+    Role,
+    Snapshot,
+    WatcherView,
+)
+from watchdog.state import DaemonState, Incident, Seen, State
+
+HOME = "/srv/ecauto/var"
+UID = 1000
+NOW = 1_800_000_000.0
+CIRCUSD = 100
+ME = 50
+SHELL = 40  # the watchdog's parent
+DAEMONS = ("upload-base", "upload-ebay", "upload-yahoo", "sync-inventory")
+MANAGED = {
+    "sandbox": 201,
+    "upload-base": 202,
+    "upload-ebay": 203,
+    "upload-yahoo": 204,
+    "sync-inventory": 205,
+}
+SETTINGS = WatchdogSettings()
+
+
+# -- builders -----------------------------------------------------------------------------------
+
+
+def cmd_for(daemon: str, home: str = HOME) -> tuple[str, ...]:
+    if daemon.startswith("upload-"):
+        return ("python", "-m", "ecauto.daemons.upload", "--platform", daemon[7:], "--home", home)
+    if daemon == "sync-inventory":
+        return ("python", "-m", "ecauto.daemons.sync", "--home", home)
+    if daemon == "watchdog":
+        return ("python", "-m", "watchdog", "run", "--home", home)
+    return ("python", "-m", "ecauto.sandbox", "--home", home)
+
+
+def proc(
+    pid: int,
+    daemon: str | None,
+    *,
+    ct: float = NOW - 600,
+    ppid: int = CIRCUSD,
+    uid: int = UID,
+    home: str | None = HOME,
+    pgid: int | None = None,
+    status: str = "sleeping",
+    name: str = "python",
+    role: Role | None = None,
+    by_pattern: bool = False,
+    launcher: bool = False,
+    cmdline: tuple[str, ...] | None = None,
+) -> ProcInfo:
+    if role is None:
+        role = Role.DAEMON if daemon else Role.OTHER
+    return ProcInfo(
+        pid=pid,
+        create_time=ct,
+        ppid=ppid,
+        uid=uid,
+        pgid=pid if pgid is None else pgid,
+        status=status,
+        name=name,
+        cmdline=cmdline or (cmd_for(daemon, home or HOME) if daemon else (name,)),
+        cwd="/srv/ecauto",
+        home=home,
+        daemon=daemon,
+        role=role,
+        by_pattern=by_pattern,
+        launcher=launcher,
+        parent_gone=ppid == 1,
+    )
+
+
+def circusd_proc() -> ProcInfo:
+    return proc(
+        CIRCUSD,
+        None,
+        ppid=1,
+        role=Role.CIRCUSD,
+        name="circusd",
+        cmdline=("python", "/venv/bin/circusd", "circus.ini"),
+    )
+
+
+def beat(
+    name: str,
+    pid: int,
+    *,
+    age: float = 1.0,
+    ct: float = NOW - 600,
+    beat_s: float = 1.0,
+    phase: Phase = Phase.SLEEPING,
+    error: str | None = None,
+) -> Heartbeat:
+    return Heartbeat(
+        name=name,
+        pid=pid,
+        create_time=ct,
+        beat_at=NOW - age,
+        beat_s=beat_s,
+        phase=phase,
+        home=HOME,
+        watcher=name,
+        last_error=error,
+    )
+
+
+def held_lock(
+    name: str,
+    pid: int,
+    *,
+    owner_pid: int | None = None,
+    error: str | None = None,
+    held: bool = True,
+    regular: bool = True,
+    path: str | None = None,
+) -> LockView:
+    owner = (
+        None
+        if error
+        else LockOwner(name, owner_pid or pid, NOW - 600, "host", ["python"], NOW - 600, HOME)
+    )
+    return LockView(
+        name,
+        path or f"{HOME}/locks/{name}.lock",
+        regular,
+        held,
+        pid if held else None,
+        owner,
+        error,
+    )
+
+
+def hbv(
+    name: str, hb: Heartbeat | None = None, error: str | None = None, mtime: float | None = None
+) -> HeartbeatView:
+    """A heartbeat file as read: written when its beat says, or (unreadable) two seconds ago."""
+    if mtime is None and error != "missing":
+        mtime = hb.beat_at if hb is not None else NOW - 2
+    return HeartbeatView(name, hb, error, mtime)
+
+
+WATCHERS = {n: WatcherView(n, n) for n in ("sandbox", *DAEMONS)}
+
+
+@dataclass
+class World:
+    """A healthy instance, to be broken one way per row."""
+
+    procs: dict[int, ProcInfo] = field(default_factory=dict)
+    statuses: dict[str, str] = field(default_factory=lambda: {n: "active" for n in WATCHERS})
+    pids: dict[str, tuple[int, ...]] = field(
+        default_factory=lambda: {n: (p,) for n, p in MANAGED.items()}
+    )
+    answered: bool = True
+    reason: str = ""
+    heartbeats: dict[str, HeartbeatView] = field(default_factory=dict)
+    locks: dict[str, LockView] = field(default_factory=dict)
+    mode: str = "sandbox"
+    now: float = NOW
+
+    def __post_init__(self) -> None:
+        self.procs[CIRCUSD] = circusd_proc()
+        self.procs[ME] = proc(ME, None, ppid=SHELL, cmdline=("watchdog", "scan"))
+        for name, pid in MANAGED.items():
+            self.procs[pid] = proc(pid, name)
+            if name != "sandbox":
+                self.heartbeats[name] = hbv(name, beat(name, pid))
+                self.locks[name] = held_lock(name, pid)
+
+    def advance(self, dt: float, *, frozen: tuple[str, ...] = ()) -> World:
+        """Time passes; every good heartbeat but those of `frozen` daemons stays fresh."""
+        self.now += dt
+        for name, view in list(self.heartbeats.items()):
+            if view.heartbeat is not None and name not in frozen:
+                self.heartbeats[name] = hbv(name, replace(view.heartbeat, beat_at=self.now - 1))
+        return self
+
+    def snapshot(self) -> Snapshot:
+        return Snapshot(
+            now=self.now,
+            home=HOME,
+            mode=self.mode,
+            my_pid=ME,
+            my_uid=UID,
+            my_ancestors=(SHELL, 1),
+            watchers=WATCHERS,
+            procs=tuple(self.procs.values()),
+            circus=CircusView(
+                self.answered,
+                self.reason,
+                CIRCUSD if self.answered else None,
+                self.statuses if self.answered else {},
+                self.pids if self.answered else {},
+            ),
+            locks=tuple(self.locks.values()),
+            heartbeats=self.heartbeats,
+            scanned=200,
+        )
+
+
+def run(w: World, state: State | None = None, settings: WatchdogSettings = SETTINGS) -> Assessment:
+    a = assess(w.snapshot(), settings, state or State(), w.now)
+    check_invariants(w.snapshot(), a)
+    return a
+
+
+def check_invariants(snap: Snapshot, a: Assessment) -> None:
+    never = {0, 1, snap.my_pid, *snap.my_ancestors, CIRCUSD}
+    by_pid = {p.pid: p for p in snap.procs}
+    for act in a.actions:
+        for t in act.targets:
+            assert t.pid not in never, act
+            assert by_pid[t.pid].uid == snap.my_uid, act
+            assert by_pid[t.pid].role is not Role.CIRCUSD, act
+        if act.do is Do.REMOVE_LOCK:
+            assert act.path and act.path.startswith(f"{HOME}/locks/"), act
+        assert 0 <= act.ref < len(a.findings) and a.findings[act.ref].action is act.do
+
+
+def summary(a: Assessment) -> list[tuple[str, str | None, str]]:
+    return sorted((f.kind.value, f.daemon, f.action.value) for f in a.findings)
+
+
+def targets(a: Assessment) -> list[list[int]]:
+    return sorted(sorted(t.pid for t in act.targets) for act in a.actions if act.targets)
+
+
+# -- rows ---------------------------------------------------------------------------------------
+
+
+def _healthy(w: World) -> None:
+    pass
+
+
+def _dup(w: World) -> None:
+    w.procs[300] = proc(300, "sync-inventory", ppid=SHELL + 1, ct=NOW - 10)
+
+
+def _dup_young(w: World) -> None:
+    w.procs[300] = proc(300, "sync-inventory", ppid=SHELL + 1, ct=NOW - 0.5)
+
+
+def _dup_other_home(w: World) -> None:
+    w.procs[300] = proc(300, "sync-inventory", ppid=SHELL + 1, home="/home/other/var")
+
+
+def _dup_other_user(w: World) -> None:
+    w.procs[300] = proc(300, "sync-inventory", ppid=SHELL + 1, uid=UID + 1)
+
+
+def _old_script(w: World) -> None:
+    w.procs[300] = proc(
+        300,
+        "sync-inventory",
+        ppid=1,
+        home=None,
+        by_pattern=True,
+        cmdline=("python.exe", r"C:\ecauto\scheduled_tasks\sync_inventory_daemon.py"),
+    )
+
+
+def _old_script_elsewhere(w: World) -> None:
+    w.procs[300] = proc(300, "sync-inventory", ppid=1, home="/elsewhere/var", by_pattern=True)
+
+
+def _launcher_pair(w: World) -> None:
+    w.procs[300] = proc(300, "sync-inventory", ppid=SHELL + 1, launcher=True)
+    w.procs[301] = proc(301, "sync-inventory", ppid=300)
+
+
+def _managed_launcher_pair(w: World) -> None:
+    w.procs[205] = proc(205, "sync-inventory", launcher=True)
+    w.procs[206] = proc(206, "sync-inventory", ppid=205)
+    w.heartbeats["sync-inventory"] = hbv("sync-inventory", beat("sync-inventory", 206))
+    w.locks["sync-inventory"] = held_lock("sync-inventory", 206)
+
+
+def _reload_overlap(w: World) -> None:
+    w.procs[305] = proc(305, "sync-inventory", ct=NOW - 1)
+    w.pids["sync-inventory"] = (205, 305)
+
+
+def _circusd_gone(w: World) -> None:
+    w.answered, w.reason = False, "no circusd listens"
+    del w.procs[CIRCUSD]
+    for pid in MANAGED.values():
+        w.procs[pid] = replace(w.procs[pid], ppid=1, parent_gone=True)
+    w.procs[300] = proc(300, "sync-inventory", ppid=SHELL + 1)
+
+
+def _circusd_silent(w: World) -> None:
+    w.answered, w.reason = False, "circusd does not answer (Timed out.)"
+
+
+def _missing(w: World) -> None:
+    del w.statuses["upload-ebay"]
+    del w.pids["upload-ebay"]
+    del w.procs[203]
+    del w.heartbeats["upload-ebay"]
+    del w.locks["upload-ebay"]
+
+
+def _down(w: World) -> None:
+    w.statuses["upload-ebay"] = "stopped"
+    w.pids["upload-ebay"] = ()
+    del w.procs[203]
+    del w.locks["upload-ebay"]
+
+
+def _sandbox_off_live(w: World) -> None:
+    w.mode = "live"
+    w.statuses["sandbox"] = "stopped"
+    w.pids["sandbox"] = ()
+    del w.procs[201]
+
+
+def _hung(w: World) -> None:
+    w.heartbeats["upload-base"] = hbv("upload-base", beat("upload-base", 202, age=45))
+    w.procs[202] = replace(w.procs[202], status="stopped")
+
+
+def _hung_circusd_silent(w: World) -> None:
+    _hung(w)
+    w.answered, w.reason = False, "circusd does not answer (Timed out.)"
+
+
+def _hb_corrupt(w: World) -> None:
+    w.heartbeats["upload-base"] = hbv("upload-base", None, "not valid JSON")
+
+
+def _hb_empty(w: World) -> None:
+    w.heartbeats["upload-base"] = hbv("upload-base", None, "empty")
+
+
+def _hb_innocent(w: World) -> None:
+    w.heartbeats["upload-base"] = hbv("upload-base", beat("upload-base", 1))
+
+
+def _no_beat_started_long_ago(w: World) -> None:
+    w.heartbeats["upload-base"] = hbv("upload-base", None, "missing")
+    w.procs[202] = replace(w.procs[202], create_time=NOW - 120)
+
+
+def _no_beat_young(w: World) -> None:
+    w.heartbeats["upload-base"] = hbv("upload-base", None, "missing")
+    w.procs[202] = replace(w.procs[202], create_time=NOW - 5)
+
+
+def _stale_lock(w: World) -> None:
+    w.locks["old"] = held_lock("old", 4242, held=False)
+
+
+def _stale_lock_innocent(w: World) -> None:
+    w.locks["old"] = held_lock("old", 1, held=False)
+
+
+def _lock_corrupt_held(w: World) -> None:
+    w.locks["upload-base"] = held_lock("upload-base", 202, error="not valid JSON")
+
+
+def _lock_innocent_held(w: World) -> None:
+    w.locks["upload-base"] = held_lock("upload-base", 202, owner_pid=1)
+
+
+def _lock_not_regular(w: World) -> None:
+    w.locks["odd"] = held_lock("odd", 7, held=False, regular=False)
+
+
+def _lock_outside(w: World) -> None:
+    w.locks["odd"] = held_lock("odd", 7, held=False, path="/etc/odd.lock")
+
+
+def _leftover(w: World) -> None:
+    w.procs[600] = proc(600, None, ppid=1, pgid=500, name="sleep", ct=NOW - 300)
+
+
+def _leftover_leader_alive(w: World) -> None:
+    _leftover(w)
+    w.procs[500] = proc(500, "upload-yahoo", ppid=SHELL + 1, ct=NOW - 700)
+
+
+def _leftover_other_user(w: World) -> None:
+    w.procs[600] = proc(600, None, ppid=1, pgid=500, name="sleep", uid=0)
+
+
+def _dup_is_my_parent(w: World) -> None:
+    w.procs[SHELL] = proc(SHELL, "sync-inventory", ppid=1)
+
+
+def _another_watchdog(w: World) -> None:
+    w.procs[ME] = proc(ME, "watchdog", ppid=SHELL)
+    w.procs[310] = proc(310, "watchdog", ppid=SHELL + 2)
+
+
+SEEN_500 = State(seen={500: Seen("upload-yahoo", 500, NOW - 700, NOW - 60)})
+
+
+def _respawns(n: int, **kw: Any) -> Callable[[], State]:
+    def make() -> State:
+        ds = DaemonState(
+            pid=203,
+            create_time=NOW - 600,
+            respawns=tuple(NOW - 10 * (i + 1) for i in range(n)),
+            **kw,
+        )
+        return State(daemons={"upload-ebay": ds})
+
+    return make
+
+
+def _restarted(ago: float, n: int = 1) -> Callable[[], State]:
+    def make() -> State:
+        return State(
+            daemons={
+                "upload-base": DaemonState(
+                    pid=202, create_time=NOW - 600, restarts=tuple(NOW - ago - i for i in range(n))
+                )
+            }
+        )
+
+    return make
+
+
+def _orphan_holder(w: World) -> None:
+    w.procs[300] = proc(300, "upload-ebay", ppid=SHELL + 1, ct=NOW - 100)
+    w.locks["upload-ebay"] = held_lock("upload-ebay", 300)
+    w.pids["upload-ebay"] = (350,)
+    del w.procs[203]
+
+
+ROWS: list[
+    tuple[
+        str,
+        Callable[[World], None],
+        Callable[[], State] | None,
+        list[tuple[str, str | None, str]],
+        list[list[int]],
+    ]
+] = [
+    ("healthy", _healthy, None, [], []),
+    ("duplicate by hand", _dup, None, [("duplicate", "sync-inventory", "terminate")], [[300]]),
+    ("young copy waits", _dup_young, None, [], []),
+    ("other home untouched", _dup_other_home, None, [], []),
+    ("other user untouched", _dup_other_user, None, [], []),
+    (
+        "old system's script",
+        _old_script,
+        None,
+        [("duplicate", "sync-inventory", "terminate")],
+        [[300]],
+    ),
+    ("old script of another home", _old_script_elsewhere, None, [], []),
+    (
+        "venv launcher pair is one copy",
+        _launcher_pair,
+        None,
+        [("duplicate", "sync-inventory", "terminate")],
+        [[300, 301]],
+    ),
+    ("managed launcher pair is healthy", _managed_launcher_pair, None, [], []),
+    ("reload overlap within settle", _reload_overlap, None, [], []),
+    (
+        "circusd gone: orphans",
+        _circusd_gone,
+        None,
+        [
+            ("circusd_down", None, "alert"),
+            *[
+                ("orphan", d, "terminate")
+                for d in ("sandbox", "upload-base", "upload-ebay", "upload-yahoo")
+            ],
+            ("duplicate", "sync-inventory", "terminate"),
+            ("orphan", "sync-inventory", "terminate"),
+        ],
+        [[201], [202], [203], [204], [205], [300]],
+    ),
+    (
+        "circusd silent: its children left alone",
+        _circusd_silent,
+        None,
+        [("circusd_down", None, "alert")],
+        [],
+    ),
+    ("missing watcher", _missing, None, [("missing", "upload-ebay", "alert")], []),
+    ("down watcher", _down, None, [("down", "upload-ebay", "alert")], []),
+    ("sandbox off in live mode", _sandbox_off_live, None, [], []),
+    ("hung is restarted", _hung, None, [("hung", "upload-base", "restart")], [[202]]),
+    ("hung waits for backoff", _hung, _restarted(10), [("hung", "upload-base", "none")], []),
+    ("hung after backoff", _hung, _restarted(40), [("hung", "upload-base", "restart")], [[202]]),
+    ("hung, budget spent", _hung, _restarted(100, n=5), [("hung", "upload-base", "alert")], []),
+    (
+        "hung, circusd silent",
+        _hung_circusd_silent,
+        None,
+        [("circusd_down", None, "alert"), ("hung", "upload-base", "restart")],
+        [[202]],
+    ),
+    ("heartbeat corrupt", _hb_corrupt, None, [("hung", "upload-base", "none")], []),
+    ("heartbeat empty", _hb_empty, None, [("hung", "upload-base", "none")], []),
+    ("heartbeat names pid 1", _hb_innocent, None, [("hung", "upload-base", "none")], []),
+    (
+        "no heartbeat after start grace",
+        _no_beat_started_long_ago,
+        None,
+        [("hung", "upload-base", "restart")],
+        [[202]],
+    ),
+    ("no heartbeat yet", _no_beat_young, None, [], []),
+    ("stale lock", _stale_lock, None, [("stale_lock", "old", "remove_lock")], []),
+    (
+        "stale lock naming pid 1",
+        _stale_lock_innocent,
+        None,
+        [("stale_lock", "old", "remove_lock")],
+        [],
+    ),
+    ("held lock, corrupt", _lock_corrupt_held, None, [("stale_lock", "upload-base", "none")], []),
+    (
+        "held lock naming pid 1",
+        _lock_innocent_held,
+        None,
+        [("stale_lock", "upload-base", "none")],
+        [],
+    ),
+    ("lock not a file", _lock_not_regular, None, [("stale_lock", "odd", "none")], []),
+    ("lock outside locks/", _lock_outside, None, [("stale_lock", "odd", "none")], []),
+    (
+        "leftovers",
+        _leftover,
+        lambda: SEEN_500,
+        [("leftovers", "upload-yahoo", "terminate")],
+        [[600]],
+    ),
+    (
+        "leftovers of a living daemon are its children",
+        _leftover_leader_alive,
+        lambda: SEEN_500,
+        [("duplicate", "upload-yahoo", "terminate")],
+        [[500]],
+    ),
+    ("leftovers of another user", _leftover_other_user, lambda: SEEN_500, [], []),
+    ("unknown group is no leftover", _leftover, None, [], []),
+    (
+        "a copy that is my parent",
+        _dup_is_my_parent,
+        None,
+        [("duplicate", "sync-inventory", "alert")],
+        [],
+    ),
+    (
+        "another watchdog run",
+        _another_watchdog,
+        None,
+        [("orphan", "watchdog", "terminate")],
+        [[310]],
+    ),
+    ("crash loop", _healthy, _respawns(3), [("crash_loop", "upload-ebay", "alert")], []),
+    (
+        "crash loop, budget spent",
+        _healthy,
+        _respawns(5),
+        [("crash_loop", "upload-ebay", "stop_watcher")],
+        [],
+    ),
+    (
+        "crash loop caused by an unmanaged holder",
+        _orphan_holder,
+        _respawns(3),
+        [("crash_loop", "upload-ebay", "none"), ("orphan", "upload-ebay", "terminate")],
+        [[300]],
+    ),
+    (
+        "slow crashes are no loop",
+        _healthy,
+        lambda: State(
+            daemons={
+                "upload-ebay": DaemonState(
+                    pid=203, create_time=NOW - 600, respawns=(NOW - 1000, NOW - 2000, NOW - 3000)
+                )
+            }
+        ),
+        [],
+        [],
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "state", "want", "want_targets"), ROWS, ids=[r[0] for r in ROWS]
+)
+def test_policy_table(
+    name: str,
+    make: Callable[[World], None],
+    state: Callable[[], State] | None,
+    want: list[tuple[str, str | None, str]],
+    want_targets: list[list[int]],
+) -> None:
+    w = World()
+    make(w)
+    a = run(w, state() if state else None)
+    assert summary(a) == sorted(want)
+    assert targets(a) == want_targets
+
+
+# -- behaviour over several passes ----------------------------------------------------------------
+
+
+def test_young_copy_asks_for_an_early_look() -> None:
+    w = World()
+    _dup_young(w)
+    a = run(w)
+    assert a.recheck_in_s == pytest.approx(SETTINGS.copy_settle_s - 0.5)
+
+
+def test_reload_overlap_becomes_a_duplicate_after_settle() -> None:
+    w = World()
+    _reload_overlap(w)
+    a1 = run(w)
+    assert a1.findings == () and a1.new_state.daemon("sync-inventory").overlap_since == NOW
+    w.now = NOW + SETTINGS.reload_settle_s + 1
+    a2 = run(w, a1.new_state)
+    assert summary(a2) == [("duplicate", "sync-inventory", "terminate")]
+    assert targets(a2) == [[305]]  # the one that does not hold the lock
+
+
+def test_a_restart_is_remembered_and_its_new_pid_is_not_a_respawn() -> None:
+    w = World()
+    _hung(w)
+    a1 = run(w)
+    ds = a1.new_state.daemon("upload-base")
+    assert ds.restarts == (NOW,) and ds.expect_new_pid
+    w2 = World(now=NOW + 5)
+    w2.procs[202] = replace(w2.procs[202], pid=402)
+    del w2.procs[202]
+    w2.procs[402] = proc(402, "upload-base", ct=NOW + 1)
+    w2.pids["upload-base"] = (402,)
+    w2.heartbeats["upload-base"] = hbv("upload-base", beat("upload-base", 402, ct=NOW + 1))
+    w2.locks["upload-base"] = held_lock("upload-base", 402)
+    a2 = run(w2, a1.new_state)
+    ds2 = a2.new_state.daemon("upload-base")
+    assert ds2.pid == 402 and not ds2.expect_new_pid and ds2.respawns == ()
+
+
+def test_a_new_pid_not_caused_by_the_watchdog_is_a_respawn() -> None:
+    w = World()
+    state = State(daemons={"upload-ebay": DaemonState(pid=999, create_time=NOW - 900)})
+    a = run(w, state)
+    assert a.new_state.daemon("upload-ebay").respawns == (NOW,)
+
+
+def test_budget_spent_sends_one_critical_notice_then_nothing() -> None:
+    w = World()
+    _hung(w)
+    state = _restarted(1000, n=4)()  # one restart left, backoff long over
+    a1 = run(w, state)
+    assert summary(a1) == [("hung", "upload-base", "restart")]
+    assert [(n.key, n.kind, n.severity) for n in a1.notices] == [
+        ("hung/upload-base", "incident", "warning")
+    ]
+    w.advance(60, frozen=("upload-base",))
+    a2 = run(w, a1.new_state)
+    assert summary(a2) == [("hung", "upload-base", "alert")]
+    assert a2.findings[0].severity.value == "critical"
+    assert [(n.key, n.severity) for n in a2.notices] == [("hung/upload-base/critical", "critical")]
+    assert a2.new_state.daemon("upload-base").gave_up
+    a3 = run(w.advance(5, frozen=("upload-base",)), a2.new_state)
+    assert a3.notices == () and a3.actions == ()
+
+
+def test_incident_opens_once_and_recovers_after_recovery_time() -> None:
+    w = World()
+    _down(w)
+    a1 = run(w)
+    assert [(n.key, n.kind) for n in a1.notices] == [("down/upload-ebay", "incident")]
+    a2 = run(w, a1.new_state)
+    assert a2.notices == ()
+    healthy = World().advance(10)
+    a3 = run(healthy, a2.new_state)
+    assert a3.notices == ()  # not yet: recovery_s has not passed
+    a4 = run(healthy.advance(SETTINGS.recovery_s), a3.new_state)
+    assert [(n.key, n.kind) for n in a4.notices] == [("down/upload-ebay", "recovery")]
+    assert a4.new_state.incidents == {}
+
+
+def test_no_recovery_while_the_daemon_has_another_problem() -> None:
+    state = State(
+        incidents={
+            "crash_loop/upload-ebay": Incident(
+                "crash_loop", "upload-ebay", "critical", NOW - 600, NOW - 300, "loop"
+            )
+        },
+        daemons={"upload-ebay": DaemonState(stopped=True, gave_up=True)},
+    )
+    w = World()
+    _down(w)
+    a = run(w, state)
+    assert [(n.key, n.kind) for n in a.notices] == [("down/upload-ebay/critical", "incident")]
+    assert "crash_loop/upload-ebay" in a.new_state.incidents
+    assert summary(a) == [("down", "upload-ebay", "alert")]
+    assert a.findings[0].severity.value == "critical"  # stopped by the watchdog
+
+
+def test_restarting_a_stopped_watcher_clears_stopped_and_health_resets_the_budget() -> None:
+    state = State(
+        daemons={
+            "upload-base": DaemonState(
+                pid=202,
+                create_time=NOW - 600,
+                stopped=True,
+                gave_up=True,
+                restarts=(NOW - 100,) * 5,
+            )
+        }
+    )
+    w = World()
+    a1 = run(w, state)
+    ds = a1.new_state.daemon("upload-base")
+    assert not ds.stopped and ds.gave_up and ds.healthy_since == NOW
+    a2 = run(w.advance(SETTINGS.healthy_reset_s), a1.new_state)
+    ds2 = a2.new_state.daemon("upload-base")
+    assert not ds2.gave_up and ds2.restarts == ()
+
+
+def test_per_daemon_grace_override() -> None:
+    w = World()
+    w.heartbeats["upload-base"] = hbv("upload-base", beat("upload-base", 202, age=12))
+    assert run(w).findings == ()
+    daemons = dict(_watched())
+    daemons["upload-base"] = WatchdogDaemonSettings(grace_s=10)
+    a = run(w, settings=replace(SETTINGS, daemons=daemons))
+    assert summary(a) == [("hung", "upload-base", "restart")]
+
+
+def test_grace_follows_the_daemons_own_beat() -> None:
+    w = World()
+    w.heartbeats["upload-base"] = hbv("upload-base", beat("upload-base", 202, age=40, beat_s=20))
+    assert run(w).findings == ()  # 3 beats of 20 s = 60 s of grace
+    w.heartbeats["upload-base"] = hbv("upload-base", beat("upload-base", 202, age=61, beat_s=20))
+    assert summary(run(w)) == [("hung", "upload-base", "restart")]
+
+
+def test_a_bad_heartbeat_file_becomes_hung_only_after_the_last_good_beat_ages() -> None:
+    w = World()
+    a1 = run(w)  # remembers the good beat
+    w.advance(20)
+    w.heartbeats["upload-base"] = hbv("upload-base", None, "not valid JSON", mtime=w.now - 1)
+    a2 = run(w, a1.new_state)
+    assert summary(a2) == [("hung", "upload-base", "none")]
+    a3 = run(w.advance(20, frozen=("upload-base",)), a2.new_state)
+    assert summary(a3) == [("hung", "upload-base", "restart")]
+
+
+def test_managed_processes_are_remembered_for_leftovers() -> None:
+    a = run(World())
+    assert set(a.new_state.seen) == set(MANAGED.values())
+    w = World()
+    del w.procs[204]
+    w.pids["upload-yahoo"] = ()
+    a2 = run(w, a.new_state)
+    assert 204 not in a2.new_state.seen  # gone, and nothing left in its group
+
+
+def test_snapshot_and_state_round_trip_through_json() -> None:
+    w = World()
+    _circusd_gone(w)
+    _leftover(w)
+    snap = w.snapshot()
+    assert Snapshot.from_json(snap.to_json()) == snap
+    a = assess(snap, SETTINGS, SEEN_500, NOW)
+    assert State.from_json(a.new_state.to_json()) == a.new_state
+    from watchdog.findings import Action, Finding
+
+    for f in a.findings:
+        assert Finding.from_json(f.to_json()) == f
+    for act in a.actions:
+        assert Action.from_json(act.to_json()) == act
+
+
+def test_a_finding_that_only_goes_on_is_marked_as_a_repeat_an_action_never_is() -> None:
+    w = World()
+    _down(w)
+    _dup(w)
+    a1 = run(w)
+    assert not any(f.repeat for f in a1.findings)
+    a2 = run(w, a1.new_state)
+    assert {(f.kind.value, f.repeat) for f in a2.findings} == {("down", True), ("duplicate", False)}

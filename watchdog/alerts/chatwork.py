@@ -1,0 +1,212 @@
+"""Chatwork's message API as the alerts see it: where to post, how, and what an answer means.
+
+The token travels only in the X-ChatWorkToken header. It is kept out of reprs, and any text that
+leaves this module (an error message) is scrubbed of it, in case a library ever echoes a header.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import requests
+
+from ecauto import __version__
+from ecauto.records import one_line
+
+LIVE_API_URL = "https://api.chatwork.com/v2"
+SANDBOX_TOKEN = "sandbox-chatwork-token"
+SANDBOX_ROOM = "1"
+MAX_RETRY_AFTER_S = 3600.0  # a longer hint is more likely a bug than a plan
+CONNECT_TIMEOUT_S = 3.0
+
+
+@dataclass(frozen=True)
+class ChatworkTarget:
+    api_url: str  # e.g. https://api.chatwork.com/v2 (no trailing slash)
+    room_id: str
+    token: str = field(repr=False)
+
+    @property
+    def messages_url(self) -> str:
+        return f"{self.api_url}/rooms/{self.room_id}/messages"
+
+    def scrub(self, text: str) -> str:
+        return text.replace(self.token, "***") if self.token else text
+
+
+def target_from_env(env: Mapping[str, str], mode: str, sandbox_url: str) -> ChatworkTarget | None:
+    """Where alerts go, from CHATWORK_API_TOKEN, CHATWORK_ROOM_ID and CHATWORK_API_URL.
+
+    In sandbox mode anything unset points at the sandbox (a fixed token, room 1). In live mode a
+    missing token or room disables alerts (None); `not_configured` says why in one line.
+    """
+    if not_configured(env, mode) is not None:
+        return None
+    token = env.get("CHATWORK_API_TOKEN", "").strip()
+    room = env.get("CHATWORK_ROOM_ID", "").strip()
+    url = env.get("CHATWORK_API_URL", "").strip().rstrip("/")
+    if mode == "sandbox":
+        url = url or f"{sandbox_url.rstrip('/')}/v2"
+        token = token or SANDBOX_TOKEN
+        room = room or SANDBOX_ROOM
+    return ChatworkTarget(url or LIVE_API_URL, room, token)
+
+
+def not_configured(env: Mapping[str, str], mode: str) -> str | None:
+    """One line saying why alerts are off ("alerts not configured: ..."), or None when they are on."""
+    token = env.get("CHATWORK_API_TOKEN", "").strip()
+    room = env.get("CHATWORK_ROOM_ID", "").strip()
+    url = env.get("CHATWORK_API_URL", "").strip()
+    if mode != "sandbox":
+        if not token:
+            return "alerts not configured: CHATWORK_API_TOKEN is not set"
+        if not room:
+            return "alerts not configured: CHATWORK_ROOM_ID is not set"
+    if room and not (room.isascii() and room.isdigit()):
+        # It becomes part of the URL path: a number is all Chatwork uses.
+        return "alerts not configured: CHATWORK_ROOM_ID must be a number"
+    if url and not url.startswith(("https://", "http://")):
+        return "alerts not configured: CHATWORK_API_URL must start with https://"
+    return None
+
+
+class TransportError(Exception):
+    """No HTTP answer (refused, reset, timed out); the message says which, never the token."""
+
+
+class Transport(Protocol):
+    def post(
+        self, url: str, headers: Mapping[str, str], data: Mapping[str, str], timeout: float
+    ) -> tuple[int, Mapping[str, str], str]:
+        """(status, headers, text) of the answer; TransportError when there is none."""
+        ...
+
+
+class RequestsTransport:
+    """The real transport: one keep-alive session."""
+
+    def __init__(self) -> None:
+        self._session = requests.Session()
+        self._session.headers["User-Agent"] = f"ecauto-watchdog/{__version__}"
+
+    def post(
+        self, url: str, headers: Mapping[str, str], data: Mapping[str, str], timeout: float
+    ) -> tuple[int, Mapping[str, str], str]:
+        where = url.split("?")[0]
+        try:
+            r = self._session.post(
+                url,
+                headers=dict(headers),
+                data=dict(data),
+                timeout=(min(CONNECT_TIMEOUT_S, timeout), timeout),
+            )
+        except requests.Timeout:
+            raise TransportError(f"no answer from {where} within {timeout:g}s") from None
+        except requests.ConnectionError as e:
+            raise TransportError(f"{_connection_trouble(e)}: {where}") from None
+        except requests.RequestException as e:
+            raise TransportError(f"request to {where} failed ({type(e).__name__})") from None
+        return r.status_code, dict(r.headers), r.text
+
+    def close(self) -> None:
+        self._session.close()
+
+
+def _connection_trouble(e: Exception) -> str:
+    # requests wraps urllib3's wrapping of the OS error; its text is long and names the cause.
+    text = str(e)
+    if "refused" in text.lower():
+        return "connection refused"
+    if "RemoteDisconnected" in text or "closed connection" in text or "reset" in text.lower():
+        return "connection closed without an answer"
+    if "resolve" in text.lower() or "getaddrinfo" in text or "Name or service" in text:
+        return "name lookup failed"
+    return f"cannot connect ({type(e).__name__})"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one post came to. `retry_after_s` is Chatwork's own hint, when it gave one."""
+
+    status: int | None  # None: no answer at all
+    error: str = ""  # one line, "" when sent
+    retry_after_s: float | None = None
+
+    @property
+    def sent(self) -> bool:
+        return self.status is not None and 200 <= self.status < 300
+
+    @property
+    def throttled(self) -> bool:
+        return self.status == 429
+
+    @property
+    def rejected(self) -> bool:
+        """The message itself was refused: sending it again unchanged cannot succeed."""
+        return self.status in (400, 413, 414, 422)
+
+
+def headers_for(target: ChatworkTarget) -> dict[str, str]:
+    return {"X-ChatWorkToken": target.token}
+
+
+def classify(status: int, headers: Mapping[str, str], text: str, now: float) -> Outcome:
+    """An HTTP answer from Chatwork as an Outcome (pure)."""
+    if 200 <= status < 300:
+        return Outcome(status)
+    lower = {k.lower(): v for k, v in headers.items()}
+    hint = retry_after_s(lower, now) if status in (429, 503) else None
+    return Outcome(status, one_line(f"Chatwork: HTTP {status}: {_reason(status, text)}", 200), hint)
+
+
+def retry_after_s(headers: Mapping[str, str], now: float) -> float | None:
+    """Seconds to wait from Retry-After (seconds or an HTTP date) or X-RateLimit-Reset (epoch).
+
+    `headers` has lower-case names. None when neither is there or makes sense.
+    """
+    raw = headers.get("retry-after", "").strip()
+    if raw:
+        try:
+            wait = float(raw)
+        except ValueError:
+            try:
+                wait = email.utils.parsedate_to_datetime(raw).timestamp() - now
+            except (TypeError, ValueError, IndexError, OverflowError):
+                wait = math.nan
+        if math.isfinite(wait):
+            return min(max(wait, 0.0), MAX_RETRY_AFTER_S)
+    reset = headers.get("x-ratelimit-reset", "").strip()
+    if reset:
+        try:
+            wait = float(reset) - now
+        except ValueError:
+            return None
+        # Chatwork sends the epoch second the window resets; anything else is not that.
+        if math.isfinite(wait) and 0 <= wait <= MAX_RETRY_AFTER_S:
+            return wait
+    return None
+
+
+_HINTS = {
+    401: "check CHATWORK_API_TOKEN",
+    403: "check that the token's account is a member of the room",
+    404: "check CHATWORK_ROOM_ID and CHATWORK_API_URL",
+}
+
+
+def _reason(status: int, text: str) -> str:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and isinstance(data.get("errors"), list) and data["errors"]:
+        said = "; ".join(str(e) for e in data["errors"][:3])
+    else:
+        said = one_line(text, 120) or "no details"
+    hint = _HINTS.get(status)
+    return f"{said} ({hint})" if hint else said

@@ -1,0 +1,291 @@
+"""The `watchdog` command.
+
+    watchdog report [--json]            what runs, how it is, what was found (read-only)
+    watchdog scan [--dry-run] [--json]  one pass: find, act, alert, then exit
+    watchdog run [--interval S]         the loop (a singleton daemon, as the `watchdog` watcher)
+
+Common options: --home (default $ECAUTO_HOME or ./var), --config (default $ECAUTO_CONFIG or
+./ecauto.toml), --ini (default ./circus.ini).
+
+Exit codes of report and scan (the monitoring-plugin convention): 0 all well, 1 warning,
+2 critical, 3 could not tell (a config or ini that cannot be read, a home that does not exist,
+a mistyped option: exit 2 would read as "critical" to a monitoring system).
+`run` exits like every ecauto daemon: 0 stopped (or its circusd is gone), 75 another watchdog of
+this home runs, 78 bad configuration.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+import time
+from collections.abc import Sequence
+from typing import Any, NoReturn
+
+import psutil
+
+from ecauto import config as config_mod
+from ecauto import logsetup
+from ecauto.cliargs import Parser
+from ecauto.config import Config, ConfigError
+from ecauto.daemon.base import Daemon, common_parser, run_daemon
+from ecauto.home import Home
+from ecauto.records import one_line
+from ecauto.supervisor import CircusError, read_ini
+
+from . import report as report_mod
+from .findings import Severity
+from .service import Busy, PassResult, Watchdog, make_notifier
+
+NAME = "watchdog"
+log = logging.getLogger(__name__)
+
+
+class Unknown(Exception):
+    """The watchdog cannot tell: one line for the operator, exit 3."""
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--home", help="runtime home (default: $ECAUTO_HOME or ./var)")
+    p.add_argument("--config", help="config file (default: $ECAUTO_CONFIG or ./ecauto.toml)")
+    p.add_argument("--ini", default="circus.ini", help="circus config (default: ./circus.ini)")
+
+
+class _Parser(Parser):
+    def error(self, message: str) -> NoReturn:
+        print(f"{self.prog}: {message} (see --help)", file=sys.stderr)
+        raise SystemExit(report_mod.EXIT["unknown"])
+
+
+def parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog=NAME,
+        description="Finds duplicate, orphaned and hung ecauto "
+        "daemons and stale locks; acts safely; alerts; reports.",
+    )
+    sub = p.add_subparsers(dest="command", required=True, metavar="{report,scan,run}")
+    r = sub.add_parser("report", help="show each daemon's state and what was found (read-only)")
+    _common(r)
+    r.add_argument("--json", action="store_true", help="one JSON object instead of a table")
+    s = sub.add_parser("scan", help="one pass: find, act, alert, then exit")
+    _common(s)
+    s.add_argument("--dry-run", action="store_true", help="find and plan, but do nothing")
+    s.add_argument("--json", action="store_true", help="one JSON object instead of lines")
+    sub.add_parser("run", help="the loop; see `watchdog run --help`", add_help=False)
+    return p
+
+
+def run_parser() -> argparse.ArgumentParser:
+    p = common_parser(
+        "watchdog run",
+        "The watchdog loop: one pass every --interval seconds "
+        "(default: watchdog.interval_s in the config, 5).",
+    )
+    p.add_argument("--ini", default="circus.ini", help="circus config (default: ./circus.ini)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["run"]:
+        return run_daemon(WatchdogDaemon, run_parser(), args_list[1:])
+    args = parser().parse_args(args_list)
+    logsetup.configure(NAME, os.environ.get("ECAUTO_LOG_LEVEL", "ERROR"))
+    try:
+        if args.command == "report":
+            return _report(args)
+        return _scan(args)
+    except (Unknown, ConfigError, CircusError, Busy, OSError) as e:
+        print(f"watchdog: {one_line(str(e))}", file=sys.stderr)
+        return report_mod.EXIT["unknown"]
+
+
+def _load(args: argparse.Namespace, *, must_exist: bool) -> tuple[Home, Config, Watchdog]:
+    cfg = config_mod.load(args.config)
+    home = Home.resolve(args.home)
+    if must_exist and not home.root.is_dir():
+        raise Unknown(f"no ecauto home at {home.root} (set --home or ECAUTO_HOME)")
+    # The ini expands $(circus.env.ECAUTO_HOME) (the control socket lives in the home): read it
+    # as the circusd of this home did, whatever the calling shell has set.
+    os.environ["ECAUTO_HOME"] = str(home.root)
+    setup = read_ini(args.ini)
+    return home, cfg, Watchdog(home, cfg, setup, None)
+
+
+def _report(args: argparse.Namespace) -> int:
+    home, cfg, dog = _load(args, must_exist=True)
+    look = dog.look()
+    recent = dog.events.tail(10)
+    r = report_mod.build(
+        look.snapshot, look.assessment, look.state_before, cfg.watchdog, recent, _pending(home, cfg)
+    )
+    print(json.dumps(r.to_json(), indent=2) if args.json else report_mod.render(r))
+    return report_mod.EXIT[r.status]
+
+
+def _pending(home: Home, cfg: Config) -> int | None:
+    """Alerts queued and not yet sent; None when alerts are off."""
+    from watchdog.alerts import not_configured
+
+    if not_configured(os.environ, cfg.mode):
+        return None
+    if not (home.watchdog / "outbox").is_dir():
+        return 0  # nothing was ever queued (and a report creates nothing)
+    notifier = make_notifier(home, cfg)
+    return notifier.pending() if notifier is not None else None
+
+
+def _scan(args: argparse.Namespace) -> int:
+    home, cfg, dog = _load(args, must_exist=False)
+    if args.dry_run:
+        res = dog.look()
+    else:
+        home.ensure()
+        dog.executor.notifier = make_notifier(home, cfg)
+        dog.executor.flush_alerts = True
+        res = dog.run_pass()
+    print(
+        json.dumps(scan_json(res, args.dry_run), indent=2)
+        if args.json
+        else scan_text(res, args.dry_run)
+    )
+    return _exit(res)
+
+
+def _exit(res: PassResult) -> int:
+    worst = res.assessment.status
+    if worst is Severity.CRITICAL:
+        return report_mod.EXIT["critical"]
+    return report_mod.EXIT["warning"] if worst is Severity.WARNING else report_mod.EXIT["ok"]
+
+
+def _results(res: PassResult) -> dict[int, str]:
+    return {o.action.ref: o.result for o in res.outcomes}
+
+
+def scan_json(res: PassResult, dry_run: bool) -> dict[str, Any]:
+    worst = res.assessment.status
+    results = _results(res)
+    findings = []
+    for i, f in enumerate(res.assessment.findings):
+        d = f.to_json()
+        d["result"] = results.get(
+            i, "planned" if dry_run and f.action.value not in ("none", "alert") else ""
+        )
+        findings.append(d)
+    return {
+        "status": worst.value if worst else "ok",
+        "dry_run": dry_run,
+        "at": res.snapshot.now,
+        "home": res.snapshot.home,
+        "processes_listed": res.snapshot.scanned,
+        "circusd_answered": res.snapshot.circus.answered,
+        "findings": findings,
+        "actions": [a.to_json() for a in res.assessment.actions],
+        "notices": [n.to_json() for n in res.assessment.notices],
+    }
+
+
+def scan_text(res: PassResult, dry_run: bool) -> str:
+    a = res.assessment
+    results = _results(res)
+    head = f"watchdog scan of {res.snapshot.home}" + (" (dry run: nothing done)" if dry_run else "")
+    lines = [head]
+    if not a.findings:
+        lines.append("  nothing wrong")
+    for i, f in enumerate(a.findings):
+        done = results.get(i)
+        act = "" if f.action.value == "none" else f" -> {f.action.value}"
+        if done:
+            act += f": {done}"
+        elif dry_run and f.action.value not in ("none", "alert"):
+            act += " (planned)"
+        lines.append(
+            f"  {f.severity.value:<8} {f.kind.value:<12} {f.daemon or '-':<15} {f.summary}{act}"
+        )
+    if a.notices and not dry_run:
+        lines.append(f"  alerts queued: {len(a.notices)}")
+    worst = a.status
+    lines.append(f"status: {worst.value if worst else 'ok'}")
+    return "\n".join(lines)
+
+
+class WatchdogDaemon(Daemon):
+    """`watchdog run`: a pass every interval, with the lock, heartbeat and signals of every
+    ecauto daemon. Started by a circusd that is later gone, it cleans up after it and leaves."""
+
+    def __init__(self, args: argparse.Namespace, cfg: Config, home: Home) -> None:
+        self.default_interval_s = cfg.watchdog.interval_s
+        super().__init__(NAME, args, cfg, home)
+        self.dog: Watchdog | None = None
+        self.circusd_parent: psutil.Process | None = None
+
+    @staticmethod
+    def name_for(args: argparse.Namespace) -> str:
+        return NAME
+
+    def setup(self) -> None:
+        try:
+            os.environ["ECAUTO_HOME"] = str(self.home.root)  # as in _load
+            setup = read_ini(self.args.ini)
+        except CircusError as e:
+            raise ConfigError(str(e)) from None
+        self.dog = Watchdog(self.home, self.config, setup, make_notifier(self.home, self.config))
+        self.circusd_parent = _circusd_parent()
+        self.dog.executor.deliver()  # what an earlier run left in the outbox
+
+    def run_once(self) -> None:
+        assert self.dog is not None
+        deadline = time.monotonic() + self.interval_s
+        while True:
+            a = self.dog.run_pass().assessment
+            # Leave once the circusd that started us is gone, even if a new one already answers:
+            # this pass has ended what the old one left behind (for a new circusd they are
+            # copies it does not manage), and the new one starts a watchdog of its own, which
+            # our lock would keep out.
+            if self.orphaned():
+                self.log.warning("my circusd is gone: what it left behind is ended; leaving")
+                _flush(self.dog)
+                self._stop.set()
+                return
+            # A young copy may still leave by itself: look again as soon as it has had its
+            # settle time, rather than a whole interval later.
+            wait = a.recheck_in_s
+            if wait is None or time.monotonic() + wait >= deadline or not self.wait(wait):
+                return
+
+    def orphaned(self) -> bool:
+        p = self.circusd_parent
+        if p is None:
+            return False  # not started by a circusd: stays, and reports circusd down
+        return not p.is_running() or os.getppid() != p.pid
+
+
+def _circusd_parent() -> psutil.Process | None:
+    try:
+        parent = psutil.Process().parent()
+        if parent is not None and any(
+            "circusd" in os.path.basename(a) for a in parent.cmdline()[:2]
+        ):
+            return parent
+    except psutil.Error:
+        pass
+    return None
+
+
+def _flush(dog: Watchdog) -> None:
+    """Send what waits, coalescing windows or not: this watchdog is about to leave."""
+    n = dog.executor.notifier
+    if n is None:
+        return
+    try:
+        n.deliver(flush=True)
+    except Exception as e:  # noqa: BLE001 - leaving anyway; the outbox keeps what was not sent
+        log.warning("last alerts not delivered: %s", e)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

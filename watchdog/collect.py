@@ -1,0 +1,450 @@
+"""Take one snapshot, cheaply: the process table, circusd's word, lock files and heartbeats.
+
+Cost is what matters here (the loop runs every few seconds for ever): every process is looked at
+once through what costs one small read (on Linux `/proc/<pid>/stat`: name, state, parent, process
+group), and only the few that can be ours are read in full (command line, cwd, environment,
+owner). A process already read in full is remembered by (pid, start tick) and not read again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import socket
+import stat
+import sys
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import psutil
+
+from ecauto.config import WatchdogSettings
+from ecauto.daemon.heartbeat import Heartbeat, read_heartbeat
+from ecauto.daemon.lock import is_held, read_owner
+from ecauto.home import Home
+from ecauto.supervisor import CircusError, CircusSetup, CircusUnavailable, Control
+
+from .identify import (
+    HEARTBEAT_DAEMONS,
+    Identity,
+    identify,
+    is_venv_launcher,
+    process_home,
+    same_file,
+)
+from .snapshot import (
+    CircusView,
+    HeartbeatView,
+    LockView,
+    ProcInfo,
+    Role,
+    Snapshot,
+    WatcherView,
+)
+
+log = logging.getLogger(__name__)
+
+# Process names that can be ours besides python*: the venv's console scripts, the py launcher.
+_NAMES = frozenset({"py", "pyw", "watchdog", "circusd"})
+_LINUX = sys.platform.startswith("linux")
+
+
+@dataclass(frozen=True)
+class Row:
+    """What one cheap look at a process gives."""
+
+    pid: int
+    ppid: int
+    pgid: int | None
+    name: str
+    status: str
+    tick: str = ""  # the start time as the OS writes it: with the pid, a stable identity
+
+
+_STATES = {
+    "R": "running",
+    "S": "sleeping",
+    "D": "disk-sleep",
+    "T": "stopped",
+    "t": "tracing-stop",
+    "Z": "zombie",
+    "X": "dead",
+    "I": "idle",
+    "P": "parked",
+    "W": "waking",
+}
+
+
+Keep = Callable[[int, str, "int | None"], bool]
+
+
+def list_processes(keep: Keep | None = None) -> tuple[dict[int, int], list[Row]]:
+    """({pid: ppid} of every process, full rows of those `keep(pid, name, pgid)` accepts).
+
+    On Linux one small read of `/proc/<pid>/stat` each (with os.read: a Python file object costs
+    more than the read); the rest of the line is parsed only for the processes kept.
+    """
+    parents: dict[int, int] = {}
+    rows: list[Row] = []
+    if not _LINUX:
+        for p in psutil.process_iter(["pid", "ppid", "name", "status", "create_time"]):
+            i = p.info
+            parents[i["pid"]] = i["ppid"] or 0
+            if keep is None or keep(i["pid"], i["name"] or "", None):
+                rows.append(
+                    Row(
+                        i["pid"],
+                        i["ppid"] or 0,
+                        None,
+                        i["name"] or "",
+                        i["status"] or "",
+                        str(i["create_time"] or ""),
+                    )
+                )
+        return parents, rows
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            fd = os.open(f"/proc/{entry}/stat", os.O_RDONLY)
+            try:
+                raw = os.read(fd, 4096)
+            finally:
+                os.close(fd)
+        except OSError:  # gone since the listing
+            continue
+        # The name is in parentheses and may itself hold spaces and parentheses.
+        left, right = raw.find(b"("), raw.rfind(b")")
+        head = raw[right + 2 : right + 64].split(None, 3)
+        try:
+            pid, ppid, pgid = int(entry), int(head[1]), int(head[2])
+        except (IndexError, ValueError):
+            continue
+        parents[pid] = ppid
+        name = raw[left + 1 : right].decode("utf-8", "replace")
+        if keep is not None and not keep(pid, name, pgid):
+            continue
+        fields_ = raw[right + 2 :].split()
+        if len(fields_) < 20:
+            continue
+        state = fields_[0].decode()
+        rows.append(Row(pid, ppid, pgid, name, _STATES.get(state, state), fields_[19].decode()))
+    return parents, rows
+
+
+def _circusd_view(ctl: Control, watchers: Iterable[str]) -> CircusView:
+    try:
+        statuses = ctl.statuses()
+        pids = {}
+        for name in statuses:
+            pids[name] = tuple(ctl.pids(name))
+        try:
+            me = ctl.circusd_pid()
+        except CircusError:
+            me = None
+    except CircusUnavailable as e:
+        return CircusView(False, str(e))
+    except CircusError as e:
+        # It answered but refused (busy stopping a watcher): it is up, its lists are unknown.
+        return CircusView(True, str(e))
+    return CircusView(True, "", me, statuses, pids)
+
+
+def endpoint_refuses(endpoint: str, timeout_s: float = 0.2) -> str | None:
+    """Why nobody can be listening at `endpoint`, or None if someone may be.
+
+    A zmq call to a dead circusd waits its whole timeout; a plain connect is refused at once, so
+    a dead circusd costs the loop nothing.
+    """
+    try:
+        if endpoint.startswith("ipc://"):
+            path = endpoint[len("ipc://") :]
+            if not os.path.exists(path):
+                return f"no circusd: its socket {path} is gone"
+            if not hasattr(socket, "AF_UNIX"):  # pragma: no cover - Windows without it
+                return None
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.settimeout(timeout_s)
+            with s:
+                s.connect(path)
+            return None
+        if endpoint.startswith("tcp://"):
+            host, _, port = endpoint[len("tcp://") :].rpartition(":")
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s):
+                return None
+    except ConnectionRefusedError:
+        return f"no circusd listens at {endpoint}"
+    except (OSError, ValueError):
+        return None  # cannot tell this way: let the real call decide
+    return None
+
+
+def _proc_locks() -> dict[tuple[int, int], int]:
+    """{(device, inode): holder pid} of every flock on the machine (Linux)."""
+    out: dict[tuple[int, int], int] = {}
+    try:
+        with open("/proc/locks", encoding="ascii", errors="replace") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) < 6 or parts[1] == "->":  # "->": waiting, not holding
+                    continue
+                try:
+                    major, minor, inode = parts[5].split(":")
+                    dev = os.makedev(int(major, 16), int(minor, 16))
+                    out[(dev, int(inode))] = int(parts[4])
+                except ValueError:
+                    continue
+    except OSError:
+        pass
+    return out
+
+
+def read_locks(locks_dir: Path) -> tuple[LockView, ...]:
+    try:
+        entries = sorted(locks_dir.iterdir())
+    except OSError:
+        return ()
+    table = _proc_locks() if _LINUX else {}
+    views = []
+    for path in entries:
+        if not path.name.endswith(".lock"):
+            continue
+        try:
+            st = os.lstat(path)
+        except OSError:
+            continue
+        regular = stat.S_ISREG(st.st_mode)
+        holder = table.get((st.st_dev, st.st_ino)) if regular else None
+        if _LINUX:
+            held = holder is not None
+        else:  # pragma: no cover - elsewhere the only way to know is to try the lock
+            held = regular and is_held(path)
+        owner, error = None, None
+        try:
+            owner = read_owner(path)
+        except FileNotFoundError:
+            continue
+        except ValueError as e:
+            error = str(e)
+        views.append(LockView(path.stem, str(path), regular, held, holder, owner, error))
+    return tuple(views)
+
+
+def read_heartbeats(home: Home, names: Iterable[str]) -> dict[str, HeartbeatView]:
+    out = {}
+    for name in names:
+        path = home.heartbeat_path(name)
+        hb: Heartbeat | None = None
+        error: str | None = None
+        try:
+            hb = read_heartbeat(path)
+        except FileNotFoundError:
+            out[name] = HeartbeatView(name, None, "missing")
+            continue
+        except ValueError as e:
+            error = str(e)
+        try:
+            mtime: float | None = os.stat(path).st_mtime
+        except OSError:
+            mtime = None
+        out[name] = HeartbeatView(name, hb, error, mtime)
+    return out
+
+
+def watcher_views(setup: CircusSetup) -> dict[str, WatcherView]:
+    out = {}
+    for name, spec in setup.watchers.items():
+        try:
+            argv = shlex.split(spec.cmdline)
+        except ValueError:
+            argv = spec.cmdline.split()
+        # A command line it cannot read (a wrapper script, `sh -c ...`): the watcher's name.
+        out[name] = WatcherView(name, identify(argv).daemon or name, spec.singleton)
+    return out
+
+
+class Collector:
+    """Builds snapshots for one instance; remembers what it read in full between scans."""
+
+    def __init__(
+        self,
+        home: Home,
+        setup: CircusSetup,
+        settings: WatchdogSettings,
+        mode: str,
+        control: Control | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.home = home
+        self.setup = setup
+        self.settings = settings
+        self.mode = mode
+        self.control = control or Control(
+            setup.endpoint, timeout_s=settings.circus_timeout_s, tries=3
+        )
+        self.clock = clock
+        self.watchers = watcher_views(setup)
+        self.patterns: Mapping[str, Sequence[str]] = {
+            n: d.patterns for n, d in settings.daemons.items() if d.patterns
+        }
+        self.my_pid = os.getpid()
+        self.my_uid = os.geteuid() if hasattr(os, "geteuid") else None
+        self._cache: dict[tuple[int, str], tuple[bytes, ProcInfo | None]] = {}
+
+    def circus(self) -> CircusView:
+        why = endpoint_refuses(self.setup.endpoint)
+        if why:
+            return CircusView(False, why)
+        return _circusd_view(self.control, self.watchers)
+
+    def snapshot(self, groups: Iterable[int] = ()) -> Snapshot:
+        """`groups`: process groups of daemons seen before (their leftovers are read in full)."""
+        circus = self.circus()
+        managed = circus.managed() | ({circus.circusd_pid} if circus.circusd_pid else set())
+        parents, procs = self.processes(managed, set(groups))
+        return Snapshot(
+            now=self.clock(),
+            home=str(self.home.root),
+            mode=self.mode,
+            my_pid=self.my_pid,
+            my_uid=self.my_uid,
+            my_ancestors=_ancestors(self.my_pid, parents),
+            watchers=self.watchers,
+            procs=tuple(procs),
+            circus=circus,
+            locks=read_locks(self.home.locks),
+            heartbeats=read_heartbeats(
+                self.home,
+                sorted({w.daemon for w in self.watchers.values() if w.daemon in HEARTBEAT_DAEMONS}),
+            ),
+            scanned=len(parents),
+        )
+
+    def processes(
+        self, managed: set[int], groups: set[int]
+    ) -> tuple[dict[int, int], list[ProcInfo]]:
+        """The process table: every pid's parent, and the candidates read in full. A candidate
+        is the watchdog itself (a `watchdog run` is a copy like any other; the policy protects
+        it), anything named like Python or our console scripts, what circusd says it manages,
+        and members of the process groups of daemons seen before."""
+        me = self.my_pid
+
+        def keep(pid: int, name: str, pgid: int | None) -> bool:
+            return (
+                pid == me
+                or self._looks_like_ours(name)
+                or pid in managed
+                or (pgid is not None and pgid in groups and pgid != pid)
+            )
+
+        parents, rows = list_processes(keep)
+        procs = []
+        fresh: dict[tuple[int, str], tuple[bytes, ProcInfo | None]] = {}
+        for r in rows:
+            key = (r.pid, r.tick)
+            # A process keeps its pid and start tick across exec (circusd's child is a copy of
+            # circusd until it execs the daemon): what is remembered holds while the command
+            # line, a cheap read, is the same.
+            raw = _raw_cmdline(r.pid)
+            cached = self._cache.get(key) if r.tick else None
+            info = cached[1] if cached is not None and cached[0] == raw else self._read(r)
+            fresh[key] = (raw, info)
+            if info is not None:
+                procs.append(_refresh(info, r, parents))
+        self._cache = fresh
+        return parents, procs
+
+    @staticmethod
+    def _looks_like_ours(name: str) -> bool:
+        # Called for every process: a process name (Linux comm, Windows image name) has no
+        # folder, so this is is_python() without the path handling.
+        n = name.lower()
+        if n.endswith(".exe"):
+            n = n[:-4]
+        return n.startswith("python") or n in _NAMES
+
+    def _read(self, r: Row) -> ProcInfo | None:
+        """Everything the policy needs about one process; None if it is gone or not readable."""
+        try:
+            p = psutil.Process(r.pid)
+            with p.oneshot():
+                uid = p.uids().effective if hasattr(p, "uids") else None
+                create_time = p.create_time()
+                cmdline = tuple(p.cmdline())
+                try:
+                    cwd: str | None = p.cwd()
+                except (psutil.AccessDenied, psutil.ZombieProcess, OSError):
+                    cwd = None
+        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
+            return None
+        ident: Identity = identify(cmdline, self.patterns)
+        home = None
+        if ident.daemon is not None and (self.my_uid is None or uid == self.my_uid):
+            environ: dict[str, str] = {}
+            if not ident.explicit_home:
+                try:
+                    environ = p.environ()
+                except (psutil.Error, OSError):
+                    environ = {}
+            home = process_home(ident, cwd, environ)
+        daemon, role = ident.daemon, ident.role
+        if role is Role.CIRCUSD and not same_file(ident.ini, str(self.setup.path), cwd):
+            role = Role.OTHER  # another instance's circusd: protected all the same (by name)
+        return ProcInfo(
+            pid=r.pid,
+            create_time=create_time,
+            ppid=r.ppid,
+            uid=uid,
+            pgid=r.pgid,
+            status=r.status,
+            name=r.name,
+            cmdline=cmdline,
+            cwd=cwd,
+            home=home,
+            daemon=daemon,
+            role=role if (daemon or role is Role.CIRCUSD) else Role.OTHER,
+            by_pattern=ident.by_pattern,
+            launcher=bool(cmdline) and is_venv_launcher(cmdline[0]),
+        )
+
+
+def _raw_cmdline(pid: int) -> bytes:
+    """The command line as the OS keeps it, unparsed (for "has it changed" only)."""
+    if not _LINUX:
+        try:
+            return "\0".join(psutil.Process(pid).cmdline()).encode()
+        except psutil.Error:
+            return b""
+    try:
+        fd = os.open(f"/proc/{pid}/cmdline", os.O_RDONLY)
+        try:
+            return os.read(fd, 65536)
+        finally:
+            os.close(fd)
+    except OSError:
+        return b""
+
+
+def _refresh(info: ProcInfo, r: Row, parents: Mapping[int, int]) -> ProcInfo:
+    """A remembered process with what may have changed since: state, parent."""
+    gone = r.ppid <= 1 or r.ppid not in parents
+    if info.status == r.status and info.ppid == r.ppid and info.parent_gone == gone:
+        return info
+    return replace(info, status=r.status, ppid=r.ppid, parent_gone=gone)
+
+
+def _ancestors(pid: int, parents: Mapping[int, int]) -> tuple[int, ...]:
+    out: list[int] = []
+    ppid = parents.get(pid, 0)
+    while ppid > 0 and ppid not in out:
+        out.append(ppid)
+        ppid = parents.get(ppid, 0)
+    if not out:
+        try:
+            out.append(os.getppid())
+        except OSError:  # pragma: no cover
+            pass
+    return tuple(out)

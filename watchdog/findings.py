@@ -1,0 +1,163 @@
+"""What the policy finds and what it plans: findings, actions, the assessment of one pass."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from watchdog.notices import Notice
+
+from .state import State
+
+
+class Kind(enum.StrEnum):
+    DUPLICATE = "duplicate"
+    ORPHAN = "orphan"
+    STALE_LOCK = "stale_lock"
+    HUNG = "hung"
+    DOWN = "down"
+    CRASH_LOOP = "crash_loop"
+    MISSING = "missing"
+    LEFTOVERS = "leftovers"
+    CIRCUSD_DOWN = "circusd_down"
+
+
+class Severity(enum.StrEnum):
+    INFO = "info"  # worth a line in the events; no incident, no alert
+    WARNING = "warning"
+    CRITICAL = "critical"
+
+
+class Do(enum.StrEnum):
+    TERMINATE = "terminate"
+    RESTART = "restart"
+    STOP_WATCHER = "stop_watcher"
+    REMOVE_LOCK = "remove_lock"
+    ALERT = "alert"
+    NONE = "none"
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: Kind
+    severity: Severity
+    daemon: str | None
+    summary: str  # one line for an operator
+    action: Do = Do.NONE
+    pids: tuple[int, ...] = ()
+    details: dict[str, str] = field(default_factory=dict)
+
+    repeat: bool = False  # found in the previous pass too, and nothing is done about it now
+
+    @property
+    def pid(self) -> int | None:
+        return self.pids[0] if self.pids else None
+
+    @property
+    def ident(self) -> str:
+        """The same finding from one pass to the next (its summary carries ages that move)."""
+        return f"{self.kind.value}/{self.daemon or '-'}/{self.action.value}/" + ",".join(
+            str(p) for p in self.pids
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind.value,
+            "severity": self.severity.value,
+            "daemon": self.daemon,
+            "pid": self.pid,
+            "pids": list(self.pids),
+            "action": self.action.value,
+            "summary": self.summary,
+            "details": dict(self.details),
+            "repeat": self.repeat,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Finding:
+        return cls(
+            Kind(d["kind"]),
+            Severity(d["severity"]),
+            d.get("daemon"),
+            str(d["summary"]),
+            Do(d.get("action", "none")),
+            tuple(d.get("pids", ())),
+            dict(d.get("details", {})),
+            bool(d.get("repeat", False)),
+        )
+
+
+@dataclass(frozen=True)
+class Target:
+    """A process to signal, as it was seen: the executor re-checks all of it before any signal."""
+
+    pid: int
+    create_time: float
+    cmdline: tuple[str, ...]
+    uid: int | None
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["cmdline"] = list(self.cmdline)
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Target:
+        return cls(int(d["pid"]), float(d["create_time"]), tuple(d["cmdline"]), d.get("uid"))
+
+
+@dataclass(frozen=True)
+class Action:
+    do: Do
+    finding: Kind
+    daemon: str | None = None
+    watcher: str | None = None  # restart / stop_watcher
+    targets: tuple[Target, ...] = ()  # terminate; for restart, what to end if circusd is silent
+    path: str | None = None  # remove_lock
+    use_circus: bool = True  # restart: False when circusd did not answer this pass
+    ref: int = -1  # the index of the finding it answers, in the same Assessment
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "do": self.do.value,
+            "finding": self.finding.value,
+            "daemon": self.daemon,
+            "watcher": self.watcher,
+            "targets": [t.to_json() for t in self.targets],
+            "path": self.path,
+            "use_circus": self.use_circus,
+            "ref": self.ref,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Action:
+        return cls(
+            Do(d["do"]),
+            Kind(d["finding"]),
+            d.get("daemon"),
+            d.get("watcher"),
+            tuple(Target.from_json(t) for t in d.get("targets", ())),
+            d.get("path"),
+            bool(d.get("use_circus", True)),
+            int(d.get("ref", -1)),
+        )
+
+
+@dataclass(frozen=True)
+class Assessment:
+    findings: tuple[Finding, ...]
+    actions: tuple[Action, ...]
+    notices: tuple[Notice, ...]
+    new_state: State
+    # Look again this soon (a young copy that may still leave by itself), or None.
+    recheck_in_s: float | None = None
+
+    @property
+    def status(self) -> Severity | None:
+        """The worst severity found, None when all is well."""
+        order = [Severity.CRITICAL, Severity.WARNING]
+        for s in order:
+            if any(f.severity is s for f in self.findings):
+                return s
+        return None
