@@ -196,18 +196,25 @@ class WatchdogSettings:
     grace_beats: float = field(default=3.0, metadata=POSITIVE)
     min_grace_s: float = field(default=30.0, metadata=POSITIVE)
     start_grace_s: float = field(default=60.0, metadata=POSITIVE)
+    # A copy younger than this is looked at again later: one refused by the lock leaves by itself.
     copy_settle_s: float = field(default=3.0, metadata=NON_NEGATIVE)
+    # Two copies managed by circusd (a graceful reload) are fine for this long.
     reload_settle_s: float = field(default=10.0, metadata=NON_NEGATIVE)
-    term_timeout_s: float = field(default=10.0, metadata=POSITIVE)
+    term_timeout_s: float = field(default=10.0, metadata=POSITIVE)  # SIGTERM, then SIGKILL
+    # Restarts of one daemon: the back-off doubles from restart_backoff_s; restarts plus crashes
+    # (new pids circusd started) in restart_window_s are limited to restart_budget, then a
+    # person is asked for; healthy for healthy_reset_s, the count starts over.
     restart_backoff_s: float = field(default=30.0, metadata=NON_NEGATIVE)
     restart_backoff_max_s: float = field(default=900.0, metadata=NON_NEGATIVE)
     restart_budget: int = field(default=5, metadata=POSITIVE)
     restart_window_s: float = field(default=3600.0, metadata=POSITIVE)
     healthy_reset_s: float = field(default=900.0, metadata=POSITIVE)
+    # A crash loop: this many new pids within the window.
     crash_loop_respawns: int = field(default=3, metadata=POSITIVE)
     crash_loop_window_s: float = field(default=120.0, metadata=POSITIVE)
+    # An incident is over (a recovery message) once its finding has been gone this long.
     recovery_s: float = field(default=30.0, metadata=NON_NEGATIVE)
-    circus_timeout_s: float = field(default=1.0, metadata=POSITIVE)
+    circus_timeout_s: float = field(default=1.0, metadata=POSITIVE)  # per call to circusd
     daemons: dict[str, WatchdogDaemonSettings] = field(default_factory=_watched)
 
 
