@@ -294,3 +294,19 @@ def test_classify(
     assert (out.sent, out.throttled, out.rejected) == (sent, throttled, rejected)
     assert error_has in out.error and "\n" not in out.error
     assert out.retry_after_s == (4.0 if status == 429 else None)
+
+
+def test_an_incident_that_recovered_and_came_back_is_alerted_again() -> None:
+    from watchdog.alerts.policy import AlertState, dedupe
+    from watchdog.notices import Notice
+
+    def n(kind: str, at: float) -> Notice:
+        return Notice("hung/upload-base", kind, "warning", "upload-base", "hung", "", {}, at)
+
+    state, sent = AlertState(), []
+    for i, kind in enumerate(["incident", "recovery", "incident", "recovery", "incident",
+                              "incident"]):
+        kept, _, state = dedupe([n(kind, 600.0 * i)], state, 600.0 * i, window_s=1800)
+        sent += [k.kind for k in kept]
+    # the last repeat (no recovery in between, within the window) is the only one held back
+    assert sent == ["incident", "recovery", "incident", "recovery", "incident"]

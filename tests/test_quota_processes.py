@@ -97,10 +97,17 @@ def test_a_hung_call_times_out_and_the_batch_is_sent_again(tmp_path: Path, reape
     sb = Sandbox(tmp_path, reaper, products=40)
     sb.config.write_text(sb.config.read_text().replace("[spapi]\ntimeout_s = 5.0",
                                                        "[spapi]\ntimeout_s = 1.0"))
-    sb.fault(endpoint="spapi.getPricing", mode="hang", seconds=1.5)
-    res = sb.sync_once()
-    assert res.returncode == 0, res.stderr
-    assert "timed out after 1s" in res.stderr
+    # Given SP-API holding every call unanswered until the fault is cleared
+    sb.fault(endpoint="spapi.getPricing", mode="hang")
+    log = tmp_path / "sync.log"
+    with open(log, "w") as err:
+        p = start_process(reaper, [sys.executable, "-m", "ecauto.daemons.sync", "--once"],
+                          sb.env, tmp_path, stdout=subprocess.DEVNULL, stderr=err)
+        # When the client has given up on a call, Amazon answers again
+        wait_for(lambda: "timed out after 1s" in log.read_text(), 60, "the call to time out")
+        requests.delete(f"{sb.url}/_sandbox/faults", timeout=5).raise_for_status()
+        # Then the batch is sent again and the cycle completes, each ASIN read once
+        assert p.wait(timeout=60) == 0, log.read_text()
     assert sb.stats()["spapi"]["asins_by_times"] == {"1": 40}
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import sys
+import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -17,7 +19,7 @@ from ecauto.config import WatchdogDaemonSettings, WatchdogSettings, _watched
 from ecauto.home import Home
 from ecauto.supervisor import read_ini
 from watchdog.collect import Collector, list_processes
-from watchdog.snapshot import Role, Snapshot
+from watchdog.snapshot import ProcInfo, Snapshot
 
 pytestmark = [pytest.mark.process, pytest.mark.timeout(60)]
 
@@ -57,43 +59,39 @@ def test_a_dead_circusd_costs_no_wait_and_the_snapshot_round_trips(tmp_path: Pat
     assert snap.scanned == len(list_processes()[0]) or snap.scanned > 0
 
 
-def test_old_system_copies_are_found_with_their_home(tmp_path: Path, reaper: Reaper) -> None:
-    c = collector(tmp_path)
-    script = tmp_path / "old" / "scheduled_tasks" / "sync_inventory_daemon.py"
-    script.parent.mkdir(parents=True)
-    script.write_text("import time\ntime.sleep(300)\n")
-    env = dict(os.environ, ECAUTO_HOME=str(c.home.root))
-    ours = start_process(reaper, [sys.executable, str(script)], env, script.parent)
-    env.pop("ECAUTO_HOME")
-    anyone = start_process(
-        reaper, [sys.executable, "scheduled_tasks/sync_inventory_daemon.py"], env, tmp_path / "old"
-    )
-    sleeper = start_process(reaper, ["sleep", "300"], env, tmp_path)
-
-    def found() -> dict[int, object] | None:
-        procs = {p.pid: p for p in c.snapshot().procs}
-        return (
-            procs
-            if {ours.pid, anyone.pid} <= set(procs)
-            and all(procs[p].daemon for p in (ours.pid, anyone.pid))
-            else None
+def test_old_system_copies_are_ours_by_home_or_by_folder(tmp_path: Path, reaper: Reaper) -> None:
+    c = collector(tmp_path)  # the instance's folder: tmp_path (where its circus.ini is)
+    elsewhere = Path(tempfile.mkdtemp(prefix="wdc-"))
+    try:
+        for root in (tmp_path / "old", elsewhere):
+            script = root / "scheduled_tasks" / "sync_inventory_daemon.py"
+            script.parent.mkdir(parents=True)
+            script.write_text("import time\ntime.sleep(300)\n")
+        env = {k: v for k, v in os.environ.items() if k != "ECAUTO_HOME"}
+        relative = [sys.executable, "scheduled_tasks/sync_inventory_daemon.py"]
+        # named our home, from anywhere
+        by_home = start_process(
+            reaper, relative, dict(env, ECAUTO_HOME=str(c.home.root)), elsewhere
         )
+        # named none, from our folder
+        by_folder = start_process(reaper, relative, env, tmp_path / "old")
+        # named none, from another folder: somebody else's
+        other = start_process(reaper, relative, env, elsewhere)
+        sleeper = start_process(reaper, ["sleep", "300"], env, tmp_path)
+        pids = (by_home.pid, by_folder.pid, other.pid)
 
-    procs = wait_for(found, 10, "both copies")
-    a, b = procs[ours.pid], procs[anyone.pid]
-    assert (a.daemon, a.by_pattern, a.home, a.role) == (
-        "sync-inventory",
-        True,
-        str(c.home.root),
-        Role.DAEMON,
-    )
-    assert (b.daemon, b.by_pattern, b.home, b.cwd) == (
-        "sync-inventory",
-        True,
-        None,
-        str(tmp_path / "old"),
-    )
-    assert sleeper.pid not in procs  # not python-like, not circusd's, not in a known group
+        def found() -> dict[int, ProcInfo] | None:
+            procs = {p.pid: p for p in c.snapshot().procs}
+            return procs if all(pid in procs and procs[pid].daemon for pid in pids) else None
+
+        procs = wait_for(found, 10, "the three copies")
+        homes = [(procs[pid].daemon, procs[pid].by_pattern, procs[pid].home) for pid in pids]
+        ours = ("sync-inventory", True, str(c.home.root))
+        assert homes == [ours, ours, ("sync-inventory", True, None)]
+        assert procs[by_folder.pid].cwd == str(tmp_path / "old")
+        assert sleeper.pid not in procs  # not python-like, not circusd's, not in a known group
+    finally:
+        shutil.rmtree(elsewhere, ignore_errors=True)
 
 
 def test_a_process_that_execs_is_read_again(tmp_path: Path, reaper: Reaper) -> None:

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from watchdog.identify import copies, identify, is_ours, is_venv_launcher, process_home
+from watchdog.identify import (
+    claimed,
+    copies,
+    identify,
+    is_ours,
+    is_venv_launcher,
+    process_home,
+)
 from watchdog.snapshot import ProcInfo, Role
 
 PATTERNS = {
@@ -200,7 +207,7 @@ def p(
         (p(1, 0, home="/other"), False),
         (p(1, 0, uid=0), False),
         (p(1, 0, home=None), False),
-        (p(1, 0, home=None, by_pattern=True), True),
+        (p(1, 0, home=None, by_pattern=True), False),
         (p(1, 0, home="/other", by_pattern=True), False),
     ],
 )
@@ -247,3 +254,22 @@ def test_venv_launcher(arg0: str, launcher: bool) -> None:
 )
 def test_copies_collapse_launcher_pairs(procs: list[ProcInfo], groups: list[list[int]]) -> None:
     assert sorted([x.pid for x in g] for g in copies(procs)) == groups
+
+
+@pytest.mark.parametrize(
+    ("cwd", "cmdline", "ours"),
+    [
+        ("/srv/ecauto", ["python", "scheduled_tasks/sync_inventory_daemon.py"], True),
+        ("/srv/ecauto/scheduled_tasks", ["python", "sync_inventory_daemon.py"], True),
+        ("/home/op", ["python", "/srv/ecauto/scheduled_tasks/sync_inventory_daemon.py"], True),
+        ("/home/op", ["python", "scheduled_tasks/sync_inventory_daemon.py"], False),
+        ("/srv/ecauto-old", ["python", "scheduled_tasks/sync_inventory_daemon.py"], False),
+        ("/srv", ["python", "/srv/ecauto-old/scheduled_tasks/sync_inventory_daemon.py"], False),
+        (None, ["python", "--x", "/srv/ecauto/inventory/scripts/sync_inventory.py"], True),
+        (None, ["python", "inventory/scripts/sync_inventory.py"], False),
+    ],
+)
+def test_a_pattern_copy_naming_no_home_is_ours_from_our_folder_only(
+    cwd: str | None, cmdline: list[str], ours: bool
+) -> None:
+    assert claimed("/srv/ecauto", cwd, cmdline) is ours

@@ -278,10 +278,14 @@ def _old_script(w: World) -> None:
         300,
         "sync-inventory",
         ppid=1,
-        home=None,
+        home=HOME,  # it named no home, but runs from the instance's folder: claimed
         by_pattern=True,
         cmdline=("python.exe", r"C:\ecauto\scheduled_tasks\sync_inventory_daemon.py"),
     )
+
+
+def _old_script_unclaimed(w: World) -> None:
+    w.procs[300] = proc(300, "sync-inventory", ppid=1, home=None, by_pattern=True)
 
 
 def _old_script_elsewhere(w: World) -> None:
@@ -475,6 +479,7 @@ ROWS: list[
         [[300]],
     ),
     ("old script of another home", _old_script_elsewhere, None, [], []),
+    ("old script of nobody's folder", _old_script_unclaimed, None, [], []),
     (
         "venv launcher pair is one copy",
         _launcher_pair,

@@ -260,7 +260,10 @@ class WatchdogDaemon(Daemon):
     def orphaned(self) -> bool:
         p = self.circusd_parent
         if p is None:
-            return False  # not started by a circusd: stays, and reports circusd down
+            # Started with a Circus worker id but no circusd above us: the circusd that started
+            # us died before we looked (seen in the chaos soak). Left running, we would hold the
+            # lock against every later circusd's watchdog. Started by hand (no --wid): stay.
+            return self.args.wid is not None
         return not p.is_running() or os.getppid() != p.pid
 
 

@@ -30,6 +30,7 @@ from ecauto.supervisor import CircusError, CircusSetup, CircusUnavailable, Contr
 from .identify import (
     HEARTBEAT_DAEMONS,
     Identity,
+    claimed,
     identify,
     is_venv_launcher,
     process_home,
@@ -287,6 +288,7 @@ class Collector:
         )
         self.clock = clock
         self.watchers = watcher_views(setup)
+        self.project = str(setup.path.parent)  # the instance's folder: where circus.ini is
         self.patterns: Mapping[str, Sequence[str]] = {
             n: d.patterns for n, d in settings.daemons.items() if d.patterns
         }
@@ -390,6 +392,8 @@ class Collector:
                 except (psutil.Error, OSError):
                     environ = {}
             home = process_home(ident, cwd, environ)
+            if home is None and ident.by_pattern and claimed(self.project, cwd, cmdline):
+                home = str(self.home.root)
         daemon, role = ident.daemon, ident.role
         if role is Role.CIRCUSD and not same_file(ident.ini, str(self.setup.path), cwd):
             role = Role.OTHER  # another instance's circusd: protected all the same (by name)

@@ -161,3 +161,13 @@ class Assessment:
             if any(f.severity is s for f in self.findings):
                 return s
         return None
+
+
+def ago(seconds: float) -> str:
+    """A duration for a person: "45 s", "12 min", "3 h 5 min"."""
+    s = max(0, int(seconds))
+    if s < 120:
+        return f"{s} s"
+    if s < 7200:
+        return f"{s // 60} min"
+    return f"{s // 3600} h {s % 3600 // 60} min"

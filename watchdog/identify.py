@@ -148,8 +148,8 @@ def identify(
 def process_home(ident: Identity, cwd: str | None, environ: Mapping[str, str] | None) -> str | None:
     """The home a daemon works in: --home, else $ECAUTO_HOME, else <cwd>/var; against its cwd.
 
-    A copy recognised only by a configured pattern (the old system's script) has no home of ours
-    unless it names one; None then means "declared ours by the pattern".
+    A copy recognised only by a configured pattern (the old system's script) knows nothing of
+    homes unless it names one: None then (see `claimed`).
     """
     env = dict(environ or {})
     if ident.by_pattern and not ident.explicit_home and "ECAUTO_HOME" not in env:
@@ -157,6 +157,27 @@ def process_home(ident: Identity, cwd: str | None, environ: Mapping[str, str] | 
     if cwd is None and not _is_abs(ident.explicit_home or env.get("ECAUTO_HOME", "")):
         return None  # cannot resolve a relative home without the cwd: not provably ours
     return str(resolve_home(ident.explicit_home, cwd=cwd or "/", environ=env))
+
+
+def claimed(project: str, cwd: str | None, cmdline: Sequence[str]) -> bool:
+    """Whether a pattern copy that names no home belongs to the instance in folder `project` (where
+    its circus.ini is): it runs from that folder, or runs a file inside it. The old system was run
+    from the same clone (`python scheduled_tasks\\sync_inventory_daemon.py`); a copy of another
+    instance, or anyone else's script of the same name, is not ours to end."""
+    root = os.path.normcase(os.path.normpath(project))
+
+    def inside(path: str) -> bool:
+        full = os.path.normcase(os.path.normpath(path))
+        return full == root or full.startswith(root.rstrip(os.sep) + os.sep)
+
+    if cwd is not None and inside(cwd):
+        return True
+    for arg in cmdline[1:]:
+        if arg.startswith("-"):
+            continue
+        if _is_abs(arg) and inside(arg):
+            return True
+    return False
 
 
 def _is_abs(p: str) -> bool:
@@ -172,12 +193,10 @@ def same_file(a: str | None, b: str, cwd: str | None) -> bool:
 
 
 def is_ours(p: ProcInfo, home: str, my_uid: int | None) -> bool:
-    """A process of this instance: our user, and our home (or claimed by a pattern)."""
+    """A process of this instance: our user, and our home."""
     if my_uid is not None and p.uid != my_uid:
         return False
-    if p.home is None:
-        return p.by_pattern
-    return os.path.normpath(p.home) == os.path.normpath(home)
+    return p.home is not None and os.path.normpath(p.home) == os.path.normpath(home)
 
 
 def copies(procs: Sequence[ProcInfo]) -> list[tuple[ProcInfo, ...]]:

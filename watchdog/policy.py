@@ -18,12 +18,14 @@ from dataclasses import dataclass, replace
 
 from ecauto.config import DaemonSettings, WatchdogSettings
 from ecauto.daemon.heartbeat import Phase
-from watchdog.notices import Notice
 
+from . import restarts
 from .findings import Action, Assessment, Do, Finding, Kind, Severity, Target
+from .findings import ago as _ago
 from .identify import HEARTBEAT_DAEMONS, copies, is_ours
+from .incidents import incidents
 from .snapshot import SAME_START_S, LockView, ProcInfo, Role, Snapshot
-from .state import MAX_SEEN, MAX_TIMES, DaemonState, Incident, Seen, State
+from .state import MAX_SEEN, DaemonState, Seen, State
 
 # Until a daemon has told its own beat (in its heartbeat), ecauto's default is assumed.
 DEFAULT_BEAT_S = DaemonSettings().beat_s
@@ -40,7 +42,8 @@ def assess(snap: Snapshot, settings: WatchdogSettings, state: State, now: float)
     p.locks()
     p.leftovers()
     p.remember_seen()
-    notices = p.incidents()
+    notices, open_ = incidents(p.findings, p.state.incidents, settings.recovery_s, now)
+    p.state = replace(p.state, incidents=open_)
     findings = _mark_repeats(p.findings, state.noted)
     new_state = replace(p.state, updated_at=now, noted=tuple(f.ident for f in findings))
     return Assessment(tuple(findings), tuple(p.actions), tuple(notices), new_state, p.recheck)
@@ -56,19 +59,6 @@ def _mark_repeats(findings: list[Finding], noted: Sequence[str]) -> list[Finding
         replace(f, repeat=True) if f.ident in before and f.action not in _ACTS else f
         for f in findings
     ]
-
-
-def incident_key(kind: str, daemon: str | None) -> str:
-    return f"{kind}/{daemon or '-'}"
-
-
-def _ago(seconds: float) -> str:
-    s = max(0, int(seconds))
-    if s < 120:
-        return f"{s} s"
-    if s < 7200:
-        return f"{s // 60} min"
-    return f"{s // 3600} h {s % 3600 // 60} min"
 
 
 def _pids(group: Iterable[ProcInfo]) -> str:
@@ -151,12 +141,6 @@ class _Pass:
         if lv.holder_pid is not None:
             return lv.holder_pid
         return lv.owner.pid if lv.owner else None
-
-    def budget(self, ds: DaemonState) -> tuple[int, bool]:
-        """(restarts and respawns in the window, whether the budget is spent)."""
-        w = self.settings.restart_window_s
-        n = sum(1 for t in (*ds.restarts, *ds.respawns) if self.now - t <= w)
-        return n, n >= self.settings.restart_budget
 
     # -- circusd ----------------------------------------------------------------------------
     def circusd(self) -> None:
@@ -382,7 +366,7 @@ class _Pass:
         recent = [t for t in ds.respawns if self.now - t <= self.settings.crash_loop_window_s]
         if len(recent) < self.settings.crash_loop_respawns:
             return
-        n, spent = self.budget(ds)
+        n, spent = restarts.spent(ds, self.settings, self.now)
         loop = (
             f"keeps exiting and being started again ({len(recent)} new pids in "
             f"{_ago(self.settings.crash_loop_window_s)})"
@@ -501,7 +485,7 @@ class _Pass:
         s = self.settings
         ds = self.ds(daemon)
         pids = tuple(x.pid for x in g)
-        n, spent = self.budget(ds)
+        n, spent = restarts.spent(ds, self.settings, self.now)
         details = {**details, "restarts in window": str(n)}
         if ds.gave_up or spent:
             self.set_ds(daemon, replace(ds, gave_up=True))
@@ -518,23 +502,20 @@ class _Pass:
                 )
             )
             return
-        mine = [t for t in ds.restarts if self.now - t <= s.restart_window_s]
-        if mine:
-            wait = min(s.restart_backoff_max_s, s.restart_backoff_s * 2 ** (len(mine) - 1))
-            left = wait - (self.now - max(mine))
-            if left > 0:
-                self.add(
-                    Finding(
-                        Kind.HUNG,
-                        Severity.WARNING,
-                        watcher,
-                        f"{summary}; next restart in {_ago(left)} (backoff)",
-                        Do.NONE,
-                        pids,
-                        details,
-                    )
+        left = restarts.backoff_left(ds, s, self.now)
+        if left > 0:
+            self.add(
+                Finding(
+                    Kind.HUNG,
+                    Severity.WARNING,
+                    watcher,
+                    f"{summary}; next restart in {_ago(left)} (backoff)",
+                    Do.NONE,
+                    pids,
+                    details,
                 )
-                return
+            )
+            return
         why = next((w for w in (self.protected(x) for x in g) if w), None)
         if why and not self.snap.circus.answered:
             self.add(
@@ -570,22 +551,7 @@ class _Pass:
         )
 
     def health(self, daemon: str, healthy: bool) -> None:
-        s = self.settings
-        ds = self.ds(daemon)
-        keep = max(s.restart_window_s, s.crash_loop_window_s)
-        ds = replace(
-            ds,
-            restarts=_recent(ds.restarts, self.now, keep),
-            respawns=_recent(ds.respawns, self.now, keep),
-        )
-        if not healthy:
-            ds = replace(ds, healthy_since=None)
-        else:
-            since = ds.healthy_since if ds.healthy_since is not None else self.now
-            ds = replace(ds, healthy_since=since)
-            if self.now - since >= s.healthy_reset_s and (ds.restarts or ds.respawns or ds.gave_up):
-                ds = replace(ds, restarts=(), respawns=(), gave_up=False)
-        self.set_ds(daemon, ds)
+        self.set_ds(daemon, restarts.settle(self.ds(daemon), healthy, self.settings, self.now))
 
     # -- locks and leftovers ----------------------------------------------------------------
     def locks(self) -> None:
@@ -688,92 +654,3 @@ class _Pass:
         if len(seen) > MAX_SEEN:
             seen = dict(sorted(seen.items(), key=lambda kv: kv[1].last_seen)[-MAX_SEEN:])
         self.state = replace(self.state, seen=seen)
-
-    # -- incidents ----------------------------------------------------------------------------
-    def incidents(self) -> list[Notice]:
-        """Open an incident (one notice) per (kind, daemon) first seen; escalate once to
-        critical; close it (one recovery notice) after `recovery_s` without it."""
-        active: dict[str, Finding] = {}
-        for f in self.findings:
-            if f.severity is Severity.INFO:
-                continue
-            key = incident_key(f.kind, f.daemon)
-            if key not in active or (
-                f.severity is Severity.CRITICAL and active[key].severity is not Severity.CRITICAL
-            ):
-                active[key] = f
-        incidents = dict(self.state.incidents)
-        notices: list[Notice] = []
-        for key, f in active.items():
-            inc = incidents.get(key)
-            # A critical notice has a key of its own: the alert sender drops a repeat of a key
-            # it sent within its window, and "needs a person" must not pass for a repeat of the
-            # warning that came before it.
-            critical = f.severity is Severity.CRITICAL
-            if inc is None:
-                incidents[key] = Incident(
-                    f.kind.value, f.daemon, f.severity.value, self.now, self.now, f.summary
-                )
-                notices.append(self.notice(f"{key}/critical" if critical else key, "incident", f))
-                continue
-            if critical and inc.severity != Severity.CRITICAL.value:
-                notices.append(self.notice(f"{key}/critical", "incident", f))
-                inc = replace(inc, severity=Severity.CRITICAL.value, summary=f.summary)
-            incidents[key] = replace(inc, last_seen=self.now)
-        troubled = {f.daemon for f in active.values() if f.daemon}
-        for key, inc in sorted(incidents.items()):
-            if key in active or self.now - inc.last_seen < self.settings.recovery_s:
-                continue
-            if inc.daemon in troubled:
-                # Not "healthy again" while something else is wrong with it (a crash loop ends
-                # when the watcher is stopped, and then it is down).
-                incidents[key] = replace(inc, last_seen=self.now)
-                continue
-            del incidents[key]
-            notices.append(
-                Notice(
-                    key=key,
-                    kind="recovery",
-                    severity=inc.severity,
-                    daemon=inc.daemon,
-                    summary=f"healthy again ({inc.kind.replace('_', ' ')} over)",
-                    action="",
-                    details={
-                        "lasted": _ago(inc.last_seen - inc.opened_at),
-                        "was": inc.summary[:300],
-                    },
-                    at=self.now,
-                )
-            )
-        self.state = replace(self.state, incidents=incidents)
-        return notices
-
-    def notice(self, key: str, kind: str, f: Finding) -> Notice:
-        return Notice(
-            key=key,
-            kind=kind,
-            severity=f.severity.value,
-            daemon=f.daemon,
-            summary=f.summary,
-            action=_action_words(f),
-            details=dict(f.details),
-            at=self.now,
-        )
-
-
-_ACTION_WORDS = {
-    Do.TERMINATE: "ending it (and its children)",
-    Do.RESTART: "restarting it",
-    Do.STOP_WATCHER: "stopped its watcher",
-    Do.REMOVE_LOCK: "removing the lock file",
-    Do.ALERT: "nothing automatic: a person should look",
-    Do.NONE: "watching",
-}
-
-
-def _action_words(f: Finding) -> str:
-    return _ACTION_WORDS[f.action]
-
-
-def _recent(times: Sequence[float], now: float, keep_s: float) -> tuple[float, ...]:
-    return tuple(t for t in times if now - t <= keep_s)[-MAX_TIMES:]

@@ -97,8 +97,10 @@ def dedupe(
 ) -> tuple[list[Notice], list[Notice], AlertState]:
     """(the notices to queue, those that were repeats, the new state).
 
-    A notice repeats one accepted less than `window_s` ago with the same key and kind. The window
-    runs from the first acceptance, so an incident that lasts reminds once a window.
+    A notice repeats one accepted less than `window_s` ago with the same key and kind, with no
+    notice of the other kind for that key in between: an incident that recovered and came back
+    is a new incident, and is alerted (and its recovery announced) again. The window runs from
+    the first acceptance, so an incident that lasts reminds once a window.
     """
     recent: dict[tuple[str, str], float] = {}
     for key, kind, at in state.recent:
@@ -114,6 +116,8 @@ def dedupe(
             dropped.append(n)
             continue
         recent[ident] = now
+        for other in [k for k in recent if k[0] == n.key and k[1] != ident[1]]:
+            del recent[other]  # the incident changed state: the next one of either kind is news
         kept.append(n)
     stamps = sorted(((k, kind, at) for (k, kind), at in recent.items()), key=lambda r: r[2])
     return kept, dropped, replace(state, recent=tuple(stamps[-MAX_STAMPS:]))
