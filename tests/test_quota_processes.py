@@ -72,24 +72,33 @@ def test_three_processes_share_one_bucket_and_never_overdraw_it(tmp_path: Path,
     assert span["first_to_last_s"] >= 44 / 20 * 0.999
 
 
+def sync_through_fault(sb: Sandbox, mode: str, tmp_path: Path) -> None:
+    """Run one sync while SP-API answers `mode` until the sync has met it twice."""
+    before = sb.stats()["endpoints"]["spapi.getPricing"]["injected"]
+    sb.fault(endpoint="spapi.getPricing", mode=mode)
+    log = tmp_path / f"sync-{mode}.log"
+    with open(log, "w") as err:
+        p = start_process(sb.reaper, [sys.executable, "-m", "ecauto.daemons.sync", "--once"],
+                          sb.env, tmp_path, stdout=subprocess.DEVNULL, stderr=err)
+        wait_for(lambda: sb.stats()["endpoints"]["spapi.getPricing"]["injected"] >= before + 2,
+                 60, f"the sync to meet {mode} twice")
+        requests.delete(f"{sb.url}/_sandbox/faults", timeout=5).raise_for_status()
+        assert p.wait(timeout=90) == 0, log.read_text()
+
+
 def test_a_sync_cycle_retries_injected_429s_and_5xx_and_loses_nothing(tmp_path: Path,
                                                                       reaper: Reaper) -> None:
     sb = Sandbox(tmp_path, reaper, products=200)
-    # Given SP-API answering 429 for the first second and 500 for the next
-    sb.fault(endpoint="spapi.getPricing", mode="429", seconds=1.0)
-    res = sb.sync_once()
-    assert res.returncode == 0, res.stderr
+    # Given SP-API answering 429 until the sync has been refused twice
+    sync_through_fault(sb, "429", tmp_path)
     stats = sb.stats()
-    assert stats["endpoints"]["spapi.getPricing"]["injected"] >= 1
     assert stats["spapi"]["asins_by_times"] == {"1": 200}  # each ASIN served once, none skipped
     db = sb.db()
     assert db.execute("SELECT COUNT(*) FROM products WHERE synced_at IS NULL").fetchone()[0] == 0
     state, throttled = db.execute("SELECT state, throttled FROM sync_runs").fetchone()
-    assert state == "complete" and throttled >= 1
-    # And a 500 for a second is retried the same way
-    sb.fault(endpoint="spapi.getPricing", mode="500", seconds=1.0)
-    res = sb.sync_once()
-    assert res.returncode == 0, res.stderr
+    assert state == "complete" and throttled >= 2
+    # And 500s are retried the same way
+    sync_through_fault(sb, "500", tmp_path)
     assert sb.stats()["spapi"]["asins_by_times"] == {"2": 200}
 
 

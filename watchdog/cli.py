@@ -270,8 +270,9 @@ class WatchdogDaemon(Daemon):
 def _circusd_parent() -> psutil.Process | None:
     try:
         parent = psutil.Process().parent()
+        # `circusd ...`, `python /venv/bin/circusd ...` or `python -m circus.circusd ...`
         if parent is not None and any(
-            "circusd" in os.path.basename(a) for a in parent.cmdline()[:2]
+            "circusd" in os.path.basename(a) for a in parent.cmdline()[:3]
         ):
             return parent
     except psutil.Error:
