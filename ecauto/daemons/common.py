@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import argparse
 import logging
 import time
 
+from ecauto.apis import Apis
 from ecauto.config import PLATFORMS, Config
+from ecauto.daemon.base import Daemon
 from ecauto.home import Home
 from ecauto.logsetup import fields
 from ecauto.store import Store
@@ -20,3 +23,25 @@ def open_store(cfg: Config, home: Home) -> Store:
         log.info("demo data seeded %s", fields(products=cfg.demo.products,
                                                listings_per_platform=cfg.demo.listings))
     return store
+
+
+class BusinessDaemon(Daemon):
+    """A daemon of the shop's work: the store once the lock is held, clients on shared quotas."""
+
+    def __init__(self, name: str, args: argparse.Namespace, cfg: Config, home: Home) -> None:
+        super().__init__(name, args, cfg, home)
+        self.apis = Apis(cfg, home, self.quota_wait)
+        self.store: Store | None = None
+
+    def setup(self) -> None:
+        self.store = open_store(self.config, self.home)
+
+    def teardown(self) -> None:
+        if self.store is not None:
+            self.store.close()
+        self.apis.close()
+
+    def quota_wait(self, seconds: float, why: str) -> bool:
+        """Waits for quota. A pause of a beat or two is ordinary pacing: the heartbeat keeps
+        saying what is being worked on; a longer one says what it waits for."""
+        return self.wait(seconds, detail=why if seconds > self.beat_s else None)

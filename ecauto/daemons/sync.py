@@ -16,13 +16,12 @@ from collections.abc import Sequence
 
 import psutil
 
-from ecauto.apis import Apis
 from ecauto.clients.base import BaseClient
 from ecauto.clients.http import ApiError, QuotaSpent, Throttled
 from ecauto.clients.spapi import Offer, SpApiClient
 from ecauto.config import Config
-from ecauto.daemon.base import Daemon, common_parser, run_daemon
-from ecauto.daemons.common import open_store
+from ecauto.daemon.base import common_parser, run_daemon
+from ecauto.daemons.common import BusinessDaemon
 from ecauto.home import Home
 from ecauto.logsetup import fields
 from ecauto.quota import Stopped
@@ -50,32 +49,18 @@ def claimer_alive(claimer: str) -> bool:
         return True
 
 
-class SyncDaemon(Daemon):
+class SyncDaemon(BusinessDaemon):
     def __init__(self, args: argparse.Namespace, cfg: Config, home: Home) -> None:
         self.default_interval_s = cfg.sync.interval_s
         super().__init__(NAME, args, cfg, home)
         self.operation = cfg.spapi.operation
         self.claimer = f"{self._me.pid}:{self._create_time}"
-        self.store: Store | None = None
-        self.apis = Apis(cfg, home, self._wait)
         self.spapi: SpApiClient = self.apis.spapi()
         self.base: BaseClient = self.apis.base()
 
     @staticmethod
     def name_for(args: argparse.Namespace) -> str:
         return NAME
-
-    def setup(self) -> None:
-        self.store = open_store(self.config, self.home)
-
-    def teardown(self) -> None:
-        if self.store is not None:
-            self.store.close()
-        self.apis.close()
-
-    def _wait(self, seconds: float, why: str) -> bool:
-        # A pause of a beat or two is ordinary pacing: keep "batch i of n" in the heartbeat.
-        return self.wait(seconds, detail=why if seconds > self.beat_s else None)
 
     def run_once(self) -> None:
         assert self.store is not None

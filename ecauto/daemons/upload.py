@@ -15,11 +15,10 @@ import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from ecauto.apis import Apis
 from ecauto.clients.http import ApiError, QuotaSpent, Throttled
 from ecauto.config import PLATFORMS, Config, UploadSettings
-from ecauto.daemon.base import Daemon, common_parser, run_daemon
-from ecauto.daemons.common import open_store
+from ecauto.daemon.base import common_parser, run_daemon
+from ecauto.daemons.common import BusinessDaemon
 from ecauto.home import Home
 from ecauto.logsetup import fields
 from ecauto.quota import Stopped
@@ -43,31 +42,18 @@ def retry_delay(settings: UploadSettings, attempts: int, rnd: float) -> float:
     return base * (0.5 + rnd / 2)
 
 
-class UploadDaemon(Daemon):
+class UploadDaemon(BusinessDaemon):
     def __init__(self, args: argparse.Namespace, cfg: Config, home: Home) -> None:
         self.platform = args.platform
         self.settings = cfg.upload[self.platform]
         self.default_interval_s = self.settings.interval_s
         super().__init__(self.name_for(args), args, cfg, home)
-        self.apis = Apis(cfg, home, self._wait)
         self.client: ListingClient = self.apis.listing(self.platform)
-        self.store: Store | None = None
         self.rng = random.Random()
 
     @staticmethod
     def name_for(args: argparse.Namespace) -> str:
         return f"upload-{args.platform}"
-
-    def setup(self) -> None:
-        self.store = open_store(self.config, self.home)
-
-    def teardown(self) -> None:
-        if self.store is not None:
-            self.store.close()
-        self.apis.close()
-
-    def _wait(self, seconds: float, why: str) -> bool:
-        return self.wait(seconds, detail=why if seconds > self.beat_s else None)
 
     def run_once(self) -> None:
         assert self.store is not None
