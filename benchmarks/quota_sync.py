@@ -30,6 +30,8 @@ import requests
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
+from support import free_port  # noqa: E402  (the tests' helper: one way to pick a port)
 
 CONFIG = """\
 mode = "sandbox"
@@ -47,14 +49,6 @@ listings = 0
 [daemon]
 beat_s = 5
 """
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def worker(home: str, config: str, mode: str, rate: float) -> None:

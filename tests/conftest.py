@@ -3,6 +3,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -29,3 +30,22 @@ def instance(tmp_path: Path, reaper: Reaper) -> Iterator[Instance]:
         yield inst
     finally:
         inst.stop()
+
+
+# The alert tests' local Chatwork (an in-process sandbox) and their hand-moved clock.
+@pytest.fixture
+def sandbox(tmp_path: Path) -> Iterator[Any]:
+    from test_alerts_delivery import Sandbox
+
+    sb = Sandbox(tmp_path / "sandbox-home")
+    try:
+        yield sb
+    finally:
+        sb.server.stop()
+
+
+@pytest.fixture
+def clock() -> Any:
+    from test_alerts_delivery import Clock
+
+    return Clock()

@@ -67,19 +67,6 @@ class Sandbox:
         requests.delete(f"{self.url}/_sandbox/faults", timeout=5).raise_for_status()
 
 
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
-    sb = Sandbox(tmp_path / "sandbox-home")
-    try:
-        yield sb
-    finally:
-        sb.server.stop()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
 
 def make(folder: Path, url: str, clock: Clock, room: str = "7", **settings: Any) -> Alerter:
     target = ChatworkTarget(f"{url}/v2", room, TOKEN)

@@ -11,7 +11,6 @@ import stat
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,20 +27,6 @@ from test_alerts_delivery import (
 )
 
 from watchdog.alerts.outbox import MAX_FILE_BYTES
-
-
-@pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
-    sb = Sandbox(tmp_path / "sandbox-home")
-    try:
-        yield sb
-    finally:
-        sb.server.stop()
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 def test_files_are_the_owners_only_whatever_the_umask(
