@@ -69,7 +69,7 @@ def worker(home: str, config: str, mode: str, rate: float) -> None:
         d.spapi.gates = {}  # no shared bucket: the old fixed pause between calls
         asins = d.store.all_asins()
         for i in range(0, len(asins), 20):
-            d.spapi.get_pricing(asins[i:i + 20])
+            d.spapi.get_pricing(asins[i : i + 20])
             time.sleep(1.2 / rate)
     else:
         d.run_once()
@@ -82,10 +82,13 @@ def one_run(case: str, rate: float, products: int) -> dict[str, Any]:
     home, port = root / "home", free_port()
     config = root / "ecauto.toml"
     config.write_text(CONFIG.format(port=port, rate=rate, products=products))
-    env = dict(os.environ, ECAUTO_CONFIG=str(config), ECAUTO_HOME=str(home),
-               PYTHONPATH=str(REPO))
-    sandbox = subprocess.Popen([sys.executable, "-m", "ecauto.sandbox", "--home", str(root / "sb")],
-                               env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = dict(os.environ, ECAUTO_CONFIG=str(config), ECAUTO_HOME=str(home), PYTHONPATH=str(REPO))
+    sandbox = subprocess.Popen(
+        [sys.executable, "-m", "ecauto.sandbox", "--home", str(root / "sb")],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     procs: list[subprocess.Popen[str]] = []
     try:
         url = f"http://127.0.0.1:{port}"
@@ -110,8 +113,9 @@ def one_run(case: str, rate: float, products: int) -> dict[str, Any]:
         mode = "gap" if case == "c" else "gcra"
         cmd = [sys.executable, __file__, "worker", str(home), str(config), mode, str(rate)]
         started = time.monotonic()
-        procs = [subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True)
-                 for _ in range(n)]
+        procs = [
+            subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True) for _ in range(n)
+        ]
         for p in procs:
             p.wait(timeout=600)
             if p.returncode != 0:
@@ -138,8 +142,8 @@ def one_run(case: str, rate: float, products: int) -> dict[str, Any]:
         "utilization": (calls - 1) / (seconds * rate) if seconds else 0.0,
         "throttled": stats["endpoints"]["spapi.getPricing"]["throttled"],
         "synced": synced,
-        "not_once": sum(v for k, v in by_times.items() if k != "1") + (products - sum(
-            by_times.values())),
+        "not_once": sum(v for k, v in by_times.items() if k != "1")
+        + (products - sum(by_times.values())),
         "wall_s": wall,
         "per_call_overhead_s": (seconds / (calls - 1) - 1 / rate) if calls > 1 else 0.0,
     }
@@ -150,8 +154,11 @@ def main() -> int:
         worker(sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5]))
         return 0
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--rates", default="5,10",
-                    help="the sandbox's getPricing rates to run at (/s, comma-separated)")
+    ap.add_argument(
+        "--rates",
+        default="5,10",
+        help="the sandbox's getPricing rates to run at (/s, comma-separated)",
+    )
     ap.add_argument("--products", type=int, default=1000)
     ap.add_argument("--repeat", type=int, default=3)
     a = ap.parse_args()
@@ -161,25 +168,38 @@ def main() -> int:
     overhead = statistics.median(overheads)
     print(f"\nper-call overhead measured here (round trip + scheduling): {overhead * 1000:.1f} ms")
     print("projected real cycle for 10,000 ASINs (500 calls of 20), burst 1:")
-    print(f"{'operation':<24}{'rate':>6}{'at the quota':>14}{'+150 ms RTT':>13}{'old 1.2x gap':>14}")
-    for op, rate in (("getPricing", 0.5), ("getCompetitivePricing", 0.5),
-                     ("getItemOffersBatch", 0.1), ("getListingOffersBatch", 0.5)):
+    print(
+        f"{'operation':<24}{'rate':>6}{'at the quota':>14}{'+150 ms RTT':>13}{'old 1.2x gap':>14}"
+    )
+    for op, rate in (
+        ("getPricing", 0.5),
+        ("getCompetitivePricing", 0.5),
+        ("getItemOffersBatch", 0.1),
+        ("getListingOffersBatch", 0.5),
+    ):
         t = 1 / rate
-        print(f"{op:<24}{rate:>6g}{_mins(499 * t):>14}{_mins(499 * (t + 0.15)):>13}"
-              f"{_mins(500 * 1.2 * t):>14}")
+        print(
+            f"{op:<24}{rate:>6g}{_mins(499 * t):>14}{_mins(499 * (t + 0.15)):>13}"
+            f"{_mins(500 * 1.2 * t):>14}"
+        )
     return 0
 
 
 def report(rate: float, products: int, repeat: int) -> float:
     """Run the three cases `repeat` times, print their medians, return the per-call overhead."""
-    cases = {"a": "one sync process", "b": "two sync processes at once",
-             "c": "old fixed gap (1.2/rate)"}
+    cases = {
+        "a": "one sync process",
+        "b": "two sync processes at once",
+        "c": "old fixed gap (1.2/rate)",
+    }
     results: dict[str, list[dict[str, Any]]] = {k: [] for k in cases}
     for _ in range(repeat):  # interleaved, so machine noise hits every case alike
         for k in cases:
             results[k].append(one_run(k, rate, products))
-    print(f"\ngetPricing at the sandbox: rate {rate:g}/s, burst 1; {products} products "
-          f"({-(-products // 20)} calls a cycle); medians of {repeat} runs")
+    print(
+        f"\ngetPricing at the sandbox: rate {rate:g}/s, burst 1; {products} products "
+        f"({-(-products // 20)} calls a cycle); medians of {repeat} runs"
+    )
     print(f"{'case':<32}{'utilization':>12}{'429s':>6}{'synced':>8}{'not once':>10}{'wall s':>8}")
     for k, label in cases.items():
         r = results[k]
@@ -187,9 +207,11 @@ def report(rate: float, products: int, repeat: int) -> float:
         def med(f: str, r: list[dict[str, Any]] = r) -> float:
             return statistics.median(x[f] for x in r)
 
-        print(f"({k}) {label:<28}{med('utilization'):>12.3f}{max(x['throttled'] for x in r):>6}"
-              f"{min(x['synced'] for x in r):>8}{max(x['not_once'] for x in r):>10}"
-              f"{med('wall_s'):>8.1f}")
+        print(
+            f"({k}) {label:<28}{med('utilization'):>12.3f}{max(x['throttled'] for x in r):>6}"
+            f"{min(x['synced'] for x in r):>8}{max(x['not_once'] for x in r):>10}"
+            f"{med('wall_s'):>8.1f}"
+        )
     return statistics.median(x["per_call_overhead_s"] for x in results["a"])
 
 

@@ -36,35 +36,64 @@ class Apis:
         limit = self.cfg.spapi.limits[operation]
         # one bucket per (API, operation, account): the account is the marketplace's seller
         key = f"spapi/{operation}/{self.cfg.spapi.marketplace_id}"
-        return TokenGate(self.quota, key, limit.rate, limit.burst, self.wait,
-                         lease_s=self.cfg.spapi.timeout_s + 5, label=f"SP-API {operation}")
+        return TokenGate(
+            self.quota,
+            key,
+            limit.rate,
+            limit.burst,
+            self.wait,
+            lease_s=self.cfg.spapi.timeout_s + 5,
+            label=f"SP-API {operation}",
+        )
 
     def spapi(self) -> SpApiClient:
         s = self.cfg.spapi
-        tokens = OAuthTokens("lwa", self.secrets, self.cfg.lwa_url(),
-                             env_credentials("SPAPI_LWA", self.sandbox), s.timeout_s)
+        tokens = OAuthTokens(
+            "lwa",
+            self.secrets,
+            self.cfg.lwa_url(),
+            env_credentials("SPAPI_LWA", self.sandbox),
+            s.timeout_s,
+        )
         gates = {op: self.spapi_gate(op) for op in s.limits}
         return SpApiClient(self.cfg.spapi_url(), s.marketplace_id, tokens, s.timeout_s, gates)
 
     def base(self, timeout_s: float | None = None) -> BaseClient:
         b = self.cfg.base
-        tokens = OAuthTokens("base", self.secrets, self.cfg.base_token_url(),
-                             env_credentials("BASE", self.sandbox, redirect=True), b.timeout_s,
-                             rotates=True)
-        gate = WindowGate(self.quota, "base/shop", [Window("hour", 3600, b.hourly_limit),
-                                                    Window("day", 86400, b.daily_limit)],
-                          self.wait, label="BASE")
+        tokens = OAuthTokens(
+            "base",
+            self.secrets,
+            self.cfg.base_token_url(),
+            env_credentials("BASE", self.sandbox, redirect=True),
+            b.timeout_s,
+            rotates=True,
+        )
+        gate = WindowGate(
+            self.quota,
+            "base/shop",
+            [Window("hour", 3600, b.hourly_limit), Window("day", 86400, b.daily_limit)],
+            self.wait,
+            label="BASE",
+        )
         return BaseClient(self.cfg.base_url(), tokens, timeout_s or b.timeout_s, gate)
 
     def listing(self, platform: str) -> BaseClient | EbayClient | YahooClient:
         s = self.cfg.upload[platform]
         if platform == "base":
             return self.base(s.timeout_s)
-        gate = WindowGate(self.quota, f"{platform}/listing", [Window("day", 86400, s.daily_cap)],
-                          self.wait, label=platform)
+        gate = WindowGate(
+            self.quota,
+            f"{platform}/listing",
+            [Window("day", 86400, s.daily_cap)],
+            self.wait,
+            label=platform,
+        )
         url = self.cfg.upload_url(platform)
         if platform == "ebay":
             return EbayClient(url, bearer(self.cfg, EBAY_TOKEN), s.timeout_s, gate)
-        seller = (os.environ.get(YAHOO_SELLER, "").strip() or "sandbox-store") if self.sandbox \
+        seller = (
+            (os.environ.get(YAHOO_SELLER, "").strip() or "sandbox-store")
+            if self.sandbox
             else require_env(YAHOO_SELLER)
+        )
         return YahooClient(url, bearer(self.cfg, YAHOO_TOKEN), s.timeout_s, gate, seller)

@@ -48,9 +48,16 @@ def _fingerprint(secret: str) -> str:
 class OAuthTokens:
     """`token()` gives a valid access token; `invalidate(token)` after the API refused it."""
 
-    def __init__(self, name: str, secrets_dir: Path, url: str, creds: Credentials,
-                 timeout_s: float = 15.0, rotates: bool = False,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        name: str,
+        secrets_dir: Path,
+        url: str,
+        creds: Credentials,
+        timeout_s: float = 15.0,
+        rotates: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.name, self.url, self.creds = name, url, creds
         self.path = secrets_dir / f"{name}.json"
         self.lock_path = secrets_dir / f"{name}.lock"
@@ -109,8 +116,12 @@ class OAuthTokens:
         return self.creds.refresh_token
 
     def _refresh(self, cached: dict[str, Any] | None) -> dict[str, Any]:
-        form = {"grant_type": "refresh_token", "refresh_token": self._refresh_token(cached),
-                "client_id": self.creds.client_id, "client_secret": self.creds.client_secret}
+        form = {
+            "grant_type": "refresh_token",
+            "refresh_token": self._refresh_token(cached),
+            "client_id": self.creds.client_id,
+            "client_secret": self.creds.client_secret,
+        }
         if self.creds.redirect_uri:
             form["redirect_uri"] = self.creds.redirect_uri
         resp = call(self.http, f"{self.name} token", "POST", self.url, self.timeout_s, data=form)
@@ -119,14 +130,21 @@ class OAuthTokens:
             error = body.get("error", "") if isinstance(body, dict) else ""
             what = body.get("error_description", "") if isinstance(body, dict) else ""
             if error == "invalid_grant":
-                raise ConfigError(f"{self.name}: the refresh token was refused ({what}); "
-                                  f"authorise again and set a new refresh token")
-            raise ApiError(f"{self.name} token", what or "refresh failed", resp.status_code,
-                           error or None)
+                raise ConfigError(
+                    f"{self.name}: the refresh token was refused ({what}); "
+                    f"authorise again and set a new refresh token"
+                )
+            raise ApiError(
+                f"{self.name} token", what or "refresh failed", resp.status_code, error or None
+            )
         lifetime = float(body.get("expires_in", 3600))
-        fresh = {"access_token": body["access_token"], "expires_at": self.clock() + lifetime,
-                 "lifetime": lifetime, "refreshed_at": self.clock(),
-                 "seed": _fingerprint(self.creds.refresh_token)}
+        fresh = {
+            "access_token": body["access_token"],
+            "expires_at": self.clock() + lifetime,
+            "lifetime": lifetime,
+            "refreshed_at": self.clock(),
+            "seed": _fingerprint(self.creds.refresh_token),
+        }
         if self.rotates and isinstance(body.get("refresh_token"), str):
             fresh["refresh_token"] = body["refresh_token"]
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -150,5 +168,9 @@ def env_credentials(prefix: str, sandbox: bool, redirect: bool = False) -> Crede
                 raise ConfigError(f"environment variable {var} is not set (needed in live mode)")
             v = f"sandbox-{n.lower().replace('_', '-')}"
         values[n] = v
-    return Credentials(values["CLIENT_ID"], values["CLIENT_SECRET"], values["REFRESH_TOKEN"],
-                       values.get("REDIRECT_URI", ""))
+    return Credentials(
+        values["CLIENT_ID"],
+        values["CLIENT_SECRET"],
+        values["REFRESH_TOKEN"],
+        values.get("REDIRECT_URI", ""),
+    )

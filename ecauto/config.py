@@ -48,17 +48,22 @@ NON_NEGATIVE = _rule(_non_negative, "of 0 or more")
 FRACTION = _rule(_fraction, "from 0 to 1")
 PORT = _rule(_port, "from 0 to 65535")
 MODE = _rule(lambda v: v in ("sandbox", "live"), '"sandbox" or "live"', whole=True)
-OPERATION = _rule(lambda v: v in ("getPricing", "getItemOffersBatch"),
-                  '"getPricing" or "getItemOffersBatch"', whole=True)
+OPERATION = _rule(
+    lambda v: v in ("getPricing", "getItemOffersBatch"),
+    '"getPricing" or "getItemOffersBatch"',
+    whole=True,
+)
 BATCH = _rule(lambda v: 1 <= v <= 20, "from 1 to 20")
-REGION = _rule(lambda v: v in SPAPI_REGIONS, '"na", "eu" or "fe"', whole=True)
-
-# The live APIs, used when mode = "live" and an endpoint is left empty.
+# The live SP-API endpoints, used when mode = "live" and spapi.endpoint is left empty.
 SPAPI_REGIONS = {
     "na": "https://sellingpartnerapi-na.amazon.com",
     "eu": "https://sellingpartnerapi-eu.amazon.com",
     "fe": "https://sellingpartnerapi-fe.amazon.com",
 }
+
+REGION = _rule(lambda v: v in SPAPI_REGIONS, '"na", "eu" or "fe"', whole=True)
+
+# The other live APIs, used when mode = "live" and an endpoint is left empty.
 LIVE = {
     "lwa": "https://api.amazon.com/auth/o2/token",
     "base": "https://api.thebase.in",
@@ -305,7 +310,7 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
 
 
 def _value(hint: Any, f: dataclasses.Field[Any], value: Any, key: str, owner: type) -> Any:
-    if dataclasses.is_dataclass(hint):
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
         return _build(hint, value, key + ".")
     if typing.get_origin(hint) is dict:
         item_cls = typing.get_args(hint)[1]
@@ -316,14 +321,15 @@ def _value(hint: Any, f: dataclasses.Field[Any], value: Any, key: str, owner: ty
         out = dict(defaults)
         for sub, subvalue in value.items():
             if allowed and sub not in allowed:
-                raise ConfigError(f"unknown key '{key}.{sub}' (known: {', '.join(sorted(allowed))})")
+                raise ConfigError(
+                    f"unknown key '{key}.{sub}' (known: {', '.join(sorted(allowed))})"
+                )
             out[sub] = _build(item_cls, subvalue, f"{key}.{sub}.")
         return out
     if typing.get_origin(hint) is tuple:
         if typing.get_args(hint) != (str, Ellipsis):  # pragma: no cover - a schema error
             raise TypeError(f"unsupported config type {hint} for {key}")
-        if not isinstance(value, list) or not all(isinstance(x, str) and x.strip()
-                                                  for x in value):
+        if not isinstance(value, list) or not all(isinstance(x, str) and x.strip() for x in value):
             raise ConfigError(f"{key} must be a list of non-empty strings, got {value!r}")
         return tuple(value)
     original = value

@@ -13,8 +13,12 @@ from pathlib import Path
 DEFAULT_HOME = "var"
 
 
-def resolve_home(explicit: str | os.PathLike[str] | None = None, *, cwd: str | None = None,
-                 environ: dict[str, str] | None = None) -> Path:
+def resolve_home(
+    explicit: str | os.PathLike[str] | None = None,
+    *,
+    cwd: str | None = None,
+    environ: dict[str, str] | None = None,
+) -> Path:
     """`explicit`, else `$ECAUTO_HOME`, else `var/`, made absolute against `cwd`."""
     env = os.environ if environ is None else environ
     raw = explicit or env.get("ECAUTO_HOME") or DEFAULT_HOME

@@ -9,7 +9,7 @@ import time
 
 
 class _Formatter(logging.Formatter):
-    converter = time.gmtime
+    converter = time.gmtime  # type: ignore[assignment]  # typeshed types it as a method
 
     def __init__(self, name: str) -> None:
         super().__init__(

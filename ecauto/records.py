@@ -12,8 +12,9 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
-def get(data: dict[str, Any], key: str, kind: type[T] | tuple[type, ...], *,
-        optional: bool = False) -> Any:
+def get(
+    data: dict[str, Any], key: str, kind: type[T] | tuple[type, ...], *, optional: bool = False
+) -> Any:
     value = data.get(key)
     if value is None:
         if optional:

@@ -163,27 +163,36 @@ class Store:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
-    def seed_demo(self, products: int, listings_per_platform: int,
-                  platforms: Sequence[str], now: float) -> bool:
+    def seed_demo(
+        self, products: int, listings_per_platform: int, platforms: Sequence[str], now: float
+    ) -> bool:
         """Fill an empty sandbox instance with demo data, once (True if this call did it)."""
         with self.tx() as db:
             if db.execute("SELECT 1 FROM meta WHERE key = 'demo_seeded'").fetchone():
                 return False
             db.executemany(
                 "INSERT OR IGNORE INTO products (asin, sku, title, base_item_id) VALUES (?,?,?,?)",
-                [(demo_asin(i), f"SKU-{i:05d}", f"Demo product {i}", str(100000 + i))
-                 for i in range(products)],
+                [
+                    (demo_asin(i), f"SKU-{i:05d}", f"Demo product {i}", str(100000 + i))
+                    for i in range(products)
+                ],
             )
             rows = []
             for p in platforms:
                 for i in range(listings_per_platform):
                     sku = f"SKU-{i:05d}"
-                    payload = {"sku": sku, "title": f"Demo product {i}", "price": 1000 + 10 * i,
-                               "stock": 1 + i % 5}
+                    payload = {
+                        "sku": sku,
+                        "title": f"Demo product {i}",
+                        "price": 1000 + 10 * i,
+                        "stock": 1 + i % 5,
+                    }
                     rows.append((p, sku, json.dumps(payload), now, now))
             db.executemany(
                 "INSERT OR IGNORE INTO listings (platform, sku, payload, created_at, updated_at)"
-                " VALUES (?,?,?,?,?)", rows)
+                " VALUES (?,?,?,?,?)",
+                rows,
+            )
             db.execute("INSERT INTO meta (key, value) VALUES ('demo_seeded', ?)", (str(now),))
         return True
 
@@ -192,32 +201,44 @@ class Store:
         with self.tx() as db:
             cur = db.execute(
                 "INSERT INTO listings (platform, sku, payload, created_at, updated_at)"
-                " VALUES (?,?,?,?,?)", (platform, sku, json.dumps(payload), now, now))
+                " VALUES (?,?,?,?,?)",
+                (platform, sku, json.dumps(payload), now, now),
+            )
             return int(cur.lastrowid or 0)
 
     def _listing(self, row: sqlite3.Row) -> Listing:
-        return Listing(row["id"], row["platform"], row["sku"], json.loads(row["payload"]),
-                       row["state"], row["attempts"], row["next_attempt_at"], row["last_error"],
-                       row["remote_id"])
+        return Listing(
+            row["id"],
+            row["platform"],
+            row["sku"],
+            json.loads(row["payload"]),
+            row["state"],
+            row["attempts"],
+            row["next_attempt_at"],
+            row["last_error"],
+            row["remote_id"],
+        )
 
     def in_flight(self, platform: str) -> list[Listing]:
         """Listings a crash left between 'we are uploading' and 'it is uploaded'."""
         rows = self.db.execute(
             "SELECT * FROM listings WHERE platform = ? AND state = 'uploading' ORDER BY id",
-            (platform,)).fetchall()
+            (platform,),
+        ).fetchall()
         return [self._listing(r) for r in rows]
 
     def due(self, platform: str, now: float, limit: int) -> list[Listing]:
         rows = self.db.execute(
             "SELECT * FROM listings WHERE platform = ? AND state = 'queued'"
             " AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
-            (platform, now, limit)).fetchall()
+            (platform, now, limit),
+        ).fetchall()
         return [self._listing(r) for r in rows]
 
     def attempts_since(self, platform: str, since: float) -> int:
         row = self.db.execute(
-            "SELECT COUNT(*) FROM upload_attempts WHERE platform = ? AND at > ?",
-            (platform, since)).fetchone()
+            "SELECT COUNT(*) FROM upload_attempts WHERE platform = ? AND at > ?", (platform, since)
+        ).fetchone()
         return int(row[0])
 
     def mark_uploading(self, listing_id: int, now: float) -> bool:
@@ -225,11 +246,15 @@ class Store:
         with self.tx() as db:
             cur = db.execute(
                 "UPDATE listings SET state = 'uploading', updated_at = ?"
-                " WHERE id = ? AND state = 'queued'", (now, listing_id))
+                " WHERE id = ? AND state = 'queued'",
+                (now, listing_id),
+            )
             if cur.rowcount:
-                db.execute("INSERT INTO upload_attempts (platform, listing_id, at, ok)"
-                           " SELECT platform, id, ?, 0 FROM listings WHERE id = ?",
-                           (now, listing_id))
+                db.execute(
+                    "INSERT INTO upload_attempts (platform, listing_id, at, ok)"
+                    " SELECT platform, id, ?, 0 FROM listings WHERE id = ?",
+                    (now, listing_id),
+                )
             return cur.rowcount == 1
 
     def mark_uploaded(self, listing_id: int, remote_id: str, now: float) -> None:
@@ -237,29 +262,37 @@ class Store:
             db.execute(
                 "UPDATE listings SET state = 'uploaded', remote_id = ?, uploaded_at = ?,"
                 " updated_at = ?, last_error = NULL WHERE id = ?",
-                (remote_id, now, now, listing_id))
-            db.execute("UPDATE upload_attempts SET ok = 1 WHERE id ="
-                       " (SELECT MAX(id) FROM upload_attempts WHERE listing_id = ?)", (listing_id,))
+                (remote_id, now, now, listing_id),
+            )
+            db.execute(
+                "UPDATE upload_attempts SET ok = 1 WHERE id ="
+                " (SELECT MAX(id) FROM upload_attempts WHERE listing_id = ?)",
+                (listing_id,),
+            )
 
-    def mark_failed(self, listing_id: int, error: str, retry_at: float | None,
-                    now: float) -> None:
+    def mark_failed(self, listing_id: int, error: str, retry_at: float | None, now: float) -> None:
         """Back to the queue for `retry_at`, or, with None, out of it for a person to look at."""
         state = "queued" if retry_at is not None else "failed"
         with self.tx() as db:
             db.execute(
                 "UPDATE listings SET state = ?, attempts = attempts + 1, next_attempt_at = ?,"
                 " last_error = ?, updated_at = ? WHERE id = ?",
-                (state, retry_at or now, one_line(error), now, listing_id))
+                (state, retry_at or now, one_line(error), now, listing_id),
+            )
 
     def requeue(self, listing_id: int, now: float) -> None:
         with self.tx() as db:
-            db.execute("UPDATE listings SET state = 'queued', updated_at = ? WHERE id = ?"
-                       " AND state = 'uploading'", (now, listing_id))
+            db.execute(
+                "UPDATE listings SET state = 'queued', updated_at = ? WHERE id = ?"
+                " AND state = 'uploading'",
+                (now, listing_id),
+            )
 
     def listing_counts(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
         for r in self.db.execute(
-                "SELECT platform, state, COUNT(*) FROM listings GROUP BY platform, state"):
+            "SELECT platform, state, COUNT(*) FROM listings GROUP BY platform, state"
+        ):
             out.setdefault(r[0], {})[r[1]] = r[2]
         return out
 
@@ -277,19 +310,25 @@ class Store:
         """Within the caller's transaction."""
         changed = 0
         for u in updates:
-            row = db.execute("SELECT price, stock FROM products WHERE asin = ?",
-                             (u.asin,)).fetchone()
+            row = db.execute(
+                "SELECT price, stock FROM products WHERE asin = ?", (u.asin,)
+            ).fetchone()
             if row is None:
                 continue
             if u.price is not None and u.price != row["price"]:
-                db.execute("UPDATE products SET price = ?, price_updated_at = ? WHERE asin = ?",
-                           (u.price, now, u.asin))
+                db.execute(
+                    "UPDATE products SET price = ?, price_updated_at = ? WHERE asin = ?",
+                    (u.price, now, u.asin),
+                )
                 changed += 1
             if u.stock != row["stock"]:
-                db.execute("UPDATE products SET stock = ?, stock_updated_at = ? WHERE asin = ?",
-                           (u.stock, now, u.asin))
-            db.execute("UPDATE products SET synced_at = ?, last_error = NULL WHERE asin = ?",
-                       (now, u.asin))
+                db.execute(
+                    "UPDATE products SET stock = ?, stock_updated_at = ? WHERE asin = ?",
+                    (u.stock, now, u.asin),
+                )
+            db.execute(
+                "UPDATE products SET synced_at = ?, last_error = NULL WHERE asin = ?", (now, u.asin)
+            )
         return changed
 
     def record_product_error(self, asin: str, error: str) -> None:
@@ -306,8 +345,10 @@ class Store:
 
     def mark_pushed(self, asin: str, price: int, now: float) -> None:
         with self.tx() as db:
-            db.execute("UPDATE products SET base_price = ?, base_pushed_at = ? WHERE asin = ?",
-                       (price, now, asin))
+            db.execute(
+                "UPDATE products SET base_price = ?, base_pushed_at = ? WHERE asin = ?",
+                (price, now, asin),
+            )
 
     # --- sync runs ---------------------------------------------------------------------------
     def join_or_start_run(self, now: float, max_age_s: float, batch_size: int) -> tuple[int, bool]:
@@ -315,70 +356,108 @@ class Store:
 
         Returns (run id, whether this call started it). Older unfinished cycles are abandoned."""
         with self.tx() as db:
-            row = db.execute("SELECT id FROM sync_runs WHERE state = 'running' AND started_at > ?"
-                             " ORDER BY id DESC LIMIT 1", (now - max_age_s,)).fetchone()
+            row = db.execute(
+                "SELECT id FROM sync_runs WHERE state = 'running' AND started_at > ?"
+                " ORDER BY id DESC LIMIT 1",
+                (now - max_age_s,),
+            ).fetchone()
             if row:
                 return int(row[0]), False
-            db.execute("UPDATE sync_runs SET state = 'abandoned', finished_at = ?"
-                       " WHERE state IN ('running', 'pushing')", (now,))
+            db.execute(
+                "UPDATE sync_runs SET state = 'abandoned', finished_at = ?"
+                " WHERE state IN ('running', 'pushing')",
+                (now,),
+            )
             asins = [r[0] for r in db.execute("SELECT asin FROM products ORDER BY asin")]
-            parts = [asins[i:i + batch_size] for i in range(0, len(asins), batch_size)]
-            run = int(db.execute("INSERT INTO sync_runs (started_at, batches) VALUES (?, ?)",
-                                 (now, len(parts))).lastrowid or 0)
-            db.executemany("INSERT INTO sync_batches (run_id, idx, asins) VALUES (?, ?, ?)",
-                           [(run, i, json.dumps(p)) for i, p in enumerate(parts)])
+            parts = [asins[i : i + batch_size] for i in range(0, len(asins), batch_size)]
+            run = int(
+                db.execute(
+                    "INSERT INTO sync_runs (started_at, batches) VALUES (?, ?)", (now, len(parts))
+                ).lastrowid
+                or 0
+            )
+            db.executemany(
+                "INSERT INTO sync_batches (run_id, idx, asins) VALUES (?, ?, ?)",
+                [(run, i, json.dumps(p)) for i, p in enumerate(parts)],
+            )
             return run, True
 
-    def claim_batch(self, run_id: int, claimer: str, now: float) -> tuple[int, int, list[str]] | None:
+    def claim_batch(
+        self, run_id: int, claimer: str, now: float
+    ) -> tuple[int, int, list[str]] | None:
         """The next queued batch of the run, now claimed by `claimer`: (id, index, ASINs)."""
         with self.tx() as db:
             row = db.execute(
                 "UPDATE sync_batches SET state = 'claimed', claimed_by = ?, claimed_at = ?"
                 " WHERE id = (SELECT id FROM sync_batches WHERE run_id = ? AND state = 'queued'"
-                " ORDER BY idx LIMIT 1) RETURNING id, idx, asins", (claimer, now, run_id)
+                " ORDER BY idx LIMIT 1) RETURNING id, idx, asins",
+                (claimer, now, run_id),
             ).fetchone()
         return (int(row[0]), int(row[1]), json.loads(row[2])) if row else None
 
     def claimers(self, run_id: int) -> list[str]:
-        return [r[0] for r in self.db.execute(
-            "SELECT DISTINCT claimed_by FROM sync_batches WHERE run_id = ? AND state = 'claimed'",
-            (run_id,))]
+        return [
+            r[0]
+            for r in self.db.execute(
+                "SELECT DISTINCT claimed_by FROM sync_batches WHERE run_id = ? AND state = 'claimed'",
+                (run_id,),
+            )
+        ]
 
     def release_claims(self, run_id: int, claimer: str) -> int:
         """Put a claimer's unfinished batches back in the queue (it stopped, or it died)."""
         with self.tx() as db:
-            return db.execute("UPDATE sync_batches SET state = 'queued', claimed_by = NULL"
-                              " WHERE run_id = ? AND state = 'claimed' AND claimed_by = ?",
-                              (run_id, claimer)).rowcount
+            return db.execute(
+                "UPDATE sync_batches SET state = 'queued', claimed_by = NULL"
+                " WHERE run_id = ? AND state = 'claimed' AND claimed_by = ?",
+                (run_id, claimer),
+            ).rowcount
 
-    def finish_batch(self, batch_id: int, claimer: str, updates: Sequence[PriceUpdate],
-                     errors: Sequence[tuple[str, str]], now: float,
-                     throttled: int = 0) -> int | None:
+    def finish_batch(
+        self,
+        batch_id: int,
+        claimer: str,
+        updates: Sequence[PriceUpdate],
+        errors: Sequence[tuple[str, str]],
+        now: float,
+        throttled: int = 0,
+    ) -> int | None:
         """Store a batch's prices and mark it done, in one transaction: each batch counts once.
 
         None if the claim was lost meanwhile (then nothing is stored)."""
         with self.tx() as db:
-            cur = db.execute("UPDATE sync_batches SET state = 'done', done_at = ? WHERE id = ?"
-                             " AND state = 'claimed' AND claimed_by = ?",
-                             (now, batch_id, claimer))
+            cur = db.execute(
+                "UPDATE sync_batches SET state = 'done', done_at = ? WHERE id = ?"
+                " AND state = 'claimed' AND claimed_by = ?",
+                (now, batch_id, claimer),
+            )
             if cur.rowcount != 1:
                 return None
             for asin, error in errors:
-                db.execute("UPDATE products SET last_error = ? WHERE asin = ?",
-                           (one_line(error), asin))
+                db.execute(
+                    "UPDATE products SET last_error = ? WHERE asin = ?", (one_line(error), asin)
+                )
             changed = self._apply_prices(db, updates, now)
-            db.execute("UPDATE sync_runs SET items = items + ?, changed = changed + ?,"
-                       " throttled = throttled + ? WHERE id = (SELECT run_id FROM sync_batches"
-                       " WHERE id = ?)", (len(updates), changed, throttled, batch_id))
+            db.execute(
+                "UPDATE sync_runs SET items = items + ?, changed = changed + ?,"
+                " throttled = throttled + ? WHERE id = (SELECT run_id FROM sync_batches"
+                " WHERE id = ?)",
+                (len(updates), changed, throttled, batch_id),
+            )
             return changed
 
     def fail_batch(self, batch_id: int, claimer: str, error: str, now: float) -> None:
         with self.tx() as db:
-            if db.execute("UPDATE sync_batches SET state = 'failed', done_at = ?, error = ?"
-                          " WHERE id = ? AND claimed_by = ?",
-                          (now, one_line(error), batch_id, claimer)).rowcount:
-                db.execute("UPDATE sync_runs SET errors = errors + 1 WHERE id = (SELECT run_id"
-                           " FROM sync_batches WHERE id = ?)", (batch_id,))
+            if db.execute(
+                "UPDATE sync_batches SET state = 'failed', done_at = ?, error = ?"
+                " WHERE id = ? AND claimed_by = ?",
+                (now, one_line(error), batch_id, claimer),
+            ).rowcount:
+                db.execute(
+                    "UPDATE sync_runs SET errors = errors + 1 WHERE id = (SELECT run_id"
+                    " FROM sync_batches WHERE id = ?)",
+                    (batch_id,),
+                )
 
     def run_row(self, run_id: int) -> dict[str, Any]:
         row = self.db.execute("SELECT * FROM sync_runs WHERE id = ?", (run_id,)).fetchone()
@@ -387,23 +466,30 @@ class Store:
     def run_progress(self, run_id: int) -> dict[str, int]:
         counts = dict.fromkeys(("queued", "claimed", "done", "failed"), 0)
         for state, n in self.db.execute(
-                "SELECT state, COUNT(*) FROM sync_batches WHERE run_id = ? GROUP BY state",
-                (run_id,)):
+            "SELECT state, COUNT(*) FROM sync_batches WHERE run_id = ? GROUP BY state", (run_id,)
+        ):
             counts[state] = n
         return counts
 
     def claim_push(self, run_id: int, claimer: str) -> bool:
         """Whoever sees the last batch settled first pushes the prices; the others do not."""
         with self.tx() as db:
-            return db.execute(
-                "UPDATE sync_runs SET state = 'pushing', pusher = ? WHERE id = ? AND state ="
-                " 'running' AND NOT EXISTS (SELECT 1 FROM sync_batches WHERE run_id = ? AND"
-                " state IN ('queued', 'claimed'))", (claimer, run_id, run_id)).rowcount == 1
+            return (
+                db.execute(
+                    "UPDATE sync_runs SET state = 'pushing', pusher = ? WHERE id = ? AND state ="
+                    " 'running' AND NOT EXISTS (SELECT 1 FROM sync_batches WHERE run_id = ? AND"
+                    " state IN ('queued', 'claimed'))",
+                    (claimer, run_id, run_id),
+                ).rowcount
+                == 1
+            )
 
     def finish_run(self, run_id: int, state: str, now: float, pushed: int) -> None:
         with self.tx() as db:
-            db.execute("UPDATE sync_runs SET state = ?, finished_at = ?, pushed = ? WHERE id = ?",
-                       (state, now, pushed, run_id))
+            db.execute(
+                "UPDATE sync_runs SET state = ?, finished_at = ?, pushed = ? WHERE id = ?",
+                (state, now, pushed, run_id),
+            )
 
 
 def demo_asin(i: int) -> str:

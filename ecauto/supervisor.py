@@ -56,8 +56,12 @@ def read_ini(path: str | Path) -> CircusSetup:
     watchers = {}
     for w in cfg.get("watchers", []):
         line = " ".join(x for x in (w.get("cmd", ""), w.get("args", "") or "") if x)
-        watchers[w["name"]] = WatcherSpec(w["name"], line, int(w.get("priority", 0)),
-                                          str(w.get("singleton", "")).lower() in ("true", "1"))
+        watchers[w["name"]] = WatcherSpec(
+            w["name"],
+            line,
+            int(w.get("priority", 0)),
+            str(w.get("singleton", "")).lower() in ("true", "1"),
+        )
     return CircusSetup(p, cfg["endpoint"], watchers)
 
 
@@ -80,7 +84,8 @@ class Control:
                 answer = client.call(make_message(command, **props))
             except CallError as e:
                 raise CircusUnavailable(
-                    f"circusd does not answer at {self.endpoint} ({e})") from None
+                    f"circusd does not answer at {self.endpoint} ({e})"
+                ) from None
             finally:
                 client.stop()
             if not isinstance(answer, dict):
@@ -126,8 +131,10 @@ def preflight(setup: CircusSetup) -> str | None:
     """Why circusd must not be started now, or None."""
     ctl = Control(setup.endpoint, timeout_s=1.0, tries=1)
     if ctl.ping():
-        return (f"already running: a circusd answers at {setup.endpoint}. "
-                f"Use `circusctl status`, or stop it first with `circusctl quit`.")
+        return (
+            f"already running: a circusd answers at {setup.endpoint}. "
+            f"Use `circusctl status`, or stop it first with `circusctl quit`."
+        )
     return None
 
 
@@ -149,23 +156,27 @@ def wait_started(setup: CircusSetup, timeout_s: float) -> str | None:
             return None
         time.sleep(0.2)
     if not answered:
-        return (f"circusd did not come up at {setup.endpoint} within {timeout_s:g}s; "
-                f"see its log (logoutput in {setup.path.name})")
-    return (f"circusd runs without watcher(s) {', '.join(missing)} named in {setup.path.name}: "
-            f"a hook or stream option it could not load drops a watcher silently")
+        return (
+            f"circusd did not come up at {setup.endpoint} within {timeout_s:g}s; "
+            f"see its log (logoutput in {setup.path.name})"
+        )
+    return (
+        f"circusd runs without watcher(s) {', '.join(missing)} named in {setup.path.name}: "
+        f"a hook or stream option it could not load drops a watcher silently"
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    p = Parser(prog="ecauto.supervisor",
-                                description="Checks around starting circusd.")
+    p = Parser(prog="ecauto.supervisor", description="Checks around starting circusd.")
     p.add_argument("check", choices=("preflight", "started"))
     p.add_argument("ini", nargs="?", default="circus.ini")
     p.add_argument("--timeout", type=float, default=30.0)
     args = p.parse_args(argv)
     try:
         setup = read_ini(args.ini)
-        problem = preflight(setup) if args.check == "preflight" else wait_started(
-            setup, args.timeout)
+        problem = (
+            preflight(setup) if args.check == "preflight" else wait_started(setup, args.timeout)
+        )
     except CircusError as e:
         problem = str(e)
     if problem:

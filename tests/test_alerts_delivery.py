@@ -67,7 +67,6 @@ class Sandbox:
         requests.delete(f"{self.url}/_sandbox/faults", timeout=5).raise_for_status()
 
 
-
 def make(folder: Path, url: str, clock: Clock, room: str = "7", **settings: Any) -> Alerter:
     target = ChatworkTarget(f"{url}/v2", room, TOKEN)
     return Alerter(folder, AlertSettings(**settings), HOST, target, clock)

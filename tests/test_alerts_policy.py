@@ -304,8 +304,9 @@ def test_an_incident_that_recovered_and_came_back_is_alerted_again() -> None:
         return Notice("hung/upload-base", kind, "warning", "upload-base", "hung", "", {}, at)
 
     state, sent = AlertState(), []
-    for i, kind in enumerate(["incident", "recovery", "incident", "recovery", "incident",
-                              "incident"]):
+    for i, kind in enumerate(
+        ["incident", "recovery", "incident", "recovery", "incident", "incident"]
+    ):
         kept, _, state = dedupe([n(kind, 600.0 * i)], state, 600.0 * i, window_s=1800)
         sent += [k.kind for k in kept]
     # the last repeat (no recovery in between, within the window) is the only one held back

@@ -185,8 +185,11 @@ def test_a_second_signal_leaves_at_once(tmp_path: Path, reaper: Reaper) -> None:
         timeout=5,
     )
     p = rig.daemon("ecauto.daemons.sync")
-    wait_for(lambda: rig.stats()["endpoints"]["spapi.getPricing"]["requests"] >= 1, 60,
-             "the sync's first SP-API call to be held at the sandbox")
+    wait_for(
+        lambda: rig.stats()["endpoints"]["spapi.getPricing"]["requests"] >= 1,
+        60,
+        "the sync's first SP-API call to be held at the sandbox",
+    )
     # When it gets SIGTERM, it keeps finishing the batch in hand
     p.send_signal(signal.SIGTERM)
     with pytest.raises(subprocess.TimeoutExpired):

@@ -16,11 +16,16 @@ from ecauto.daemon.heartbeat import Heartbeat, Phase
 from ecauto.daemon.lock import LockOwner
 from ecauto.quota.rules import BucketState
 
-scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True),
-                    st.text(max_size=20))
-json_values = st.recursive(scalars, lambda kids: st.one_of(
-    st.lists(kids, max_size=4), st.dictionaries(st.text(max_size=10), kids, max_size=4)),
-    max_leaves=12)
+scalars = st.one_of(
+    st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), st.text(max_size=20)
+)
+json_values = st.recursive(
+    scalars,
+    lambda kids: st.one_of(
+        st.lists(kids, max_size=4), st.dictionaries(st.text(max_size=10), kids, max_size=4)
+    ),
+    max_leaves=12,
+)
 
 HB_KEYS = list(Heartbeat("n", 1, 1.0, 1.0, 1.0, Phase.WORKING).to_json())
 LOCK_KEYS = ["schema", "name", "pid", "create_time", "hostname", "cmdline", "started_at", "home"]
@@ -29,7 +34,8 @@ LOCK_KEYS = ["schema", "name", "pid", "create_time", "hostname", "cmdline", "sta
 def records(keys: list[str]) -> st.SearchStrategy[dict[str, Any]]:
     """Dicts over the real keys (so parsing gets past the first check) with any values."""
     return st.dictionaries(st.sampled_from(keys), json_values, max_size=len(keys)).map(
-        lambda d: {"schema": 1, **d} if d.get("schema") is None else d)
+        lambda d: {"schema": 1, **d} if d.get("schema") is None else d
+    )
 
 
 @settings(max_examples=300, deadline=None)
@@ -62,11 +68,32 @@ def test_record_reader_refuses_any_bytes_with_value_error(raw: bytes) -> None:
             pass
 
 
-config_keys = st.sampled_from(["mode", "sandbox", "spapi", "base", "upload", "sync", "daemon",
-                               "demo", "alerts", "watchdog", "port", "limits", "getPricing",
-                               "rate", "burst", "ebay", "interval_s", "hourly_cap", "x"])
-config_docs = st.recursive(scalars, lambda kids: st.dictionaries(config_keys, kids, max_size=4),
-                           max_leaves=10)
+config_keys = st.sampled_from(
+    [
+        "mode",
+        "sandbox",
+        "spapi",
+        "base",
+        "upload",
+        "sync",
+        "daemon",
+        "demo",
+        "alerts",
+        "watchdog",
+        "port",
+        "limits",
+        "getPricing",
+        "rate",
+        "burst",
+        "ebay",
+        "interval_s",
+        "hourly_cap",
+        "x",
+    ]
+)
+config_docs = st.recursive(
+    scalars, lambda kids: st.dictionaries(config_keys, kids, max_size=4), max_leaves=10
+)
 
 
 @settings(max_examples=300, deadline=None)
@@ -79,8 +106,11 @@ def test_config_parser_refuses_garbage_with_config_error(d: dict[str, Any]) -> N
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.dictionaries(st.sampled_from(["tat", "inflight", "inflight_until", "header_rate"]),
-                       json_values))
+@given(
+    st.dictionaries(
+        st.sampled_from(["tat", "inflight", "inflight_until", "header_rate"]), json_values
+    )
+)
 def test_quota_state_reads_anything_as_some_state(d: dict[str, Any]) -> None:
     s = BucketState.from_json(d)
     json.dumps(s.to_json(), allow_nan=False)

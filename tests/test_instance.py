@@ -26,8 +26,11 @@ def test_all_watchers_run_with_heartbeats_and_locks(instance: Instance) -> None:
         assert hb.create_time == pytest.approx(psutil.Process(pid).create_time(), abs=0.01)
         assert hb.home == str(instance.home)
         owner = read_lock(instance.home, name)
-        assert owner is not None, (name, sorted(p.name for p in (instance.home / "locks").iterdir()),
-                                   (instance.home / "log" / f"{name}.log").read_text()[-2000:])
+        assert owner is not None, (
+            name,
+            sorted(p.name for p in (instance.home / "locks").iterdir()),
+            (instance.home / "log" / f"{name}.log").read_text()[-2000:],
+        )
         assert owner["pid"] == pid and owner["name"] == name
         assert owner["home"] == str(instance.home)
     # heartbeats keep coming while a daemon sleeps between cycles
@@ -134,8 +137,10 @@ def test_listings_are_uploaded_and_a_sync_completes_unthrottled(instance: Instan
 
 def test_nothing_listens_beyond_loopback_and_the_home_is_owner_only(instance: Instance) -> None:
     assert instance.circusd is not None
-    procs = [psutil.Process(instance.circusd.pid),
-             *psutil.Process(instance.circusd.pid).children(recursive=True)]
+    procs = [
+        psutil.Process(instance.circusd.pid),
+        *psutil.Process(instance.circusd.pid).children(recursive=True),
+    ]
     listening = []
     for p in procs:
         for c in p.net_connections(kind="inet"):

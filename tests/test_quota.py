@@ -30,8 +30,9 @@ def run(rate: float, burst: int, sends: list[float], rtt: float = 0.0) -> list[f
         (0.1, 1, [0, 0], 0.0, [0, 10]),  # getItemOffersBatch
     ],
 )
-def test_bucket_schedule(rate: float, burst: int, sends: list[float], rtt: float,
-                         expected: list[float]) -> None:
+def test_bucket_schedule(
+    rate: float, burst: int, sends: list[float], rtt: float, expected: list[float]
+) -> None:
     assert run(rate, burst, sends, rtt) == pytest.approx(expected)
 
 
@@ -49,8 +50,9 @@ def test_a_dead_holder_is_presumed_to_have_used_its_token_at_its_lease_end() -> 
     s, _ = rules.reserve(BucketState(), 1.0, 1, 0.0, "dead", lease_s=5)
     s, res = rules.reserve(s, 1.0, 1, 6.0, "next", lease_s=5)
     assert res.send_at == pytest.approx(6.0)
-    s, res = rules.reserve(BucketState(tat=1.0, inflight="x", inflight_until=4.5), 1.0, 1, 5.0,
-                           "n", lease_s=5)
+    s, res = rules.reserve(
+        BucketState(tat=1.0, inflight="x", inflight_until=4.5), 1.0, 1, 5.0, "n", lease_s=5
+    )
     assert res.send_at == pytest.approx(5.5)
 
 
@@ -66,16 +68,18 @@ def test_a_refusal_empties_the_bucket_and_backs_off_with_jitter() -> None:
     ("header", "expected_next"),
     [(None, 2.0), (0.25, 4.0), (5.0, 2.0), (0.0, 2.0), (float("nan"), 2.0)],
 )
-def test_the_rate_header_may_lower_the_rate_never_raise_it(header: float | None,
-                                                           expected_next: float) -> None:
+def test_the_rate_header_may_lower_the_rate_never_raise_it(
+    header: float | None, expected_next: float
+) -> None:
     s, _ = rules.reserve(BucketState(), 0.5, 1, 0.0, "a", lease_s=30)
     s = rules.settle(s, 0.5, 0.0, "a", header_rate=header)
     _, res = rules.reserve(s, 0.5, 1, 0.0, "b", lease_s=30)
     assert res.send_at == pytest.approx(expected_next)
 
 
-@pytest.mark.parametrize("garbage", [{"tat": "x"}, {"tat": float("inf")}, [], {"inflight": 3},
-                                     {"header_rate": -1}])
+@pytest.mark.parametrize(
+    "garbage", [{"tat": "x"}, {"tat": float("inf")}, [], {"inflight": 3}, {"header_rate": -1}]
+)
 def test_damaged_state_reads_as_fresh(garbage: object) -> None:
     st = BucketState.from_json(garbage if isinstance(garbage, dict) else {})
     assert st.inflight is None and (st.header_rate is None or st.header_rate > 0)

@@ -18,20 +18,34 @@ WORKER = str(REPO / "tests" / "quota_worker.py")
 
 
 class Sandbox:
-    def __init__(self, root: Path, reaper: Reaper, *flags: str, config_extra: str = "",
-                 **config: object) -> None:
+    def __init__(
+        self, root: Path, reaper: Reaper, *flags: str, config_extra: str = "", **config: object
+    ) -> None:
         from support import free_port
 
         self.root, self.reaper = root, reaper
         self.home = root / "home"
         self.port = free_port()
-        self.config = write_config(root / "ecauto.toml", self.port, extra=config_extra,
-                                   **config)  # type: ignore[arg-type]
+        self.config = write_config(root / "ecauto.toml", self.port, extra=config_extra, **config)  # type: ignore[arg-type]
         self.env = instance_env(self.home, self.config)
         self.url = f"http://127.0.0.1:{self.port}"
-        start_process(reaper, [sys.executable, "-m", "ecauto.sandbox", "--port", str(self.port),
-                               "--home", str(root / "sb"), *flags], self.env, root,
-                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        start_process(
+            reaper,
+            [
+                sys.executable,
+                "-m",
+                "ecauto.sandbox",
+                "--port",
+                str(self.port),
+                "--home",
+                str(root / "sb"),
+                *flags,
+            ],
+            self.env,
+            root,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_for(lambda: requests.get(f"{self.url}/_sandbox/health", timeout=2).ok, 20, "sandbox")
 
     def stats(self) -> dict:
@@ -41,8 +55,14 @@ class Sandbox:
         requests.post(f"{self.url}/_sandbox/faults", json=spec, timeout=5).raise_for_status()
 
     def run(self, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
-        p = start_process(self.reaper, [sys.executable, *args], self.env, self.root,
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        p = start_process(
+            self.reaper,
+            [sys.executable, *args],
+            self.env,
+            self.root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         out, err = p.communicate(timeout=timeout)
         return subprocess.CompletedProcess(p.args, p.returncode, out, err)
 
@@ -53,14 +73,23 @@ class Sandbox:
         return sqlite3.connect(self.home / "ecauto.db", timeout=10)
 
 
-def test_three_processes_share_one_bucket_and_never_overdraw_it(tmp_path: Path,
-                                                                reaper: Reaper) -> None:
+def test_three_processes_share_one_bucket_and_never_overdraw_it(
+    tmp_path: Path, reaper: Reaper
+) -> None:
     # Given a sandbox enforcing 20 calls/s, burst 1, and three processes of one home
     sb = Sandbox(tmp_path, reaper, "--spapi-rate", "20", "--spapi-burst", "1")
     sb.home.mkdir(parents=True)
-    procs = [start_process(reaper, [sys.executable, WORKER, "hammer", str(sb.home), sb.url, "20",
-                                    "15"], sb.env, tmp_path, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE) for _ in range(3)]
+    procs = [
+        start_process(
+            reaper,
+            [sys.executable, WORKER, "hammer", str(sb.home), sb.url, "20", "15"],
+            sb.env,
+            tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(3)
+    ]
     for p in procs:
         out, err = p.communicate(timeout=60)
         assert p.returncode == 0, err
@@ -78,16 +107,26 @@ def sync_through_fault(sb: Sandbox, mode: str, tmp_path: Path) -> None:
     sb.fault(endpoint="spapi.getPricing", mode=mode)
     log = tmp_path / f"sync-{mode}.log"
     with open(log, "w") as err:
-        p = start_process(sb.reaper, [sys.executable, "-m", "ecauto.daemons.sync", "--once"],
-                          sb.env, tmp_path, stdout=subprocess.DEVNULL, stderr=err)
-        wait_for(lambda: sb.stats()["endpoints"]["spapi.getPricing"]["injected"] >= before + 2,
-                 60, f"the sync to meet {mode} twice")
+        p = start_process(
+            sb.reaper,
+            [sys.executable, "-m", "ecauto.daemons.sync", "--once"],
+            sb.env,
+            tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
+        wait_for(
+            lambda: sb.stats()["endpoints"]["spapi.getPricing"]["injected"] >= before + 2,
+            60,
+            f"the sync to meet {mode} twice",
+        )
         requests.delete(f"{sb.url}/_sandbox/faults", timeout=5).raise_for_status()
         assert p.wait(timeout=90) == 0, log.read_text()
 
 
-def test_a_sync_cycle_retries_injected_429s_and_5xx_and_loses_nothing(tmp_path: Path,
-                                                                      reaper: Reaper) -> None:
+def test_a_sync_cycle_retries_injected_429s_and_5xx_and_loses_nothing(
+    tmp_path: Path, reaper: Reaper
+) -> None:
     sb = Sandbox(tmp_path, reaper, products=200)
     # Given SP-API answering 429 until the sync has been refused twice
     sync_through_fault(sb, "429", tmp_path)
@@ -104,14 +143,21 @@ def test_a_sync_cycle_retries_injected_429s_and_5xx_and_loses_nothing(tmp_path: 
 
 def test_a_hung_call_times_out_and_the_batch_is_sent_again(tmp_path: Path, reaper: Reaper) -> None:
     sb = Sandbox(tmp_path, reaper, products=40)
-    sb.config.write_text(sb.config.read_text().replace("[spapi]\ntimeout_s = 5.0",
-                                                       "[spapi]\ntimeout_s = 1.0"))
+    sb.config.write_text(
+        sb.config.read_text().replace("[spapi]\ntimeout_s = 5.0", "[spapi]\ntimeout_s = 1.0")
+    )
     # Given SP-API holding every call unanswered until the fault is cleared
     sb.fault(endpoint="spapi.getPricing", mode="hang")
     log = tmp_path / "sync.log"
     with open(log, "w") as err:
-        p = start_process(reaper, [sys.executable, "-m", "ecauto.daemons.sync", "--once"],
-                          sb.env, tmp_path, stdout=subprocess.DEVNULL, stderr=err)
+        p = start_process(
+            reaper,
+            [sys.executable, "-m", "ecauto.daemons.sync", "--once"],
+            sb.env,
+            tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
         # When the client has given up on a call, Amazon answers again
         wait_for(lambda: "timed out after 1s" in log.read_text(), 60, "the call to time out")
         requests.delete(f"{sb.url}/_sandbox/faults", timeout=5).raise_for_status()
@@ -120,8 +166,9 @@ def test_a_hung_call_times_out_and_the_batch_is_sent_again(tmp_path: Path, reape
     assert sb.stats()["spapi"]["asins_by_times"] == {"1": 40}
 
 
-def test_the_access_token_expiring_mid_cycle_is_refreshed_and_shared(tmp_path: Path,
-                                                                      reaper: Reaper) -> None:
+def test_the_access_token_expiring_mid_cycle_is_refreshed_and_shared(
+    tmp_path: Path, reaper: Reaper
+) -> None:
     # Given access tokens that live 2 s, and a cycle of about 5 s at 10 calls/s
     sb2 = Sandbox(tmp_path, reaper, "--lwa-expires-in", "2", spapi_rate=10.0, products=1000)
     res = sb2.sync_once()
@@ -135,14 +182,23 @@ def test_the_access_token_expiring_mid_cycle_is_refreshed_and_shared(tmp_path: P
     assert (sb2.home / "secrets" / "lwa.json").stat().st_mode & 0o077 == 0
 
 
-def test_two_processes_refreshing_at_once_spend_the_refresh_token_once(tmp_path: Path,
-                                                                       reaper: Reaper) -> None:
+def test_two_processes_refreshing_at_once_spend_the_refresh_token_once(
+    tmp_path: Path, reaper: Reaper
+) -> None:
     sb = Sandbox(tmp_path, reaper)
     sb.home.mkdir(parents=True)
     go = tmp_path / "go"
-    procs = [start_process(reaper, [sys.executable, WORKER, "token", str(sb.home), sb.url,
-                                    str(go)], sb.env, tmp_path, stdout=subprocess.PIPE,
-                           stderr=subprocess.PIPE) for _ in range(2)]
+    procs = [
+        start_process(
+            reaper,
+            [sys.executable, WORKER, "token", str(sb.home), sb.url, str(go)],
+            sb.env,
+            tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(2)
+    ]
     go.write_text("go")
     tokens = set()
     for p in procs:

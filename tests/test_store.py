@@ -33,9 +33,15 @@ def test_four_processes_opening_a_new_home_at_once_all_succeed(tmp_path: Path) -
     for round_ in range(3):
         db = tmp_path / f"r{round_}" / "ecauto.db"
         db.parent.mkdir()
-        procs = [subprocess.Popen([sys.executable, "-c", OPENER, str(db)], text=True,
-                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-                 for _ in range(4)]
+        procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", OPENER, str(db)],
+                text=True,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            for _ in range(4)
+        ]
         try:
             (db.parent / "go").write_text("")
             outs = [p.communicate(timeout=30) for p in procs]
@@ -99,8 +105,11 @@ def test_prices_move_timestamps_only_when_they_change(store: Store) -> None:
     asin = store.all_asins()[0]
     assert store.apply_prices([PriceUpdate(asin, 1500, 1)], now=100.0) == 1
     assert store.apply_prices([PriceUpdate(asin, 1500, 0)], now=200.0) == 0
-    row = store.db.execute("SELECT price, price_updated_at, stock, stock_updated_at, synced_at"
-                           " FROM products WHERE asin = ?", (asin,)).fetchone()
+    row = store.db.execute(
+        "SELECT price, price_updated_at, stock, stock_updated_at, synced_at"
+        " FROM products WHERE asin = ?",
+        (asin,),
+    ).fetchone()
     assert tuple(row) == (1500, 100.0, 0, 200.0, 200.0)
     assert [p.asin for p in store.prices_to_push()] == [asin]
     store.mark_pushed(asin, 1500, now=time.time())

@@ -16,8 +16,9 @@ API = "BASE"
 class BaseClient:
     platform = "base"
 
-    def __init__(self, base_url: str, tokens: TokenSource, timeout_s: float,
-                 gate: WindowGate | None = None) -> None:
+    def __init__(
+        self, base_url: str, tokens: TokenSource, timeout_s: float, gate: WindowGate | None = None
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.tokens = tokens
         self.timeout_s = timeout_s
@@ -30,8 +31,15 @@ class BaseClient:
             token = self.tokens.token()
             if self.gate:
                 self.gate.acquire()
-            resp = call(self.http, f"{API} {op}", method, f"{self.base_url}{path}",
-                        self.timeout_s, headers={"Authorization": f"Bearer {token}"}, **kwargs)
+            resp = call(
+                self.http,
+                f"{API} {op}",
+                method,
+                f"{self.base_url}{path}",
+                self.timeout_s,
+                headers={"Authorization": f"Bearer {token}"},
+                **kwargs,
+            )
             if attempt == 0 and resp.status_code == 401:
                 self.tokens.invalidate(token)  # expired early or revoked: refresh once
                 continue
@@ -49,7 +57,9 @@ class BaseClient:
         if resp.status_code < 300 and isinstance(body, dict):
             return body
         code = body.get("error") if isinstance(body, dict) else None
-        message = (body.get("error_description") if isinstance(body, dict) else None) or resp.text[:200]
+        message = (body.get("error_description") if isinstance(body, dict) else None) or resp.text[
+            :200
+        ]
         # BASE reports its quotas as 400s with these codes: they are waits, not failures.
         if code == "hour_api_limit":
             raise QuotaSpent(f"{API} {op}", message, resp.status_code, code, window="hour")
@@ -60,16 +70,27 @@ class BaseClient:
         raise http_error(f"{API} {op}", resp, message, code)
 
     def edit_item(self, item_id: str, price: int, stock: int) -> None:
-        self._call("items/edit", "POST", "/1/items/edit",
-                   data={"item_id": item_id, "price": price, "stock": stock})
+        self._call(
+            "items/edit",
+            "POST",
+            "/1/items/edit",
+            data={"item_id": item_id, "price": price, "stock": stock},
+        )
 
     # --- as a listing platform ---------------------------------------------------------------
     def upload(self, sku: str, payload: dict[str, Any]) -> str:
-        body = self._call("items/add", "POST", "/1/items/add", data={
-            "title": payload.get("title", sku), "price": payload.get("price", 0),
-            "stock": payload.get("stock", 0), "identifier": sku,
-            "detail": payload.get("detail", ""),
-        })
+        body = self._call(
+            "items/add",
+            "POST",
+            "/1/items/add",
+            data={
+                "title": payload.get("title", sku),
+                "price": payload.get("price", 0),
+                "stock": payload.get("stock", 0),
+                "identifier": sku,
+                "detail": payload.get("detail", ""),
+            },
+        )
         return str((body.get("item") or {}).get("item_id", ""))
 
     def find(self, sku: str) -> str | None:

@@ -15,8 +15,9 @@ API = "eBay"
 class EbayClient:
     platform = "ebay"
 
-    def __init__(self, base_url: str, tokens: TokenSource, timeout_s: float,
-                 gate: WindowGate | None = None) -> None:
+    def __init__(
+        self, base_url: str, tokens: TokenSource, timeout_s: float, gate: WindowGate | None = None
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.tokens = tokens
         self.gate = gate  # the platform's daily cap, shared by the instance
@@ -33,18 +34,34 @@ class EbayClient:
         return {"Authorization": f"Bearer {self.tokens.token()}", "Content-Language": "en-US"}
 
     def upload(self, sku: str, payload: dict[str, Any]) -> str:
-        body = {"product": {"title": payload.get("title", sku)},
-                "availability": {"shipToLocationAvailability": {"quantity": payload.get("stock", 0)}},
-                "condition": "NEW", "price": payload.get("price", 0)}
-        resp = call(self.http, f"{API} inventory_item", "PUT", self._url(sku), self.timeout_s,
-                    json=body, headers=self._headers())
+        body = {
+            "product": {"title": payload.get("title", sku)},
+            "availability": {"shipToLocationAvailability": {"quantity": payload.get("stock", 0)}},
+            "condition": "NEW",
+            "price": payload.get("price", 0),
+        }
+        resp = call(
+            self.http,
+            f"{API} inventory_item",
+            "PUT",
+            self._url(sku),
+            self.timeout_s,
+            json=body,
+            headers=self._headers(),
+        )
         if resp.status_code >= 300:
             raise http_error(f"{API} inventory_item", resp, _message(resp))
         return sku
 
     def find(self, sku: str) -> str | None:
-        resp = call(self.http, f"{API} inventory_item", "GET", self._url(sku), self.timeout_s,
-                    headers=self._headers())
+        resp = call(
+            self.http,
+            f"{API} inventory_item",
+            "GET",
+            self._url(sku),
+            self.timeout_s,
+            headers=self._headers(),
+        )
         if resp.status_code == 404:
             return None
         if resp.status_code >= 300:

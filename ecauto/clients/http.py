@@ -15,8 +15,9 @@ class ApiError(Exception):
 
     retryable = True
 
-    def __init__(self, api: str, message: str, status: int | None = None,
-                 code: str | None = None) -> None:
+    def __init__(
+        self, api: str, message: str, status: int | None = None, code: str | None = None
+    ) -> None:
         self.api, self.status, self.code = api, status, code
         where = f"HTTP {status}" if status else "no answer"
         super().__init__(one_line(f"{api}: {where}{f' {code}' if code else ''}: {message}"))
@@ -29,8 +30,14 @@ class Throttled(ApiError):
 class QuotaSpent(Throttled):
     """A windowed quota (BASE's hour or day) is used up: wait for the window to turn."""
 
-    def __init__(self, api: str, message: str, status: int | None = None,
-                 code: str | None = None, window: str = "hour") -> None:
+    def __init__(
+        self,
+        api: str,
+        message: str,
+        status: int | None = None,
+        code: str | None = None,
+        window: str = "hour",
+    ) -> None:
         super().__init__(api, message, status, code)
         self.window = window
 
@@ -47,8 +54,9 @@ def session() -> requests.Session:
     return s
 
 
-def call(s: requests.Session, api: str, method: str, url: str, timeout: float,
-         **kwargs: Any) -> requests.Response:
+def call(
+    s: requests.Session, api: str, method: str, url: str, timeout: float, **kwargs: Any
+) -> requests.Response:
     """One request; network trouble becomes a retryable ApiError, never a bare exception."""
     try:
         return s.request(method, url, timeout=timeout, **kwargs)
@@ -67,7 +75,13 @@ def json_body(resp: requests.Response) -> Any:
         return None
 
 
-def http_error(api: str, resp: requests.Response, message: str, code: str | None = None) -> ApiError:
+def http_error(
+    api: str, resp: requests.Response, message: str, code: str | None = None
+) -> ApiError:
     """The right ApiError subclass for a non-2xx answer that is not a quota refusal."""
-    cls = Rejected if 400 <= resp.status_code < 500 and resp.status_code not in (408, 409) else ApiError
+    cls = (
+        Rejected
+        if 400 <= resp.status_code < 500 and resp.status_code not in (408, 409)
+        else ApiError
+    )
     return cls(api, message, resp.status_code, code)

@@ -43,8 +43,14 @@ def _token_expired(resp: requests.Response) -> bool:
 class SpApiClient:
     """Each call waits for its operation's shared token bucket, then settles it with the answer."""
 
-    def __init__(self, base_url: str, marketplace_id: str, tokens: TokenSource,
-                 timeout_s: float, gates: Mapping[str, TokenGate] | None = None) -> None:
+    def __init__(
+        self,
+        base_url: str,
+        marketplace_id: str,
+        tokens: TokenSource,
+        timeout_s: float,
+        gates: Mapping[str, TokenGate] | None = None,
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.marketplace_id = marketplace_id
         self.tokens = tokens
@@ -58,9 +64,15 @@ class SpApiClient:
             token = self.tokens.token()
             ticket = gate.acquire() if gate else None
             try:
-                resp = call(self.http, f"{API} {op}", method, f"{self.base_url}{path}",
-                            self.timeout_s, headers={"x-amz-access-token": token,
-                                                     "accept": "application/json"}, **kwargs)
+                resp = call(
+                    self.http,
+                    f"{API} {op}",
+                    method,
+                    f"{self.base_url}{path}",
+                    self.timeout_s,
+                    headers={"x-amz-access-token": token, "accept": "application/json"},
+                    **kwargs,
+                )
             except ApiError:
                 if gate and ticket:
                     gate.settle(ticket)
@@ -79,20 +91,29 @@ class SpApiClient:
     def _check(self, op: str, resp: requests.Response) -> object:
         body = json_body(resp)
         errors = body.get("errors") if isinstance(body, dict) else None
-        code = errors[0].get("code") if isinstance(errors, list) and errors and isinstance(
-            errors[0], dict) else None
+        first = errors[0] if isinstance(errors, list) and errors else None
+        code = first.get("code") if isinstance(first, dict) else None
         if resp.status_code == 429:
             raise Throttled(f"{API} {op}", "quota exceeded", 429, code or "QuotaExceeded")
         if resp.status_code >= 300:
-            message = errors[0].get("message", "") if code else resp.text[:200]
+            message = (
+                first.get("message", "") if isinstance(first, dict) and code else resp.text[:200]
+            )
             raise http_error(f"{API} {op}", resp, message, code)
         return body
 
     def get_pricing(self, asins: Sequence[str]) -> list[Offer]:
         """getPricing (v0) for up to 20 ASINs."""
-        resp = self._send("getPricing", "GET", "/products/pricing/v0/price",
-                          params={"MarketplaceId": self.marketplace_id, "ItemType": "Asin",
-                                  "Asins": ",".join(asins)})
+        resp = self._send(
+            "getPricing",
+            "GET",
+            "/products/pricing/v0/price",
+            params={
+                "MarketplaceId": self.marketplace_id,
+                "ItemType": "Asin",
+                "Asins": ",".join(asins),
+            },
+        )
         body = self._check("getPricing", resp)
         payload = body.get("payload") if isinstance(body, dict) else None
         if not isinstance(payload, list):
@@ -105,23 +126,42 @@ class SpApiClient:
                 out.append(Offer(asin, None, False, f"{err.get('code')}: {err.get('message')}"))
                 continue
             offers = (item.get("Product") or {}).get("Offers") or []
-            out.append(Offer(asin, _amount(offers[0].get("BuyingPrice", {}).get("ListingPrice"))
-                             if offers else None, bool(offers)))
+            out.append(
+                Offer(
+                    asin,
+                    _amount(offers[0].get("BuyingPrice", {}).get("ListingPrice"))
+                    if offers
+                    else None,
+                    bool(offers),
+                )
+            )
         return out
 
     def get_item_offers_batch(self, asins: Sequence[str]) -> list[Offer]:
         """getItemOffersBatch for up to 20 ASINs (no ASIN twice); per-item status is checked."""
         if len(set(asins)) != len(asins):
             raise Rejected(f"{API} getItemOffersBatch", "an ASIN appears twice in one batch")
-        requests_ = [{"uri": f"/products/pricing/v0/items/{a}/offers", "method": "GET",
-                      "MarketplaceId": self.marketplace_id, "ItemCondition": "New"} for a in asins]
-        resp = self._send("getItemOffersBatch", "POST",
-                          "/batches/products/pricing/v0/itemOffers", json={"requests": requests_})
+        requests_ = [
+            {
+                "uri": f"/products/pricing/v0/items/{a}/offers",
+                "method": "GET",
+                "MarketplaceId": self.marketplace_id,
+                "ItemCondition": "New",
+            }
+            for a in asins
+        ]
+        resp = self._send(
+            "getItemOffersBatch",
+            "POST",
+            "/batches/products/pricing/v0/itemOffers",
+            json={"requests": requests_},
+        )
         body = self._check("getItemOffersBatch", resp)
         responses = body.get("responses") if isinstance(body, dict) else None
         if not isinstance(responses, list):
-            raise ApiError(f"{API} getItemOffersBatch", "answer without responses",
-                           resp.status_code)
+            raise ApiError(
+                f"{API} getItemOffersBatch", "answer without responses", resp.status_code
+            )
         out = []
         for asin, r in zip(asins, responses, strict=False):
             status = (r.get("status") or {}).get("statusCode")
@@ -129,9 +169,12 @@ class SpApiClient:
                 out.append(Offer(asin, None, False, f"item status {status}"))
                 continue
             offers = ((r.get("body") or {}).get("payload") or {}).get("Offers") or []
-            winner = next((o for o in offers if o.get("IsBuyBoxWinner")), offers[0] if offers else None)
-            out.append(Offer(asin, _amount(winner.get("ListingPrice")) if winner else None,
-                             bool(offers)))
+            winner = next(
+                (o for o in offers if o.get("IsBuyBoxWinner")), offers[0] if offers else None
+            )
+            out.append(
+                Offer(asin, _amount(winner.get("ListingPrice")) if winner else None, bool(offers))
+            )
         return out
 
     def fetch(self, operation: str, asins: Sequence[str]) -> list[Offer]:

@@ -16,9 +16,14 @@ NOT_FOUND = "ed-00004"
 class YahooClient:
     platform = "yahoo"
 
-    def __init__(self, base_url: str, tokens: TokenSource, timeout_s: float,
-                 gate: WindowGate | None = None,
-                 seller_id: str = "sandbox-store") -> None:
+    def __init__(
+        self,
+        base_url: str,
+        tokens: TokenSource,
+        timeout_s: float,
+        gate: WindowGate | None = None,
+        seller_id: str = "sandbox-store",
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self.tokens = tokens
         self.gate = gate  # the platform's daily cap, shared by the instance
@@ -33,22 +38,39 @@ class YahooClient:
         return {"Authorization": f"Bearer {self.tokens.token()}"}
 
     def upload(self, sku: str, payload: dict[str, Any]) -> str:
-        resp = call(self.http, f"{API} editItem", "POST",
-                    f"{self.base_url}/ShoppingWebService/V1/editItem", self.timeout_s,
-                    data={"seller_id": self.seller_id, "item_code": sku,
-                          "name": payload.get("title", sku), "price": payload.get("price", 0)},
-                    headers=self._headers())
+        resp = call(
+            self.http,
+            f"{API} editItem",
+            "POST",
+            f"{self.base_url}/ShoppingWebService/V1/editItem",
+            self.timeout_s,
+            data={
+                "seller_id": self.seller_id,
+                "item_code": sku,
+                "name": payload.get("title", sku),
+                "price": payload.get("price", 0),
+            },
+            headers=self._headers(),
+        )
         root = _xml(resp.text)
         if resp.status_code >= 300 or root is None or root.findtext(".//Status") != "OK":
-            raise http_error(f"{API} editItem", resp, _error(root), _code(root)) \
-                if resp.status_code >= 300 else ApiError(f"{API} editItem", _error(root),
-                                                         resp.status_code)
+            raise (
+                http_error(f"{API} editItem", resp, _error(root), _code(root))
+                if resp.status_code >= 300
+                else ApiError(f"{API} editItem", _error(root), resp.status_code)
+            )
         return sku
 
     def find(self, sku: str) -> str | None:
-        resp = call(self.http, f"{API} getItem", "GET",
-                    f"{self.base_url}/ShoppingWebService/V1/getItem", self.timeout_s,
-                    params={"seller_id": self.seller_id, "item_code": sku}, headers=self._headers())
+        resp = call(
+            self.http,
+            f"{API} getItem",
+            "GET",
+            f"{self.base_url}/ShoppingWebService/V1/getItem",
+            self.timeout_s,
+            params={"seller_id": self.seller_id, "item_code": sku},
+            headers=self._headers(),
+        )
         root = _xml(resp.text)
         if resp.status_code >= 300:
             if _code(root) == NOT_FOUND:

@@ -171,8 +171,12 @@ class Daemon:
             print(f"{self.name}: not started: {e}", file=sys.stderr)
             return EXIT_LOCKED
         self._install_signals()
-        self.log.info("started %s", fields(home=self.home.root, interval_s=self.interval_s,
-                                           wid=self.args.wid, once=self.once))
+        self.log.info(
+            "started %s",
+            fields(
+                home=self.home.root, interval_s=self.interval_s, wid=self.args.wid, once=self.once
+            ),
+        )
         code = EXIT_OK
         try:
             self._set_phase(Phase.STARTING)
@@ -218,8 +222,12 @@ class Daemon:
                 next_start += self.interval_s
             self._next_run_at = time.time() + (next_start - now)
             self._phase = Phase.SLEEPING
-            self.log.info("cycle done %s", fields(seconds=round(now - started, 3),
-                                                  ok=ok, next_in_s=round(next_start - now, 1)))
+            self.log.info(
+                "cycle done %s",
+                fields(
+                    seconds=round(now - started, 3), ok=ok, next_in_s=round(next_start - now, 1)
+                ),
+            )
             self.wait(next_start - now, detail="")
         return EXIT_OK
 
@@ -245,11 +253,19 @@ def common_parser(prog: str, description: str) -> argparse.ArgumentParser:
     p = Parser(prog=prog, description=description)
     p.add_argument("--home", help="runtime home (default: $ECAUTO_HOME or ./var)")
     p.add_argument("--config", help="config file (default: $ECAUTO_CONFIG or ./ecauto.toml)")
-    p.add_argument("--interval", type=_positive_float, help="seconds from one cycle's start to the next")
-    p.add_argument("--beat", type=_positive_float, help="heartbeat interval in seconds (default 10)")
+    p.add_argument(
+        "--interval", type=_positive_float, help="seconds from one cycle's start to the next"
+    )
+    p.add_argument(
+        "--beat", type=_positive_float, help="heartbeat interval in seconds (default 10)"
+    )
     p.add_argument("--once", action="store_true", help="run one cycle and exit")
-    p.add_argument("--wid", type=_wid, default=None,
-                   help="Circus worker id, $(circus.wid); written into the heartbeat")
+    p.add_argument(
+        "--wid",
+        type=_wid,
+        default=None,
+        help="Circus worker id, $(circus.wid); written into the heartbeat",
+    )
     return p
 
 
@@ -268,8 +284,7 @@ def _wid(s: str) -> int | None:
     return int(s) if s.isdigit() else None
 
 
-def run_daemon(factory: Any, parser: argparse.ArgumentParser,
-               argv: Sequence[str] | None) -> int:
+def run_daemon(factory: Any, parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> int:
     """Parse, configure logging, load config, build the daemon with `factory(args, cfg, home)`."""
     args = parser.parse_args(argv)
     name = factory.name_for(args)

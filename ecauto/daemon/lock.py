@@ -91,8 +91,9 @@ class LockOwner:
         )
 
     @classmethod
-    def for_this_process(cls, name: str, home: str, create_time: float,
-                         now: float | None = None) -> LockOwner:
+    def for_this_process(
+        cls, name: str, home: str, create_time: float, now: float | None = None
+    ) -> LockOwner:
         return cls(
             name=name,
             pid=os.getpid(),

@@ -35,7 +35,7 @@ ERROR_BACKOFF_S = (2.0, 5.0, 15.0)
 
 
 def batches(items: Sequence[str], size: int) -> list[list[str]]:
-    return [list(items[i:i + size]) for i in range(0, len(items), size)]
+    return [list(items[i : i + size]) for i in range(0, len(items), size)]
 
 
 def claimer_alive(claimer: str) -> bool:
@@ -65,15 +65,17 @@ class SyncDaemon(BusinessDaemon):
     def run_once(self) -> None:
         assert self.store is not None
         store = self.store
-        run, started = store.join_or_start_run(time.time(), self.interval_s,
-                                               self.config.spapi.batch_size)
+        run, started = store.join_or_start_run(
+            time.time(), self.interval_s, self.config.spapi.batch_size
+        )
         for other in store.claimers(run):
             if other != self.claimer and not claimer_alive(other):
                 n = store.release_claims(run, other)
                 self.log.info("took over batches %s", fields(run=run, batches=n, of=other))
         total = int(store.run_row(run).get("batches", 0))
-        self.log.info("sync %s", fields(run=run, action="started" if started else "resumed",
-                                        batches=total))
+        self.log.info(
+            "sync %s", fields(run=run, action="started" if started else "resumed", batches=total)
+        )
         mine = 0
         while not self.stopping:
             claim = store.claim_batch(run, self.claimer, time.time())
@@ -87,8 +89,9 @@ class SyncDaemon(BusinessDaemon):
                     break
                 store.fail_batch(batch_id, self.claimer, error or "failed", time.time())
                 continue
-            updates = [PriceUpdate(o.asin, o.price, 1 if o.in_stock else 0)
-                       for o in offers if not o.error]
+            updates = [
+                PriceUpdate(o.asin, o.price, 1 if o.in_stock else 0) for o in offers if not o.error
+            ]
             errors = [(o.asin, o.error) for o in offers if o.error]
             store.finish_batch(batch_id, self.claimer, updates, errors, time.time(), throttled)
             mine += 1
@@ -99,19 +102,32 @@ class SyncDaemon(BusinessDaemon):
         progress = store.run_progress(run)
         self.progress(progress["done"], total, "")
         if not store.claim_push(run, self.claimer):
-            self.log.info("sync share done %s", fields(run=run, my_batches=mine,
-                                                       note="another copy finishes the cycle"))
+            self.log.info(
+                "sync share done %s",
+                fields(run=run, my_batches=mine, note="another copy finishes the cycle"),
+            )
             return
         pushed = self._push_prices(store)
         state = "stopped" if self.stopping else ("partial" if progress["failed"] else "complete")
         store.finish_run(run, state, time.time(), pushed)
         row = store.run_row(run)
-        self.log.info("sync %s", fields(run=run, state=state, batches=total, items=row["items"],
-                                        changed=row["changed"], pushed=pushed,
-                                        throttled=row["throttled"], failed_batches=row["errors"]))
+        self.log.info(
+            "sync %s",
+            fields(
+                run=run,
+                state=state,
+                batches=total,
+                items=row["items"],
+                changed=row["changed"],
+                pushed=pushed,
+                throttled=row["throttled"],
+                failed_batches=row["errors"],
+            ),
+        )
         if progress["failed"]:
-            raise RuntimeError(f"{progress['failed']} of {total} batches failed; "
-                               f"last error: {self._last_error}")
+            raise RuntimeError(
+                f"{progress['failed']} of {total} batches failed; last error: {self._last_error}"
+            )
 
     def _fetch(self, asins: list[str]) -> tuple[list[Offer] | None, int, str | None]:
         """One batch, retried until it is in (quota) or has failed MAX_BATCH_TRIES times."""
@@ -124,8 +140,7 @@ class SyncDaemon(BusinessDaemon):
             except Throttled as e:
                 # The shared bucket has been emptied for every process and backs off with jitter.
                 throttled += 1
-                self.log.warning("throttled %s", fields(api=e.api, first=asins[0],
-                                                        times=throttled))
+                self.log.warning("throttled %s", fields(api=e.api, first=asins[0], times=throttled))
             except ApiError as e:
                 tries += 1
                 self.record_error(str(e))
@@ -161,8 +176,9 @@ class SyncDaemon(BusinessDaemon):
 
 
 def parser() -> argparse.ArgumentParser:
-    return common_parser("ecauto.daemons.sync",
-                         "Re-read Amazon prices and stock; push changed prices to BASE.")
+    return common_parser(
+        "ecauto.daemons.sync", "Re-read Amazon prices and stock; push changed prices to BASE."
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

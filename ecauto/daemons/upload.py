@@ -63,8 +63,9 @@ class UploadDaemon(BusinessDaemon):
             if self.stopping:
                 return
             self._settle_in_flight(store, listing)
-        n = batch_size(self.settings, self.interval_s,
-                       store.attempts_since(self.platform, now - 3600))
+        n = batch_size(
+            self.settings, self.interval_s, store.attempts_since(self.platform, now - 3600)
+        )
         due = store.due(self.platform, now, n)
         uploaded = failed = 0
         for i, listing in enumerate(due):
@@ -79,8 +80,10 @@ class UploadDaemon(BusinessDaemon):
             else:
                 failed += 1
         self.progress(uploaded + failed, len(due))
-        self.log.info("uploads %s", fields(platform=self.platform, due=len(due),
-                                           uploaded=uploaded, failed=failed))
+        self.log.info(
+            "uploads %s",
+            fields(platform=self.platform, due=len(due), uploaded=uploaded, failed=failed),
+        )
         if failed and not uploaded:
             raise RuntimeError(f"all {failed} uploads failed; last error: {self._last_error}")
 
@@ -92,8 +95,7 @@ class UploadDaemon(BusinessDaemon):
             return  # stays 'uploading'; looked up again next cycle
         if remote is not None:
             store.mark_uploaded(listing.id, remote, time.time())
-            self.log.info("recovered %s", fields(listing=listing.id, sku=listing.sku,
-                                                 found="yes"))
+            self.log.info("recovered %s", fields(listing=listing.id, sku=listing.sku, found="yes"))
         else:
             store.requeue(listing.id, time.time())
 
@@ -120,9 +122,16 @@ class UploadDaemon(BusinessDaemon):
                 retry = time.time() + retry_delay(self.settings, attempts, self.rng.random())
             store.mark_failed(listing.id, str(e), retry, time.time())
             self.record_error(str(e))
-            self.log.warning("upload failed %s", fields(
-                listing=listing.id, sku=listing.sku, attempts=attempts,
-                retry_in_s=round(retry - time.time()) if retry else "never", error=e))
+            self.log.warning(
+                "upload failed %s",
+                fields(
+                    listing=listing.id,
+                    sku=listing.sku,
+                    attempts=attempts,
+                    retry_in_s=round(retry - time.time()) if retry else "never",
+                    error=e,
+                ),
+            )
             return False
         store.mark_uploaded(listing.id, remote, time.time())
         return True

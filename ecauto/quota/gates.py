@@ -33,9 +33,17 @@ class Ticket:
 class TokenGate:
     """A token bucket (SP-API operations) shared through the home's quota store."""
 
-    def __init__(self, store: QuotaStore, key: str, rate: float, burst: int, wait: Wait,
-                 lease_s: float = 30.0, clock: Callable[[], float] = time.time,
-                 label: str = "") -> None:
+    def __init__(
+        self,
+        store: QuotaStore,
+        key: str,
+        rate: float,
+        burst: int,
+        wait: Wait,
+        lease_s: float = 30.0,
+        clock: Callable[[], float] = time.time,
+        label: str = "",
+    ) -> None:
         self.store, self.key, self.rate, self.burst = store, key, rate, burst
         self.wait, self.lease_s, self.clock = wait, lease_s, clock
         self.label = label or key
@@ -46,9 +54,15 @@ class TokenGate:
             now = self.clock()
 
             def book(d: dict, now: float = now) -> tuple[dict, rules.Reservation]:
-                state, res = rules.reserve(rules.BucketState.from_json(d), self.rate, self.burst,
-                                           now, ticket, self.lease_s,
-                                           poll_s=min(0.02, 0.25 / self.rate))
+                state, res = rules.reserve(
+                    rules.BucketState.from_json(d),
+                    self.rate,
+                    self.burst,
+                    now,
+                    ticket,
+                    self.lease_s,
+                    poll_s=min(0.02, 0.25 / self.rate),
+                )
                 return state.to_json(), res
 
             res = self.store.update(self.key, book)
@@ -63,14 +77,25 @@ class TokenGate:
 
     def settle(self, ticket: Ticket, header_rate: float | None = None) -> None:
         now = self.clock()
-        self.store.update(self.key, lambda d: (rules.settle(
-            rules.BucketState.from_json(d), self.rate, now, ticket.id, header_rate).to_json(),
-            None))
+        self.store.update(
+            self.key,
+            lambda d: (
+                rules.settle(
+                    rules.BucketState.from_json(d), self.rate, now, ticket.id, header_rate
+                ).to_json(),
+                None,
+            ),
+        )
 
     def refused(self, ticket: Ticket) -> None:
         now = self.clock()
-        self.store.update(self.key, lambda d: (rules.refused(
-            rules.BucketState.from_json(d), self.rate, now, ticket.id).to_json(), None))
+        self.store.update(
+            self.key,
+            lambda d: (
+                rules.refused(rules.BucketState.from_json(d), self.rate, now, ticket.id).to_json(),
+                None,
+            ),
+        )
 
     def state(self) -> rules.BucketState:
         return rules.BucketState.from_json(self.store.read(self.key))
@@ -79,8 +104,15 @@ class TokenGate:
 class WindowGate:
     """Fixed windows (BASE's clock hour and UTC day, marketplaces' daily caps), shared."""
 
-    def __init__(self, store: QuotaStore, key: str, windows: list[rules.Window], wait: Wait,
-                 clock: Callable[[], float] = time.time, label: str = "") -> None:
+    def __init__(
+        self,
+        store: QuotaStore,
+        key: str,
+        windows: list[rules.Window],
+        wait: Wait,
+        clock: Callable[[], float] = time.time,
+        label: str = "",
+    ) -> None:
         self.store, self.key, self.windows, self.wait, self.clock = store, key, windows, wait, clock
         self.label = label or key
 
@@ -96,7 +128,9 @@ class WindowGate:
             if delay <= 0:
                 return
             until = time.strftime("%H:%M UTC", time.gmtime(now + delay))
-            if not self.wait(min(delay, 60.0), f"{self.label} quota used up; waiting until {until}"):
+            if not self.wait(
+                min(delay, 60.0), f"{self.label} quota used up; waiting until {until}"
+            ):
                 raise Stopped(self.label)
 
     def refused(self, window: str) -> None:

@@ -23,14 +23,20 @@ EPSILON = 1e-9
 
 @dataclass(frozen=True)
 class BucketState:
-    tat: float = 0.0  # when the bucket is next empty-but-refilled: the next conforming time + 1/rate
+    tat: float = (
+        0.0  # when the bucket is next empty-but-refilled: the next conforming time + 1/rate
+    )
     inflight: str | None = None  # the ticket of a call sent and not yet answered
     inflight_until: float = 0.0  # after this the holder is presumed dead (its lease)
     header_rate: float | None = None  # x-amzn-RateLimit-Limit last seen: may lower, never raise
 
     def to_json(self) -> dict[str, Any]:
-        return {"tat": self.tat, "inflight": self.inflight, "inflight_until": self.inflight_until,
-                "header_rate": self.header_rate}
+        return {
+            "tat": self.tat,
+            "inflight": self.inflight,
+            "inflight_until": self.inflight_until,
+            "header_rate": self.header_rate,
+        }
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> BucketState:
@@ -59,25 +65,37 @@ class Reservation:
     retry_in: float = 0.0
 
 
-def reserve(state: BucketState, rate: float, burst: int, now: float, ticket: str,
-            lease_s: float, poll_s: float = 0.01) -> tuple[BucketState, Reservation]:
+def reserve(
+    state: BucketState,
+    rate: float,
+    burst: int,
+    now: float,
+    ticket: str,
+    lease_s: float,
+    poll_s: float = 0.01,
+) -> tuple[BucketState, Reservation]:
     """Book the next conforming send time for `ticket`, unless a call is in flight."""
     if state.inflight is not None and state.inflight_until > now:
         return state, Reservation(None, max(0.001, min(poll_s, state.inflight_until - now)))
     if state.inflight is not None:
         # Its holder died mid-call: assume the server took its token as late as it could have.
-        state = replace(state, tat=max(state.tat, state.inflight_until + 1 / effective_rate(
-            rate, state)), inflight=None)
+        state = replace(
+            state,
+            tat=max(state.tat, state.inflight_until + 1 / effective_rate(rate, state)),
+            inflight=None,
+        )
     t = 1 / effective_rate(rate, state)
     tau = (burst - 1) * t
     send_at = max(now, state.tat - tau)
-    new = replace(state, tat=max(state.tat, send_at) + t, inflight=ticket,
-                  inflight_until=send_at + lease_s)
+    new = replace(
+        state, tat=max(state.tat, send_at) + t, inflight=ticket, inflight_until=send_at + lease_s
+    )
     return new, Reservation(send_at)
 
 
-def settle(state: BucketState, rate: float, now: float, ticket: str,
-           header_rate: float | None = None) -> BucketState:
+def settle(
+    state: BucketState, rate: float, now: float, ticket: str, header_rate: float | None = None
+) -> BucketState:
     """The call `ticket` was answered at `now` (or failed then): its token counts from now."""
     if header_rate is not None and math.isfinite(header_rate) and header_rate > 0:
         state = replace(state, header_rate=header_rate)
@@ -88,8 +106,9 @@ def settle(state: BucketState, rate: float, now: float, ticket: str,
     return state
 
 
-def refused(state: BucketState, rate: float, now: float, ticket: str,
-            rnd: float | None = None) -> BucketState:
+def refused(
+    state: BucketState, rate: float, now: float, ticket: str, rnd: float | None = None
+) -> BucketState:
     """The server said QuotaExceeded: the bucket is empty for everyone; back off with jitter."""
     t = 1 / effective_rate(rate, state)
     jitter = (random.random() if rnd is None else rnd) * 0.5 * t
@@ -112,8 +131,11 @@ def window_id(w: Window, now: float) -> int:
     return int(now // w.seconds)
 
 
-def window_take(used: dict[str, list[int]], windows: list[Window], now: float,
-                ) -> tuple[dict[str, list[int]], float]:
+def window_take(
+    used: dict[str, list[int]],
+    windows: list[Window],
+    now: float,
+) -> tuple[dict[str, list[int]], float]:
     """Count one call in every window, or say how long until all have room (nothing counted).
 
     `used` maps window name to [window id, calls]."""

@@ -21,8 +21,9 @@ class QuotaStore:
         path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         self.path = path
         self.db = open_wal(path, timeout_s)
-        self.db.execute("CREATE TABLE IF NOT EXISTS limiter (key TEXT PRIMARY KEY,"
-                        " state TEXT NOT NULL)")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS limiter (key TEXT PRIMARY KEY, state TEXT NOT NULL)"
+        )
 
     def close(self) -> None:
         self.db.close()
@@ -40,8 +41,10 @@ class QuotaStore:
                 state = {}
             new, result = fn(state)
             if new != state:
-                self.db.execute("INSERT OR REPLACE INTO limiter (key, state) VALUES (?, ?)",
-                                (key, json.dumps(new)))
+                self.db.execute(
+                    "INSERT OR REPLACE INTO limiter (key, state) VALUES (?, ?)",
+                    (key, json.dumps(new)),
+                )
         except BaseException:
             self.db.execute("ROLLBACK")
             raise

@@ -123,10 +123,14 @@ class SpApi:
         operation, the count of accepted calls and the seconds from the first to the last."""
         with self._lock:
             by_times = Counter(self._served.values())
-            spans = {op: {"calls": int(n), "first_to_last_s": round(last - first, 6)}
-                     for op, (first, last, n) in self._spans.items()}
-        return {"asins_by_times": {str(k): v for k, v in sorted(by_times.items())},
-                "accepted": spans}
+            spans = {
+                op: {"calls": int(n), "first_to_last_s": round(last - first, 6)}
+                for op, (first, last, n) in self._spans.items()
+            }
+        return {
+            "asins_by_times": {str(k): v for k, v in sorted(by_times.items())},
+            "accepted": spans,
+        }
 
     # -- shared -----------------------------------------------------------------------------
 
