@@ -427,7 +427,8 @@ class Injector:
         path = self.lab.home / "heartbeats" / f"{daemon}.json"
         how = rng.choice(("garbage", "empty", "half", "dead pid", "innocent pid"))
         try:
-            good = path.read_text()
+            # Not read_text(): an earlier fault of this kind may have left garbage bytes there.
+            good = path.read_bytes().decode("utf-8", errors="replace")
         except OSError:
             good = "{}"
         if how == "garbage":
@@ -440,6 +441,8 @@ class Injector:
             try:
                 record = json.loads(good)
             except ValueError:
+                record = {}
+            if not isinstance(record, dict):  # a corrupt file may hold any JSON value
                 record = {}
             if how == "dead pid":
                 record["pid"], record["create_time"] = self.lab.dead_pids[0]
