@@ -325,24 +325,5 @@ def start_process(
     return p
 
 
-def start_sandbox(reaper: Reaper, root: Path, env: dict[str, str]) -> str:
-    """A sandbox as a real subprocess on a free port; returns its base URL."""
-    port_file = root / "sandbox.port"
-    start_process(
-        reaper,
-        [sys.executable, "-m", "ecauto.sandbox", "--port", "0", "--port-file", str(port_file)],
-        env,
-        root,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    port = wait_for(
-        lambda: port_file.exists() and port_file.read_text().strip(), 20, "sandbox port file"
-    )
-    url = f"http://127.0.0.1:{port}"
-    wait_for(lambda: requests.get(f"{url}/_sandbox/health", timeout=2).ok, 20, "sandbox health")
-    return url
-
-
 def send_signal(pid: int, sig: signal.Signals) -> None:
     os.kill(pid, sig)

@@ -35,10 +35,6 @@ MAX_BATCH_TRIES = 4
 ERROR_BACKOFF_S = (2.0, 15.0)  # the first wait and the longest; doubling between
 
 
-def batches(items: Sequence[str], size: int) -> list[list[str]]:
-    return [list(items[i : i + size]) for i in range(0, len(items), size)]
-
-
 def claimer_alive(claimer: str) -> bool:
     """A claim names its process as "pid:create_time"; True unless that process is gone."""
     try:
