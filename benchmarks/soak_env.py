@@ -12,7 +12,6 @@ support.Instance writes, both for the soak's sake:
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -29,7 +28,7 @@ for p in (REPO, REPO / "tests"):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
-from support import BIN, Instance, Reaper, wait_for  # noqa: E402
+from support import Instance, Reaper, wait_for  # noqa: E402
 
 from ecauto import config as config_mod  # noqa: E402
 
@@ -262,11 +261,6 @@ def start_bystanders(lab: Lab) -> None:
         lab.dead_pids.append((p.pid, ct))
 
 
-def circusd_cmd(lab: Lab) -> list[str]:
-    """The command an operator starts circusd with (support.Instance.start's)."""
-    return [str(BIN / "circusd"), str(lab.inst.ini)]
-
-
 def short_tmp() -> Path:
     """A short temp root: the instance's unix socket paths must stay under ~100 bytes."""
     return Path(tempfile.mkdtemp(prefix="soak-"))
@@ -282,7 +276,3 @@ def own_files(lab: Lab) -> list[Path]:
         if path.is_file() and not path.is_symlink():
             out.append(path)
     return out
-
-
-def env_flag(name: str) -> bool:
-    return os.environ.get(name, "") not in ("", "0")

@@ -24,7 +24,6 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -429,10 +428,6 @@ def alive(pid: int, create_time: float) -> bool:
         return abs(p.create_time() - create_time) < 0.05 and p.status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
-
-
-def still_running(procs: Iterable[tuple[int, float]]) -> list[tuple[int, float]]:
-    return [x for x in procs if alive(*x)]
 
 
 def issued_tokens(folder: Path) -> set[tuple[str, str]]:

@@ -6,6 +6,8 @@ import sqlite3
 import time
 from pathlib import Path
 
+from ecauto.backoff import compute_backoff
+
 
 def open_wal(path: Path, timeout_s: float = 30.0) -> sqlite3.Connection:
     """A connection in autocommit mode (callers use BEGIN IMMEDIATE), journal in WAL.
@@ -15,7 +17,7 @@ def open_wal(path: Path, timeout_s: float = 30.0) -> sqlite3.Connection:
     "database is locked" (seen here). So that one statement is retried until `timeout_s`."""
     db = sqlite3.connect(path, timeout=timeout_s, isolation_level=None, check_same_thread=False)
     deadline = time.monotonic() + timeout_s
-    delay = 0.005
+    tries = 0
     while True:
         try:
             db.execute("PRAGMA journal_mode=WAL")
@@ -24,7 +26,7 @@ def open_wal(path: Path, timeout_s: float = 30.0) -> sqlite3.Connection:
             if "locked" not in str(e) or time.monotonic() >= deadline:
                 db.close()
                 raise
-            time.sleep(delay)
-            delay = min(delay * 2, 0.2)
+            tries += 1
+            time.sleep(compute_backoff(tries, 0.005, 0.2))
     db.execute("PRAGMA synchronous=NORMAL")
     return db

@@ -159,10 +159,6 @@ class Store:
                 db.execute(f"PRAGMA user_version = {i + 1}")
 
     # --- meta and demo data ------------------------------------------------------------------
-    def get_meta(self, key: str) -> str | None:
-        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return None if row is None else str(row[0])
-
     def seed_demo(
         self, products: int, listings_per_platform: int, platforms: Sequence[str], now: float
     ) -> bool:
@@ -330,10 +326,6 @@ class Store:
                 "UPDATE products SET synced_at = ?, last_error = NULL WHERE asin = ?", (now, u.asin)
             )
         return changed
-
-    def record_product_error(self, asin: str, error: str) -> None:
-        with self.tx() as db:
-            db.execute("UPDATE products SET last_error = ? WHERE asin = ?", (one_line(error), asin))
 
     def prices_to_push(self) -> list[PricePush]:
         """Products whose Amazon-derived price differs from what BASE was last told."""

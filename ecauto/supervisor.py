@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ecauto.backoff import compute_backoff
 from ecauto.cliargs import Parser
 
 BUSY = "arbiter is already running"
@@ -95,7 +96,7 @@ class Control:
             last = str(answer.get("reason", "unknown error"))
             if BUSY not in last:
                 break
-            time.sleep(min(0.2 * 2**attempt, 2.0))  # another watcher is stopping: let it finish
+            time.sleep(compute_backoff(attempt + 1, 0.2, 2.0))  # another watcher is stopping
         raise CircusError(f"circusd refused {command}: {last}")
 
     def ping(self) -> bool:

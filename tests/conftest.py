@@ -3,13 +3,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from support import Instance, Reaper  # noqa: E402
+from support import Clock, Instance, Reaper, Sandbox  # noqa: E402
 
 
 @pytest.fixture
@@ -24,19 +23,13 @@ def reaper() -> Iterator[Reaper]:
 @pytest.fixture
 def instance(tmp_path: Path, reaper: Reaper) -> Iterator[Instance]:
     """A started instance (all five watchers active, heartbeats fresh); stopped and reaped after."""
-    inst = Instance(tmp_path, reaper)
-    try:
-        inst.start()
+    with Instance(tmp_path, reaper) as inst:
         yield inst
-    finally:
-        inst.stop()
 
 
 # The alert tests' local Chatwork (an in-process sandbox) and their hand-moved clock.
 @pytest.fixture
-def sandbox(tmp_path: Path) -> Iterator[Any]:
-    from test_alerts_delivery import Sandbox
-
+def sandbox(tmp_path: Path) -> Iterator[Sandbox]:
     sb = Sandbox(tmp_path / "sandbox-home")
     try:
         yield sb
@@ -45,7 +38,5 @@ def sandbox(tmp_path: Path) -> Iterator[Any]:
 
 
 @pytest.fixture
-def clock() -> Any:
-    from test_alerts_delivery import Clock
-
+def clock() -> Clock:
     return Clock()

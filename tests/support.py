@@ -12,6 +12,7 @@ import re
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -23,8 +24,12 @@ from typing import Any, TypeVar
 import psutil
 import requests
 
+from ecauto.config import AlertSettings, SandboxSettings
 from ecauto.daemon.heartbeat import Heartbeat, read_heartbeat
+from ecauto.sandbox.server import SandboxServer
 from ecauto.supervisor import Control
+from watchdog.alerts import Alerter, ChatworkTarget
+from watchdog.notices import Notice
 
 REPO = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -284,6 +289,15 @@ class Instance:
             return False
         return pid is None or hb.pid == pid
 
+    def replaced(self, name: str, old: int, timeout: float = 30) -> int:
+        """The pid circusd runs `name` under instead of `old`, tracked, once it has beaten."""
+        new = wait_for(
+            lambda: (p := self.ctl.pids(name)) and p[0] != old and p[0], timeout, f"a new {name}"
+        )
+        self.reaper.track(new)
+        wait_for(lambda: self.fresh_heartbeat(name, pid=new), 20, f"the new {name}'s heartbeat")
+        return new
+
     def stats(self) -> dict[str, Any]:
         return dict(requests.get(f"{self.sandbox_url}/_sandbox/stats", timeout=5).json())
 
@@ -301,6 +315,17 @@ class Instance:
     def watcher_cmdline(self, name: str) -> list[str]:
         """The command line circusd runs for `name`, as an operator would copy it from `ps`."""
         return psutil.Process(self.pid(name)).cmdline()
+
+    def __enter__(self) -> Instance:
+        """Started (all watchers active, heartbeats fresh); stopped and reaped on leaving."""
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
     def stop(self) -> None:
         self.track_children()
@@ -325,24 +350,164 @@ def start_process(
     return p
 
 
-def start_sandbox(reaper: Reaper, root: Path, env: dict[str, str]) -> str:
-    """A sandbox as a real subprocess on a free port; returns its base URL."""
-    port_file = root / "sandbox.port"
-    start_process(
+def send_signal(pid: int, sig: signal.Signals) -> None:
+    os.kill(pid, sig)
+
+
+# -- a sandbox process and daemons started by hand -------------------------------------------------
+
+
+def start_sandbox(
+    reaper: Reaper, root: Path, env: dict[str, str], port: int, home: Path, *flags: str
+) -> subprocess.Popen[str]:
+    """The sandbox as a real subprocess on `port` with its own home, once it answers."""
+    p = start_process(
         reaper,
-        [sys.executable, "-m", "ecauto.sandbox", "--port", "0", "--port-file", str(port_file)],
+        [sys.executable, "-m", "ecauto.sandbox", "--port", str(port), "--home", str(home), *flags],
         env,
         root,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    port = wait_for(
-        lambda: port_file.exists() and port_file.read_text().strip(), 20, "sandbox port file"
-    )
     url = f"http://127.0.0.1:{port}"
-    wait_for(lambda: requests.get(f"{url}/_sandbox/health", timeout=2).ok, 20, "sandbox health")
-    return url
+    wait_for(lambda: requests.get(f"{url}/_sandbox/health", timeout=2).ok, 20, "the sandbox")
+    return p
 
 
-def send_signal(pid: int, sig: signal.Signals) -> None:
-    os.kill(pid, sig)
+class Rig:
+    """A home, a fast config and a sandbox process (started with `flags`); daemons by hand."""
+
+    def __init__(
+        self,
+        root: Path,
+        reaper: Reaper,
+        *flags: str,
+        spapi_rate: float = 50.0,
+        products: int = 1000,
+        config_extra: str = "",
+    ) -> None:
+        self.root, self.reaper = root, reaper
+        self.home = root / "home"
+        self.port = free_port()
+        self.config = write_config(
+            root / "ecauto.toml",
+            self.port,
+            spapi_rate=spapi_rate,
+            products=products,
+            extra=config_extra,
+        )
+        self.env = instance_env(self.home, self.config)
+        self.url = f"http://127.0.0.1:{self.port}"
+        start_sandbox(reaper, root, self.env, self.port, root / "sandbox-home", *flags)
+
+    def daemon(self, *args: str) -> subprocess.Popen[str]:
+        """`python -m <args>` in the rig's environment, its output piped."""
+        return start_process(
+            self.reaper,
+            [sys.executable, "-m", *args],
+            self.env,
+            self.root,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+
+    def upload(self, platform: str = "base", *extra: str) -> subprocess.Popen[str]:
+        return self.daemon("ecauto.daemons.upload", "--platform", platform, *extra)
+
+    def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+        p = self.daemon(*args)
+        out, err = p.communicate(timeout=timeout)
+        return subprocess.CompletedProcess(p.args, p.returncode, out, err)
+
+    def sync_once(self) -> subprocess.CompletedProcess[str]:
+        return self.run("ecauto.daemons.sync", "--once", timeout=90)
+
+    def stats(self) -> dict[str, Any]:
+        return dict(requests.get(f"{self.url}/_sandbox/stats", timeout=5).json())
+
+    def fault(self, **spec: object) -> None:
+        requests.post(f"{self.url}/_sandbox/faults", json=spec, timeout=5).raise_for_status()
+
+    def db(self) -> sqlite3.Connection:
+        return sqlite3.connect(self.home / "ecauto.db", timeout=10)
+
+
+# -- alerts: an in-process sandbox for Chatwork, a hand-moved clock, an alerter -------------------
+
+TOKEN = "cw-test-token-6f1d2c"  # distinctive, so a leak anywhere is found by a plain search
+HOST = "shop-pc"
+
+
+class Clock:
+    """The alerter's wall clock; starts at the real time, moves only when told."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+class Sandbox:
+    """The sandbox in this process on a free port (the `sandbox` fixture), seen as Chatwork."""
+
+    def __init__(self, home: Path) -> None:
+        self.home = home
+        self.server = SandboxServer(SandboxSettings(host="127.0.0.1", port=0), home).start()
+        self.url = self.server.url
+
+    def messages(self, room: str | None = None) -> list[dict[str, Any]]:
+        got = requests.get(f"{self.url}/_sandbox/chatwork", timeout=5).json()
+        return [m for m in got if room is None or m["room"] == room]
+
+    def requests_made(self) -> int:
+        stats = requests.get(f"{self.url}/_sandbox/stats", timeout=5).json()
+        return int(stats["endpoints"]["chatwork.post"]["requests"])
+
+    def fault(self, mode: str, seconds: float = 60.0) -> None:
+        r = requests.post(
+            f"{self.url}/_sandbox/faults",
+            timeout=5,
+            json={"endpoint": "chatwork", "mode": mode, "seconds": seconds},
+        )
+        assert r.status_code == 200, r.text
+
+    def clear(self) -> None:
+        requests.delete(f"{self.url}/_sandbox/faults", timeout=5).raise_for_status()
+
+
+def make(folder: Path, url: str, clock: Clock, room: str = "7", **settings: Any) -> Alerter:
+    """An alerter with its outbox in `folder`, sending to the Chatwork at `url`."""
+    target = ChatworkTarget(f"{url}/v2", room, TOKEN)
+    return Alerter(folder, AlertSettings(**settings), HOST, target, clock)
+
+
+def incident(
+    key: str,
+    clock: Clock,
+    summary: str = "",
+    daemon: str | None = "upload-base",
+    kind: str = "incident",
+    **details: str,
+) -> Notice:
+    return Notice(
+        key, kind, "critical", daemon, summary or f"found {key}", "", dict(details), clock.now
+    )
+
+
+def deliver_all(alerter: Alerter, clock: Clock, step_s: float = 11.0, timeout: float = 10.0) -> int:
+    """Deliver until nothing is pending, moving the clock past waits; returns messages sent."""
+    sent = 0
+    deadline = time.monotonic() + timeout
+    while alerter.pending():
+        assert time.monotonic() < deadline, "alerts still pending at the deadline"
+        sent += alerter.deliver().sent
+        clock.advance(step_s)
+    return sent
+
+
+def first_lines(messages: list[dict[str, Any]]) -> list[str]:
+    return [m["body"].splitlines()[0] for m in messages]

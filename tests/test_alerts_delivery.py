@@ -18,87 +18,11 @@ from typing import Any
 
 import pytest
 import requests
+from support import HOST, TOKEN, Clock, Sandbox, deliver_all, first_lines, incident, make
 
-from ecauto.config import AlertSettings, SandboxSettings
-from ecauto.sandbox.server import SandboxServer
-from watchdog.alerts import Alerter, ChatworkTarget
+from ecauto.config import AlertSettings
+from watchdog.alerts import Alerter
 from watchdog.notices import Notice
-
-TOKEN = "cw-test-token-6f1d2c"  # distinctive, so a leak anywhere is found by a plain search
-HOST = "shop-pc"
-
-
-class Clock:
-    """The alerter's wall clock; starts at the real time, moves only when told."""
-
-    def __init__(self) -> None:
-        self.now = time.time()
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-class Sandbox:
-    def __init__(self, home: Path) -> None:
-        self.home = home
-        self.server = SandboxServer(SandboxSettings(host="127.0.0.1", port=0), home).start()
-        self.url = self.server.url
-
-    def messages(self, room: str | None = None) -> list[dict[str, Any]]:
-        got = requests.get(f"{self.url}/_sandbox/chatwork", timeout=5).json()
-        return [m for m in got if room is None or m["room"] == room]
-
-    def requests_made(self) -> int:
-        stats = requests.get(f"{self.url}/_sandbox/stats", timeout=5).json()
-        return int(stats["endpoints"]["chatwork.post"]["requests"])
-
-    def fault(self, mode: str, seconds: float = 60.0) -> None:
-        r = requests.post(
-            f"{self.url}/_sandbox/faults",
-            timeout=5,
-            json={"endpoint": "chatwork", "mode": mode, "seconds": seconds},
-        )
-        assert r.status_code == 200, r.text
-
-    def clear(self) -> None:
-        requests.delete(f"{self.url}/_sandbox/faults", timeout=5).raise_for_status()
-
-
-def make(folder: Path, url: str, clock: Clock, room: str = "7", **settings: Any) -> Alerter:
-    target = ChatworkTarget(f"{url}/v2", room, TOKEN)
-    return Alerter(folder, AlertSettings(**settings), HOST, target, clock)
-
-
-def incident(
-    key: str,
-    clock: Clock,
-    summary: str = "",
-    daemon: str | None = "upload-base",
-    kind: str = "incident",
-    **details: str,
-) -> Notice:
-    return Notice(
-        key, kind, "critical", daemon, summary or f"found {key}", "", dict(details), clock.now
-    )
-
-
-def deliver_all(alerter: Alerter, clock: Clock, step_s: float = 11.0, timeout: float = 10.0) -> int:
-    """Deliver until nothing is pending, moving the clock past waits; returns messages sent."""
-    sent = 0
-    deadline = time.monotonic() + timeout
-    while alerter.pending():
-        assert time.monotonic() < deadline, "alerts still pending at the deadline"
-        sent += alerter.deliver().sent
-        clock.advance(step_s)
-    return sent
-
-
-def first_lines(messages: list[dict[str, Any]]) -> list[str]:
-    return [m["body"].splitlines()[0] for m in messages]
-
 
 # -- what arrives ---------------------------------------------------------------------------------
 

@@ -9,21 +9,21 @@ import logging
 import os
 import stat
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
-import requests
-from support import Reaper, free_port, wait_for
-from test_alerts_delivery import (
+from support import (
     TOKEN,
     Clock,
+    Reaper,
     Sandbox,
     deliver_all,
     first_lines,
+    free_port,
     incident,
     make,
+    start_sandbox,
 )
 
 from watchdog.alerts.outbox import MAX_FILE_BYTES
@@ -158,17 +158,8 @@ def test_alerts_wait_out_a_sandbox_restart_on_the_same_port(
     env = {k: v for k, v in os.environ.items() if k not in ("ECAUTO_CONFIG", "ECAUTO_HOME")}
     url = f"http://127.0.0.1:{port}"
 
-    def start() -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "ecauto.sandbox", "--port", str(port), "--home", str(home)],
-            cwd=tmp_path,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        reaper.track(proc.pid)
-        wait_for(lambda: requests.get(f"{url}/_sandbox/health", timeout=1).ok, 20, "sandbox health")
-        return proc
+    def start() -> subprocess.Popen[str]:
+        return start_sandbox(reaper, tmp_path, env, port, home)
 
     alerter = make(tmp_path / "outbox", url, clock)
     keys = [f"hung/d{i}" for i in range(5)]

@@ -5,80 +5,18 @@ from __future__ import annotations
 import signal
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
 import psutil
 import pytest
 import requests
-from support import (
-    Reaper,
-    free_port,
-    instance_env,
-    read_hb,
-    read_lock,
-    start_process,
-    wait_for,
-    write_config,
-)
+from support import Reaper, Rig, read_hb, read_lock, wait_for
 
 from ecauto.clients.base import BaseClient
 from ecauto.credentials import StaticToken
 from ecauto.store import Store
 
 pytestmark = [pytest.mark.process, pytest.mark.timeout(90)]
-
-
-class Rig:
-    """A home, a fast config and a sandbox process; daemons started from it by hand."""
-
-    def __init__(self, root: Path, reaper: Reaper, **config: object) -> None:
-        self.root, self.reaper = root, reaper
-        self.home = root / "home"
-        self.port = free_port()
-        self.config = write_config(root / "ecauto.toml", self.port, **config)  # type: ignore[arg-type]
-        self.env = instance_env(self.home, self.config)
-        self.url = f"http://127.0.0.1:{self.port}"
-        start_process(
-            reaper,
-            [
-                sys.executable,
-                "-m",
-                "ecauto.sandbox",
-                "--port",
-                str(self.port),
-                "--home",
-                str(root / "sandbox-home"),
-            ],
-            self.env,
-            root,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for(
-            lambda: requests.get(f"{self.url}/_sandbox/health", timeout=2).ok, 20, "the sandbox"
-        )
-
-    def daemon(self, *args: str) -> subprocess.Popen[str]:
-        return start_process(
-            self.reaper,
-            [sys.executable, "-m", *args],
-            self.env,
-            self.root,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-
-    def upload(self, platform: str = "base", *extra: str) -> subprocess.Popen[str]:
-        return self.daemon("ecauto.daemons.upload", "--platform", platform, *extra)
-
-    def run(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        p = self.daemon(*args)
-        out, err = p.communicate(timeout=timeout)
-        return subprocess.CompletedProcess(p.args, p.returncode, out, err)
-
-    def stats(self) -> dict:
-        return dict(requests.get(f"{self.url}/_sandbox/stats", timeout=5).json())
 
 
 @pytest.fixture

@@ -52,31 +52,19 @@ def test_circusctl_status_and_restart_give_a_new_pid(instance: Instance) -> None
     res = instance.circusctl("restart", "upload-base")
     assert res.returncode == 0 and "ok" in res.stdout, res.stdout + res.stderr
     wait_for(lambda: not psutil.pid_exists(old), 35, "the old upload-base to exit")
-    new = wait_for(
-        lambda: (p := instance.ctl.pids("upload-base")) and p[0] != old and p[0],
-        20,
-        "a new upload-base pid",
-    )
-    instance.reaper.track(new)
-    wait_for(lambda: instance.fresh_heartbeat("upload-base", pid=new), 20, "its heartbeat")
+    new = instance.replaced("upload-base", old, 20)
     assert (read_lock(instance.home, "upload-base") or {}).get("pid") == new
 
 
 def test_kill9_is_respawned_and_the_lock_taken_over(instance: Instance) -> None:
     old = instance.pid("upload-ebay")
     os.kill(old, signal.SIGKILL)
-    new = wait_for(
-        lambda: (p := instance.ctl.pids("upload-ebay")) and p[0] != old and p[0],
-        20,
-        "circus to respawn upload-ebay",
-    )
-    instance.reaper.track(new)
+    new = instance.replaced("upload-ebay", old, 20)
     wait_for(
         lambda: (read_lock(instance.home, "upload-ebay") or {}).get("pid") == new,
         20,
         "the new process to hold the lock",
     )
-    wait_for(lambda: instance.fresh_heartbeat("upload-ebay", pid=new), 20, "its heartbeat")
 
 
 def test_a_second_copy_is_refused_and_the_first_keeps_running(instance: Instance) -> None:

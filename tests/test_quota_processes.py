@@ -3,81 +3,24 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import requests
-from support import REPO, Reaper, instance_env, start_process, wait_for, write_config
+from support import REPO, Reaper, Rig, start_process, wait_for
 
 pytestmark = [pytest.mark.process, pytest.mark.timeout(120)]
 
 WORKER = str(REPO / "tests" / "quota_worker.py")
 
 
-class Sandbox:
-    def __init__(
-        self, root: Path, reaper: Reaper, *flags: str, config_extra: str = "", **config: object
-    ) -> None:
-        from support import free_port
-
-        self.root, self.reaper = root, reaper
-        self.home = root / "home"
-        self.port = free_port()
-        self.config = write_config(root / "ecauto.toml", self.port, extra=config_extra, **config)  # type: ignore[arg-type]
-        self.env = instance_env(self.home, self.config)
-        self.url = f"http://127.0.0.1:{self.port}"
-        start_process(
-            reaper,
-            [
-                sys.executable,
-                "-m",
-                "ecauto.sandbox",
-                "--port",
-                str(self.port),
-                "--home",
-                str(root / "sb"),
-                *flags,
-            ],
-            self.env,
-            root,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        wait_for(lambda: requests.get(f"{self.url}/_sandbox/health", timeout=2).ok, 20, "sandbox")
-
-    def stats(self) -> dict:
-        return dict(requests.get(f"{self.url}/_sandbox/stats", timeout=5).json())
-
-    def fault(self, **spec: object) -> None:
-        requests.post(f"{self.url}/_sandbox/faults", json=spec, timeout=5).raise_for_status()
-
-    def run(self, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
-        p = start_process(
-            self.reaper,
-            [sys.executable, *args],
-            self.env,
-            self.root,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-        )
-        out, err = p.communicate(timeout=timeout)
-        return subprocess.CompletedProcess(p.args, p.returncode, out, err)
-
-    def sync_once(self) -> subprocess.CompletedProcess[str]:
-        return self.run("-m", "ecauto.daemons.sync", "--once")
-
-    def db(self) -> sqlite3.Connection:
-        return sqlite3.connect(self.home / "ecauto.db", timeout=10)
-
-
 def test_three_processes_share_one_bucket_and_never_overdraw_it(
     tmp_path: Path, reaper: Reaper
 ) -> None:
     # Given a sandbox enforcing 20 calls/s, burst 1, and three processes of one home
-    sb = Sandbox(tmp_path, reaper, "--spapi-rate", "20", "--spapi-burst", "1")
+    sb = Rig(tmp_path, reaper, "--spapi-rate", "20", "--spapi-burst", "1")
     sb.home.mkdir(parents=True)
     procs = [
         start_process(
@@ -101,7 +44,7 @@ def test_three_processes_share_one_bucket_and_never_overdraw_it(
     assert span["first_to_last_s"] >= 44 / 20 * 0.999
 
 
-def sync_through_fault(sb: Sandbox, mode: str, tmp_path: Path) -> None:
+def sync_through_fault(sb: Rig, mode: str, tmp_path: Path) -> None:
     """Run one sync while SP-API answers `mode` until the sync has met it twice."""
     before = sb.stats()["endpoints"]["spapi.getPricing"]["injected"]
     sb.fault(endpoint="spapi.getPricing", mode=mode)
@@ -127,7 +70,7 @@ def sync_through_fault(sb: Sandbox, mode: str, tmp_path: Path) -> None:
 def test_a_sync_cycle_retries_injected_429s_and_5xx_and_loses_nothing(
     tmp_path: Path, reaper: Reaper
 ) -> None:
-    sb = Sandbox(tmp_path, reaper, products=200)
+    sb = Rig(tmp_path, reaper, products=200)
     # Given SP-API answering 429 until the sync has been refused twice
     sync_through_fault(sb, "429", tmp_path)
     stats = sb.stats()
@@ -142,7 +85,7 @@ def test_a_sync_cycle_retries_injected_429s_and_5xx_and_loses_nothing(
 
 
 def test_a_hung_call_times_out_and_the_batch_is_sent_again(tmp_path: Path, reaper: Reaper) -> None:
-    sb = Sandbox(tmp_path, reaper, products=40)
+    sb = Rig(tmp_path, reaper, products=40)
     sb.config.write_text(
         sb.config.read_text().replace("[spapi]\ntimeout_s = 5.0", "[spapi]\ntimeout_s = 1.0")
     )
@@ -170,7 +113,7 @@ def test_the_access_token_expiring_mid_cycle_is_refreshed_and_shared(
     tmp_path: Path, reaper: Reaper
 ) -> None:
     # Given access tokens that live 2 s, and a cycle of about 5 s at 10 calls/s
-    sb2 = Sandbox(tmp_path, reaper, "--lwa-expires-in", "2", spapi_rate=10.0, products=1000)
+    sb2 = Rig(tmp_path, reaper, "--lwa-expires-in", "2", spapi_rate=10.0, products=1000)
     res = sb2.sync_once()
     assert res.returncode == 0, res.stderr
     stats = sb2.stats()
@@ -185,7 +128,7 @@ def test_the_access_token_expiring_mid_cycle_is_refreshed_and_shared(
 def test_two_processes_refreshing_at_once_spend_the_refresh_token_once(
     tmp_path: Path, reaper: Reaper
 ) -> None:
-    sb = Sandbox(tmp_path, reaper)
+    sb = Rig(tmp_path, reaper)
     sb.home.mkdir(parents=True)
     go = tmp_path / "go"
     procs = [
@@ -213,7 +156,7 @@ def test_two_processes_refreshing_at_once_spend_the_refresh_token_once(
 
 def test_the_rate_limit_header_lowers_our_pace(tmp_path: Path, reaper: Reaper) -> None:
     # Given our config says 40/s, but Amazon (the sandbox) enforces and announces 10/s
-    sb = Sandbox(tmp_path, reaper, "--spapi-rate", "10", spapi_rate=40.0, products=300)
+    sb = Rig(tmp_path, reaper, "--spapi-rate", "10", spapi_rate=40.0, products=300)
     res = sb.sync_once()
     assert res.returncode == 0, res.stderr
     stats = sb.stats()

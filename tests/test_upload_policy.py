@@ -3,7 +3,6 @@ from __future__ import annotations
 import pytest
 
 from ecauto.config import UploadSettings
-from ecauto.daemons.sync import batches
 from ecauto.daemons.upload import batch_size, retry_delay
 
 
@@ -29,8 +28,3 @@ def test_batch_size_spreads_the_cap(cap: int, interval: float, used: int, expect
 def test_retry_delay_backs_off_with_jitter(attempts: int, rnd: float, expected: float) -> None:
     s = UploadSettings(retry_base_s=60, retry_max_s=3600)
     assert retry_delay(s, attempts, rnd) == pytest.approx(expected)
-
-
-def test_batches_of_twenty() -> None:
-    parts = batches([str(i) for i in range(45)], 20)
-    assert [len(p) for p in parts] == [20, 20, 5] and parts[2][-1] == "44"

@@ -85,12 +85,8 @@ def make_instance(
 
 @pytest.fixture
 def inst(tmp_path: Path, reaper: Reaper) -> Iterator[Instance]:
-    i = make_instance(tmp_path, reaper)
-    try:
-        i.start()
+    with make_instance(tmp_path, reaper) as i:
         yield i
-    finally:
-        i.stop()
 
 
 def watchdog(
@@ -323,11 +319,7 @@ def test_a_frozen_daemon_is_hung_and_restarted_with_a_new_pid(
         rc, out = scan(inst)
         assert kinds(out) == {("hung", "upload-base", "restart")}
         assert out["findings"][0]["result"] == "asked circusd to restart it"
-        new = wait_for(
-            lambda: (p := inst.ctl.pids("upload-base")) and p[0] != old and p[0], 30, "a new pid"
-        )
-        inst.reaper.track(new)
-        wait_for(lambda: inst.fresh_heartbeat("upload-base", pid=new), 20, "its heartbeat")
+        inst.replaced("upload-base", old)
         wait_for(lambda: not alive(old), 20, "the old process gone")
         rc, rep = report(inst)
         assert rc == 0 and daemon_row(rep, "upload-base")["restarts_in_window"] == 1
@@ -352,14 +344,7 @@ def test_the_restart_budget_runs_out_and_a_critical_alert_goes_once(
             wait_for(
                 lambda: ("hung", "upload-base", "restart") in kinds(scan(inst)[1]), 20, "a restart"
             )
-            new = wait_for(
-                lambda: (p := inst.ctl.pids("upload-base")) and p[0] != old and p[0],
-                30,
-                "a new pid",
-            )
-            inst.reaper.track(new)
-            wait_for(lambda: inst.fresh_heartbeat("upload-base", pid=new), 20, "its heartbeat")
-            return new
+            return inst.replaced("upload-base", old)
 
         freeze_and_scan_until_new()
         last = freeze_and_scan_until_new()

@@ -53,10 +53,6 @@ class Notice:
         if len(self.details) > MAX_DETAILS:
             raise ValueError(f"a notice has at most {MAX_DETAILS} details")
 
-    @property
-    def is_recovery(self) -> bool:
-        return self.kind == Kind.RECOVERY
-
     def to_json(self) -> dict[str, Any]:
         return {
             "schema": SCHEMA,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from ecauto.backoff import compute_backoff
 from ecauto.config import WatchdogSettings
 
 from .state import MAX_TIMES, DaemonState
@@ -25,7 +26,7 @@ def backoff_left(ds: DaemonState, s: WatchdogSettings, now: float) -> float:
     mine = [t for t in ds.restarts if now - t <= s.restart_window_s]
     if not mine:
         return 0.0
-    wait = min(s.restart_backoff_max_s, s.restart_backoff_s * 2 ** (len(mine) - 1))
+    wait = compute_backoff(len(mine), s.restart_backoff_s, s.restart_backoff_max_s)
     return max(0.0, wait - (now - max(mine)))
 
 

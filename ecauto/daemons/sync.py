@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 import psutil
 
+from ecauto.backoff import compute_backoff
 from ecauto.clients.base import BaseClient
 from ecauto.clients.http import ApiError, QuotaSpent, Throttled
 from ecauto.clients.spapi import Offer, SpApiClient
@@ -31,11 +32,7 @@ NAME = "sync-inventory"
 # A batch that fails for reasons other than quota is tried this many times before it is marked
 # failed for this cycle (and the error recorded); quota refusals are retried without limit.
 MAX_BATCH_TRIES = 4
-ERROR_BACKOFF_S = (2.0, 5.0, 15.0)
-
-
-def batches(items: Sequence[str], size: int) -> list[list[str]]:
-    return [list(items[i : i + size]) for i in range(0, len(items), size)]
+ERROR_BACKOFF_S = (2.0, 15.0)  # the first wait and the longest; doubling between
 
 
 def claimer_alive(claimer: str) -> bool:
@@ -147,7 +144,7 @@ class SyncDaemon(BusinessDaemon):
                 self.log.warning("batch failed %s", fields(tries=tries, error=e))
                 if not e.retryable or tries >= MAX_BATCH_TRIES:
                     return None, throttled, str(e)
-                self.wait(ERROR_BACKOFF_S[min(tries, len(ERROR_BACKOFF_S)) - 1])
+                self.wait(compute_backoff(tries, *ERROR_BACKOFF_S))
         return None, throttled, None
 
     def _push_prices(self, store: Store) -> int:

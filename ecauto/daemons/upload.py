@@ -15,6 +15,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from ecauto.backoff import compute_backoff
 from ecauto.clients.http import ApiError, QuotaSpent, Throttled
 from ecauto.config import PLATFORMS, Config, UploadSettings
 from ecauto.daemon.base import common_parser, run_daemon
@@ -38,8 +39,9 @@ def batch_size(settings: UploadSettings, interval_s: float, used_last_hour: int)
 
 def retry_delay(settings: UploadSettings, attempts: int, rnd: float) -> float:
     """Exponential backoff with jitter; `attempts` counts the tries made so far (1 = first)."""
-    base = min(settings.retry_max_s, settings.retry_base_s * 2 ** max(0, attempts - 1))
-    return base * (0.5 + rnd / 2)
+    return compute_backoff(
+        attempts, settings.retry_base_s, settings.retry_max_s, jitter=0.5, rng=lambda: rnd
+    )
 
 
 class UploadDaemon(BusinessDaemon):

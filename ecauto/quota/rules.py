@@ -17,9 +17,6 @@ import random
 from dataclasses import dataclass, replace
 from typing import Any
 
-# Float sums of elapsed*rate land a hair off; a nanosecond early is no overdraft.
-EPSILON = 1e-9
-
 
 @dataclass(frozen=True)
 class BucketState:

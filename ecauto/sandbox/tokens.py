@@ -22,10 +22,6 @@ class TokenState(enum.StrEnum):
     UNKNOWN = "unknown"  # not one of ours: accepted
     EXPIRED = "expired"
 
-    @property
-    def accepted(self) -> bool:
-        return self in (TokenState.VALID, TokenState.UNKNOWN)
-
 
 class AccessTokens:
     def __init__(self, prefix: str, max_kept: int = MAX_KEPT) -> None:

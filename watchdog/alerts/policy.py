@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ecauto.backoff import compute_backoff
 from ecauto.records import get, one_line
 from watchdog.alerts.chatwork import Outcome
 from watchdog.alerts.outbox import Entry
@@ -207,7 +208,7 @@ def _prune(stamps: Sequence[float], window_s: float, now: float) -> tuple[float,
 
 def backoff_s(failures: int, first: float, longest: float) -> float:
     """first, 2 x first, 4 x first ... up to `longest`, for the 1st, 2nd, 3rd failure in a row."""
-    return float(min(longest, first * 2 ** min(max(failures - 1, 0), 30)))
+    return compute_backoff(failures, first, longest)
 
 
 def after(state: AlertState, outcome: Outcome, now: float) -> AlertState:
