@@ -291,3 +291,27 @@ def test_a_bad_config_at_start_runs_on_the_defaults_and_alerts(
     finally:
         dog.terminate()
         dog.wait(timeout=20)
+
+
+def test_a_lock_whose_write_fails_is_let_go_entirely(tiny_home: Path) -> None:
+    """The singleton lock on a full filesystem (a filled tmpfs): its write fails with ENOSPC
+    after the OS lock was taken. Nothing of it may stay: not the OS lock, not the descriptor,
+    not the empty file; once space is back the same process takes it at once."""
+    from ecauto.daemon.lock import LockOwner, SingletonLock, is_held
+
+    path = tiny_home / "locks" / "x.lock"
+    path.parent.mkdir()
+    fill(tiny_home / "filler")
+    lock = SingletonLock(path, LockOwner.for_this_process("x", str(tiny_home), 0.0))
+    fds = len(os.listdir("/proc/self/fd"))
+    with pytest.raises(OSError) as e:
+        lock.acquire()
+    assert e.value.errno == 28  # ENOSPC
+    assert not lock.held and not path.exists() and not is_held(path)
+    assert len(os.listdir("/proc/self/fd")) == fds
+    (tiny_home / "filler").unlink()
+    lock.acquire()
+    try:
+        assert lock.held and json.loads(path.read_text())["name"] == "x"
+    finally:
+        lock.release()
