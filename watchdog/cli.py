@@ -113,10 +113,11 @@ def _run(argv: Sequence[str]) -> int:
     logsetup.configure(NAME)
     try:
         home = Home.resolve(args.home)
+        home.ensure()  # as serve() does first: the last good copy goes into a closed folder
         loaded = lastgood.load(args.config, home)
         daemon = WatchdogDaemon(args, loaded.config, home, loaded)
-    except ConfigError as e:
-        print(f"{NAME}: {e}", file=sys.stderr)
+    except (ConfigError, OSError) as e:
+        print(f"{NAME}: {one_line(str(e))}", file=sys.stderr)
         return EXIT_CONFIG
     if loaded.error:
         print(f"{NAME}: {loaded.error}; running on {loaded.source}", file=sys.stderr)

@@ -64,7 +64,7 @@ def _remember(path: str | os.PathLike[str] | None, keep: Path, cfg: Config) -> N
             return
         if keep.is_file() and keep.read_bytes() == text:
             return
-        keep.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        keep.parent.mkdir(mode=0o700, exist_ok=True)  # in a home that exists: never make one
         write_bytes_atomic(keep, text)  # 0o600 from its first byte
     except FileNotFoundError:
         return  # no file: the defaults, nothing worth keeping
