@@ -18,10 +18,16 @@ def write_json_atomic(path: Path, data: dict[str, Any], durable: bool = False) -
 
     mkstemp makes the file 0o600, the owner's only from its first byte. `durable` also fsyncs
     the file and its folder, for what must survive a power cut (queued alerts)."""
+    text = json.dumps(data, separators=(",", ":"), sort_keys=True)
+    write_bytes_atomic(path, text.encode("utf-8"), durable)
+
+
+def write_bytes_atomic(path: Path, data: bytes, durable: bool = False) -> None:
+    """As `write_json_atomic`, for bytes."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, separators=(",", ":"), sort_keys=True)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
             if durable:
                 f.flush()
                 os.fsync(f.fileno())

@@ -220,6 +220,8 @@ class WatchdogSettings:
     # An incident is over (a recovery message) once its finding has been gone this long.
     recovery_s: float = field(default=30.0, metadata=NON_NEGATIVE)
     circus_timeout_s: float = field(default=1.0, metadata=POSITIVE)  # per call to circusd
+    # Less free space than this on the home's filesystem is a critical finding (disk_full).
+    min_free_mb: float = field(default=100.0, metadata=NON_NEGATIVE)
     daemons: dict[str, WatchdogDaemonSettings] = field(default_factory=_watched)
 
 

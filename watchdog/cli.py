@@ -11,7 +11,8 @@ Exit codes of report and scan (the monitoring-plugin convention): 0 all well, 1 
 2 critical, 3 could not tell (a config or ini that cannot be read, a home that does not exist,
 a mistyped option: exit 2 would read as "critical" to a monitoring system).
 `run` exits like every ecauto daemon: 0 stopped (or its circusd is gone), 75 another watchdog of
-this home runs, 78 bad configuration.
+this home runs, 78 a circus.ini or home it cannot use. A bad `ecauto.toml` does not stop it: it
+runs on the last good configuration (see `lastgood`) and reports a `config_error`.
 """
 
 from __future__ import annotations
@@ -31,14 +32,17 @@ from ecauto import config as config_mod
 from ecauto import logsetup
 from ecauto.cliargs import Parser
 from ecauto.config import Config, ConfigError
-from ecauto.daemon.base import Daemon, common_parser, run_daemon
+from ecauto.daemon.base import EXIT_CONFIG, Daemon, common_parser
 from ecauto.home import Home
+from ecauto.logsetup import fields
 from ecauto.records import one_line
-from ecauto.supervisor import CircusError, read_ini
+from ecauto.supervisor import CircusError, CircusSetup, read_ini
 
+from . import lastgood
 from . import report as report_mod
 from .findings import Severity
-from .service import Busy, PassResult, Watchdog, make_notifier
+from .policy import SelfView
+from .service import Busy, PassResult, Watchdog, is_disk_full, make_notifier
 
 NAME = "watchdog"
 log = logging.getLogger(__name__)
@@ -91,7 +95,7 @@ def run_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     args_list = list(sys.argv[1:] if argv is None else argv)
     if args_list[:1] == ["run"]:
-        return run_daemon(WatchdogDaemon, run_parser(), args_list[1:])
+        return _run(args_list[1:])
     args = parser().parse_args(args_list)
     logsetup.configure(NAME, os.environ.get("ECAUTO_LOG_LEVEL", "ERROR"))
     try:
@@ -101,6 +105,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (Unknown, ConfigError, CircusError, Busy, OSError) as e:
         print(f"watchdog: {one_line(str(e))}", file=sys.stderr)
         return report_mod.EXIT["unknown"]
+
+
+def _run(argv: Sequence[str]) -> int:
+    """`watchdog run`: as `run_daemon`, except that a bad ecauto.toml is reported, not fatal."""
+    args = run_parser().parse_args(argv)
+    logsetup.configure(NAME)
+    try:
+        home = Home.resolve(args.home)
+        home.ensure()  # as serve() does first: the last good copy goes into a closed folder
+        loaded = lastgood.load(args.config, home)
+        daemon = WatchdogDaemon(args, loaded.config, home, loaded)
+    except (ConfigError, OSError) as e:
+        print(f"{NAME}: {one_line(str(e))}", file=sys.stderr)
+        return EXIT_CONFIG
+    if loaded.error:
+        print(f"{NAME}: {loaded.error}; running on {loaded.source}", file=sys.stderr)
+    return daemon.serve()
 
 
 def _load(args: argparse.Namespace, *, must_exist: bool) -> tuple[Home, Config, Watchdog]:
@@ -217,11 +238,23 @@ class WatchdogDaemon(Daemon):
     """`watchdog run`: a pass every interval, with the lock, heartbeat and signals of every
     ecauto daemon. Started by a circusd that is later gone, it cleans up after it and leaves."""
 
-    def __init__(self, args: argparse.Namespace, cfg: Config, home: Home) -> None:
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        cfg: Config,
+        home: Home,
+        loaded: lastgood.Loaded | None = None,
+    ) -> None:
         self.default_interval_s = cfg.watchdog.interval_s
         super().__init__(NAME, args, cfg, home)
         self.dog: Watchdog | None = None
         self.circusd_parent: psutil.Process | None = None
+        self.circus_setup: CircusSetup | None = None
+        self.loaded = loaded or lastgood.Loaded(cfg)
+        self.config_seen = lastgood.signature(args.config)
+        # Passes failed in a row, since when, and the last one's error (for `SelfView`).
+        self.failures = 0
+        self.failing_since: float | None = None
 
     @staticmethod
     def name_for(args: argparse.Namespace) -> str:
@@ -233,15 +266,74 @@ class WatchdogDaemon(Daemon):
             setup = read_ini(self.args.ini)
         except CircusError as e:
             raise ConfigError(str(e)) from None
-        self.dog = Watchdog(self.home, self.config, setup, make_notifier(self.home, self.config))
+        self.circus_setup = setup
+        self.dog = self.make_dog()
         self.circusd_parent = _circusd_parent()
         self.dog.executor.deliver()  # what an earlier run left in the outbox
 
+    def make_dog(self) -> Watchdog:
+        assert self.circus_setup is not None
+        dog = Watchdog(
+            self.home, self.config, self.circus_setup, make_notifier(self.home, self.config)
+        )
+        dog.stopping = lambda: self.stopping
+        dog.tick = self.beat
+        return dog
+
+    def reload(self) -> None:
+        """Read ecauto.toml again when it changed: a good one is used from this pass on, a bad
+        one leaves the last good in use and becomes a `config_error` finding."""
+        seen = lastgood.signature(self.args.config)
+        if seen == self.config_seen:
+            return
+        self.config_seen = seen
+        loaded = lastgood.load(self.args.config, self.home)
+        if loaded.error:
+            if loaded.error != self.loaded.error:
+                self.log.error("%s; running on the configuration in use", loaded.error)
+            # What runs is still what ran: say so, not what a fresh start would fall back to.
+            source = self.loaded.source if self.loaded.error else "the last good configuration"
+            self.loaded = lastgood.Loaded(self.config, loaded.error, source)
+            return
+        self.loaded = loaded
+        if loaded.config == self.config:
+            return
+        self.log.info("configuration changed: using it from this pass on")
+        old, self.config = self.dog, loaded.config
+        self.default_interval_s = self.config.watchdog.interval_s
+        if not self.args.interval:
+            self.interval_s = self.default_interval_s
+        self.dog = self.make_dog()
+        if old is not None:
+            self.dog.open_self, self.dog.unsent = old.open_self, old.unsent
+
+    def me(self, error: BaseException | None = None) -> SelfView:
+        return SelfView(
+            failures=self.failures,
+            failing_since=self.failing_since,
+            error="" if error is None else one_line(str(error) or repr(error)),
+            disk_full=error is not None and is_disk_full(error),
+            config_error=self.loaded.error,
+            config_from=self.loaded.source,
+        )
+
     def run_once(self) -> None:
+        self.reload()
         assert self.dog is not None
         deadline = time.monotonic() + self.interval_s
         while True:
-            a = self.dog.run_pass().assessment
+            try:
+                a = self.dog.run_pass(self.me()).assessment
+            except Exception as e:
+                if self.stopping:
+                    raise  # cut short by the stop: not a failure (see Daemon._cycle)
+                self.pass_failed(e)
+                # Recorded by the loop as this cycle's error, in the heartbeat the report reads;
+                # never a ConfigError, which would end the daemon.
+                raise PassFailed(one_line(str(e) or repr(e))) from e
+            if self.failures:
+                self.log.warning("passes work again %s", fields(failed=self.failures))
+            self.failures, self.failing_since = 0, None
             # Leave once the circusd that started us is gone, even if a new one already answers:
             # this pass has ended what the old one left behind (for a new circusd they are
             # copies it does not manage), and the new one starts a watchdog of its own, which
@@ -257,6 +349,17 @@ class WatchdogDaemon(Daemon):
             if wait is None or time.monotonic() + wait >= deadline or not self.wait(wait):
                 return
 
+    def pass_failed(self, e: Exception) -> None:
+        """A failed pass is a finding of its own, alerted from memory (see Watchdog.failed)."""
+        assert self.dog is not None
+        self.failures += 1
+        if self.failing_since is None:
+            self.failing_since = time.time()
+        try:
+            self.dog.failed(self.me(e))
+        except Exception as e2:  # noqa: BLE001 - the loop goes on; the heartbeat says it
+            self.log.warning("failed pass not reported %s", fields(error=one_line(repr(e2))))
+
     def orphaned(self) -> bool:
         p = self.circusd_parent
         if p is None:
@@ -265,6 +368,10 @@ class WatchdogDaemon(Daemon):
             # lock against every later circusd's watchdog. Started by hand (no --wid): stay.
             return self.args.wid is not None
         return not p.is_running() or os.getppid() != p.pid
+
+
+class PassFailed(Exception):
+    """A watchdog pass raised; the message is its one line."""
 
 
 def _circusd_parent() -> psutil.Process | None:

@@ -21,6 +21,11 @@ class Kind(enum.StrEnum):
     MISSING = "missing"
     LEFTOVERS = "leftovers"
     CIRCUSD_DOWN = "circusd_down"
+    # The watchdog's own health (policy.watchdog_self): its passes fail, the home's disk is
+    # full, ecauto.toml cannot be read (it runs on the last good configuration meanwhile).
+    WATCHDOG_FAILING = "watchdog_failing"
+    DISK_FULL = "disk_full"
+    CONFIG_ERROR = "config_error"
 
 
 class Severity(enum.StrEnum):

@@ -33,7 +33,13 @@ DEFAULT_BEAT_S = DaemonSettings().beat_s
 Copy = tuple[ProcInfo, ...]
 
 
-def assess(snap: Snapshot, settings: WatchdogSettings, state: State, now: float) -> Assessment:
+def assess(
+    snap: Snapshot,
+    settings: WatchdogSettings,
+    state: State,
+    now: float,
+    me: SelfView | None = None,
+) -> Assessment:
     p = _Pass(snap, settings, state, now)
     p.circusd()
     p.watchers()
@@ -42,11 +48,109 @@ def assess(snap: Snapshot, settings: WatchdogSettings, state: State, now: float)
     p.locks()
     p.leftovers()
     p.remember_seen()
+    p.findings += watchdog_self(me if me is not None else self_view(snap), settings, now)
     notices, open_ = incidents(p.findings, p.state.incidents, settings.recovery_s, now)
     p.state = replace(p.state, incidents=open_)
     findings = _mark_repeats(p.findings, state.noted)
     new_state = replace(p.state, updated_at=now, noted=tuple(f.ident for f in findings))
     return Assessment(tuple(findings), tuple(p.actions), tuple(notices), new_state, p.recheck)
+
+
+# A watchdog whose passes fail this many times in a row (or for as many intervals) needs a person.
+FAILING_CRITICAL_AFTER = 2
+WATCHDOG = "watchdog"
+
+
+@dataclass(frozen=True)
+class SelfView:
+    """The watchdog's own health, as the pass that judges it knows it.
+
+    `watchdog run` tells it from memory; any other look (report, scan) from the watchdog's
+    heartbeat (`self_view`) and the free space it measured itself."""
+
+    failures: int = 0  # passes failed in a row; 0 when the last one worked
+    failing_since: float | None = None
+    error: str = ""  # the last failure's one line
+    disk_full: bool = False  # that failure was ENOSPC / EDQUOT
+    free_bytes: int | None = None  # on the home's filesystem, None if it could not be measured
+    config_error: str = ""  # ecauto.toml's one-line error; the watchdog runs on `config_from`
+    config_from: str = ""
+
+
+def self_view(snap: Snapshot, free_bytes: int | None = None) -> SelfView:
+    """What the watchdog's heartbeat says of its passes: failing when its last error is newer
+    than its last success. Only a heartbeat of a live watchdog counts (a dead one is `down`)."""
+    view = snap.heartbeats.get(WATCHDOG)
+    hb = view.heartbeat if view else None
+    if hb is None or hb.last_error_at is None:
+        return SelfView(free_bytes=free_bytes)
+    proc = snap.proc(hb.pid)
+    if proc is None or abs(proc.create_time - hb.create_time) > SAME_START_S:
+        return SelfView(free_bytes=free_bytes)
+    if hb.last_success_at is not None and hb.last_success_at >= hb.last_error_at:
+        return SelfView(free_bytes=free_bytes)
+    since = hb.last_success_at if hb.last_success_at is not None else hb.started_at
+    return SelfView(
+        failures=1,
+        failing_since=since if since is not None else hb.last_error_at,
+        error=hb.last_error or "",
+        disk_full=_is_disk_full(hb.last_error or ""),
+        free_bytes=free_bytes,
+    )
+
+
+def _is_disk_full(error: str) -> bool:
+    return "No space left on device" in error or "Disk quota exceeded" in error
+
+
+def watchdog_self(me: SelfView, settings: WatchdogSettings, now: float) -> list[Finding]:
+    """Findings about the watchdog itself: failing passes, a full disk, a bad configuration."""
+    out: list[Finding] = []
+    min_free = int(settings.min_free_mb * 1024 * 1024)
+    low = me.free_bytes is not None and me.free_bytes < min_free
+    if low or me.disk_full:
+        free = f"{me.free_bytes / 1048576:.1f} MB free" if me.free_bytes is not None else ""
+        if me.disk_full:
+            why = f"a write failed: {me.error}" + (f" ({free})" if free else "")
+        else:
+            why = f"{free}, less than watchdog.min_free_mb = {settings.min_free_mb:g}"
+        out.append(
+            Finding(
+                Kind.DISK_FULL,
+                Severity.CRITICAL,
+                None,
+                f"the home's disk is full: {why}",
+                Do.ALERT,
+                details={"free": free or "unknown"},
+            )
+        )
+    if me.failures and not me.disk_full:
+        since = me.failing_since if me.failing_since is not None else now
+        persists = me.failures >= FAILING_CRITICAL_AFTER or (
+            now - since >= FAILING_CRITICAL_AFTER * settings.interval_s
+        )
+        out.append(
+            Finding(
+                Kind.WATCHDOG_FAILING,
+                Severity.CRITICAL if persists else Severity.WARNING,
+                WATCHDOG,
+                f"the watchdog's passes fail (for {_ago(now - since)}): {me.error}",
+                Do.ALERT,
+                details={"failed passes": str(me.failures), "last error": me.error},
+            )
+        )
+    if me.config_error:
+        out.append(
+            Finding(
+                Kind.CONFIG_ERROR,
+                Severity.CRITICAL,
+                None,
+                f"{me.config_error}; the watchdog runs on {me.config_from or 'the defaults'}",
+                Do.ALERT,
+                details={"running on": me.config_from or "the defaults"},
+            )
+        )
+    return out
 
 
 _ACTS = frozenset({Do.TERMINATE, Do.RESTART, Do.STOP_WATCHER, Do.REMOVE_LOCK})

@@ -25,6 +25,7 @@ EXIT = {"ok": 0, "warning": 1, "critical": 2, "unknown": 3}
 _STATE_WORD = [
     (Kind.MISSING, "missing"),
     (Kind.CRASH_LOOP, "crash loop"),
+    (Kind.WATCHDOG_FAILING, "failing"),
     (Kind.HUNG, "hung"),
     (Kind.DOWN, "stopped"),
     (Kind.DUPLICATE, "duplicated"),

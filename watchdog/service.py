@@ -6,13 +6,15 @@ Passes are serialised by `<home>/watchdog/pass.lock`, so a `watchdog scan` from 
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
+import shutil
 import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import psutil
 
@@ -26,14 +28,18 @@ from ecauto.supervisor import CircusSetup, Control
 from .collect import Collector
 from .events import EventLog
 from .execute import Executor, Notifier, Outcome
-from .findings import Assessment
-from .policy import assess
+from .findings import Assessment, Finding
+from .incidents import incidents
+from .notices import Notice
+from .policy import SelfView, assess, self_view, watchdog_self
 from .snapshot import Snapshot
-from .state import State, StateFile
+from .state import Incident, State, StateFile
 
 log = logging.getLogger(__name__)
 
 PASS_LOCK_WAIT_S = 30.0
+MAX_UNSENT = 100  # notices of failed passes kept in memory while no alert can be queued
+_DISK_FULL = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
 
 
 class Busy(Exception):
@@ -61,6 +67,26 @@ def make_notifier(home: Home, cfg: Config) -> Notifier | None:
         return None
     target = target_from_env(os.environ, cfg.mode, cfg.sandbox_url)
     return Alerter(home.watchdog / "outbox", cfg.alerts, socket.gethostname(), target)
+
+
+def disk_free(home: Home) -> int | None:
+    """Free bytes on the home's filesystem (for an unprivileged user), None if unmeasurable."""
+    try:
+        return shutil.disk_usage(home.root).free
+    except OSError:
+        return None
+
+
+def is_disk_full(e: BaseException) -> bool:
+    """Whether `e`, or what caused it, is the disk refusing a write (full, or over quota)."""
+    seen: set[int] = set()
+    cur: BaseException | None = e
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, OSError) and cur.errno in _DISK_FULL:
+            return True
+        cur = cur.__cause__ or cur.__context__
+    return False
 
 
 class Watchdog:
@@ -92,22 +118,80 @@ class Watchdog:
             self.settings.term_timeout_s,
             clock=clock,
         )
+        self.clock = clock
+        # Incidents opened by passes that failed (their state could not be saved) and the
+        # notices not yet queued: carried in memory into the next pass that works.
+        self.open_self: dict[str, Incident] = {}
+        self.unsent: list[Notice] = []
+        # While it waits for the pass lock: a stop asked for ends the wait, and `tick` (the
+        # daemon's heartbeat) is kept going, so a long wait is not taken for a hung watchdog.
+        self.stopping: Callable[[], bool] = lambda: False
+        self.tick: Callable[[], None] = lambda: None
 
-    def look(self) -> PassResult:
-        """Snapshot and judgement only: nothing is signalled, written or sent."""
+    def look(self, me: SelfView | None = None) -> PassResult:
+        """Snapshot and judgement only: nothing is signalled, written or sent.
+
+        Without `me` (a report, a scan), the watchdog's health is read from its heartbeat."""
         state = self.state_file.load() if self.state_file.path.exists() else State()
         snap = self.collector.snapshot(groups=state.seen.keys())
-        return PassResult(snap, assess(snap, self.settings, state, snap.now), (), state)
+        me = me if me is not None else self_view(snap, disk_free(self.home))
+        return PassResult(snap, assess(snap, self.settings, state, snap.now, me), (), state)
 
-    def run_pass(self) -> PassResult:
+    def run_pass(self, me: SelfView | None = None) -> PassResult:
         with self._pass_lock():
             self.home.watchdog.mkdir(mode=0o700, parents=True, exist_ok=True)
             state = self.state_file.load()
+            if self.open_self:
+                state = replace(state, incidents={**state.incidents, **self.open_self})
             snap = self.collector.snapshot(groups=state.seen.keys())
-            a = assess(snap, self.settings, state, snap.now)
+            if me is None:
+                me = self_view(snap, disk_free(self.home))
+            elif me.free_bytes is None:
+                me = replace(me, free_bytes=disk_free(self.home))
+            a = assess(snap, self.settings, state, snap.now, me)
+            self._queue_unsent()
             outcomes = self.executor.run(a)
             self.state_file.save(a.new_state)
+            self.open_self = {}
         return PassResult(snap, a, tuple(outcomes), state)
+
+    def failed(self, me: SelfView) -> tuple[Finding, ...]:
+        """After a pass that raised: judge the watchdog's own health from `me` alone, and
+        alert it, without the state file or the snapshot the pass could not have.
+
+        Its incidents are kept in memory (and merged into the state by the next pass that
+        works, which then sends the recovery); its notices too, while the outbox cannot take
+        them (the alerter itself keeps what it cannot write and still sends it)."""
+        now = self.clock()
+        if me.free_bytes is None:
+            me = replace(me, free_bytes=disk_free(self.home))
+        findings = watchdog_self(me, self.settings, now)
+        notices, self.open_self = incidents(findings, self.open_self, self.settings.recovery_s, now)
+        for f in findings:
+            level = logging.ERROR if f.severity.value == "critical" else logging.WARNING
+            log.log(level, "%s %s", f.kind.value, fields(summary=f.summary))
+        opened = {n.key.split("/", 1)[0] for n in notices}
+        try:
+            self.events.append([self.executor.record(f, "") for f in findings if f.kind in opened])
+        except OSError as e:
+            log.warning("event not written %s", fields(error=one_line(str(e))))
+        self.unsent = (self.unsent + notices)[-MAX_UNSENT:]
+        self._queue_unsent()
+        self.executor.deliver()
+        return tuple(findings)
+
+    def _queue_unsent(self) -> None:
+        if not self.unsent:
+            return
+        if self.executor.notifier is None:
+            self.unsent = []
+            return
+        try:
+            self.executor.notifier.submit(self.unsent)
+        except Exception as e:  # noqa: BLE001 - kept for the next pass; alerts never stop it
+            log.warning("alerts not queued %s", fields(error=one_line(repr(e))))
+            return
+        self.unsent = []
 
     @contextmanager
     def _pass_lock(self) -> Iterator[None]:
@@ -122,8 +206,9 @@ class Watchdog:
                 lock.acquire()
                 break
             except LockHeld as e:
-                if time.monotonic() >= deadline:
+                if time.monotonic() >= deadline or self.stopping():
                     raise Busy(f"another watchdog pass is running ({e})") from None
+                self.tick()
                 time.sleep(0.1)
         try:
             yield

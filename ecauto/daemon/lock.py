@@ -190,29 +190,60 @@ class SingletonLock:
     _fd: int | None = field(default=None, init=False)
 
     def acquire(self) -> None:
+        """Take the lock and write who holds it; LockHeld if another process has it.
+
+        On any other error (a full disk, a quota) nothing stays taken: the OS lock, the
+        descriptor and the half-written file are let go before the error is raised, so the
+        next attempt, in this process or another, starts clean."""
+        if self._fd is not None:
+            raise RuntimeError(f"lock {self.path} is already held by this object")
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         for _ in range(10):
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
-            if not _try_lock(fd):
+            try:
+                locked = _try_lock(fd)
+            except BaseException:
+                os.close(fd)
+                raise
+            if not locked:
                 os.close(fd)
                 try:
                     holder: LockOwner | None = read_owner(self.path)
                 except (OSError, ValueError):
                     holder = None
                 raise LockHeld(self.path, holder)
-            if self._still_at_path(fd):
+            try:
+                here = self._still_at_path(fd)
+            except BaseException:
+                self._let_go(fd)
+                raise
+            if here:
                 break
             # Someone removed the file between our open and our lock: that inode is no longer
             # the lock anyone else would find, so locking it would prove nothing.
-            _unlock(fd)
-            os.close(fd)
+            self._let_go(fd)
         else:  # pragma: no cover - needs a remover racing us ten times in a row
             raise OSError(f"lock file {self.path} keeps being replaced")
-        data = json.dumps(self.owner.to_json(), sort_keys=True).encode()
-        os.ftruncate(fd, 0)
-        os.lseek(fd, 0, os.SEEK_SET)
-        os.write(fd, data)
+        # Held from here: an error in the write goes through release(), which removes the
+        # half-written file while still holding it, then unlocks and closes.
         self._fd = fd
+        try:
+            data = json.dumps(self.owner.to_json(), sort_keys=True).encode()
+            os.ftruncate(fd, 0)
+            os.lseek(fd, 0, os.SEEK_SET)
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view) :]
+        except BaseException:
+            self.release()
+            raise
+
+    @staticmethod
+    def _let_go(fd: int) -> None:
+        try:
+            _unlock(fd)
+        finally:
+            os.close(fd)
 
     def _still_at_path(self, fd: int) -> bool:
         if sys.platform == "win32":  # pragma: no cover - Windows cannot unlink an open file
