@@ -382,3 +382,23 @@ def test_scan_of_a_mistyped_home_creates_nothing(home: Path) -> None:
     assert not os.path.lexists(typo)
     one_line(watchdog(home.parent, "report", "--home", str(typo), "--ini", INI), 3, "no ecauto")
     assert not os.path.lexists(typo)
+
+
+@pytest.mark.skipif(
+    not (REPO / ".venv" / ".ecauto-installed").exists(),
+    reason="scripts/run would first install the project into the venv the tests run from",
+)
+def test_scripts_run_refuses_an_unsafe_home_and_starts_nothing(tmp_path: Path) -> None:
+    h = tmp_path / "home"
+    h.mkdir()
+    os.chmod(h, 0o777)
+    env = {**_env(), "ECAUTO_HOME": str(h)}
+    res = subprocess.run(
+        [str(REPO / "scripts" / "run")], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert res.returncode == 1, res.stderr
+    assert "Traceback" not in res.stderr
+    assert res.stderr.strip().splitlines()[-1] == (
+        f"ecauto: unsafe home: {h} is writable by group and others (mode 777): chmod go-w it"
+    )
+    assert os.listdir(h) == []  # no circusd started: it would have made circus/ and log/
