@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import stat
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_CONFIG_NAME = "ecauto.toml"
+MAX_CONFIG_BYTES = 1024 * 1024
 PLATFORMS = ("base", "ebay", "yahoo")
 
 
@@ -297,9 +299,17 @@ def load(path: str | os.PathLike[str] | None = None) -> Config:
             raise ConfigError(f"{where}: config file not found")
         return Config()
     try:
-        with open(where, "rb") as f:
-            data = tomllib.load(f)
-    except (OSError, tomllib.TOMLDecodeError) as e:
+        # Never blocks on a FIFO in its place (the watchdog's report would hang); a link to the
+        # config is fine, it is not in the home.
+        fd = os.open(where, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        with open(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise ConfigError(f"{where}: cannot read config: not a regular file")
+            raw = f.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{where}: cannot read config: larger than {MAX_CONFIG_BYTES} bytes")
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"{where}: cannot read config: {e}") from None
     except RecursionError:  # tomllib parses nested arrays and tables by recursion
         raise ConfigError(f"{where}: cannot read config: a value is nested too deeply") from None

@@ -402,3 +402,10 @@ def test_scripts_run_refuses_an_unsafe_home_and_starts_nothing(tmp_path: Path) -
         f"ecauto: unsafe home: {h} is writable by group and others (mode 777): chmod go-w it"
     )
     assert os.listdir(h) == []  # no circusd started: it would have made circus/ and log/
+
+
+def test_a_config_that_is_a_fifo_is_one_line_not_a_hang(home: Path, tmp_path: Path) -> None:
+    cfg = tmp_path / "fifo.toml"
+    os.mkfifo(cfg)
+    args = ("--home", str(home), "--config", str(cfg), "--ini", INI)
+    one_line(watchdog(tmp_path, "report", *args), 3, "not a regular file")
