@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
@@ -56,25 +57,66 @@ def fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def read_json_record(path: Path, max_bytes: int = MAX_RECORD_BYTES) -> dict[str, Any]:
-    """Read a small JSON object defensively: raise ValueError with a short reason on anything odd."""
+# Opening never blocks (a FIFO or a device put where a record belongs) and never follows a
+# link at the last step (a record swapped for a link to someone else's file). Windows has neither
+# flag and no FIFOs in the file system.
+_READ_FLAGS = (
+    os.O_RDONLY
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+    | getattr(os, "O_BINARY", 0)
+)
+
+
+def read_regular(path: str | os.PathLike[str], max_bytes: int, *, tail: bool = False) -> bytes:
+    """The bytes of the regular file at `path`, read without blocking and without following a link.
+
+    FileNotFoundError when absent; ValueError with a short reason when it is a link, a FIFO, a
+    folder, larger than `max_bytes` or unreadable. With `tail`, a larger file is not refused: its
+    last `max_bytes` are returned, from the first whole line on. Every file the watchdog reads
+    from a home goes through here."""
     try:
-        st = os.lstat(path)
+        fd = os.open(path, _READ_FLAGS)
     except (FileNotFoundError, NotADirectoryError):
         raise FileNotFoundError(str(path)) from None
     except OSError as e:
-        raise ValueError(f"cannot stat: {e.strerror}") from None
-    if not stat.S_ISREG(st.st_mode):
-        raise ValueError("not a regular file")
-    if st.st_size > max_bytes:
-        raise ValueError(f"too large ({st.st_size} bytes)")
+        if e.errno in (errno.ELOOP, errno.EMLINK):  # EMLINK: FreeBSD's O_NOFOLLOW answer
+            raise ValueError("not a regular file (a symlink)") from None
+        raise ValueError(f"cannot open: {e.strerror}") from None
     try:
-        with open(path, "rb") as f:
-            raw = f.read(max_bytes + 1)
-    except FileNotFoundError:
-        raise
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError("not a regular file")
+        start = max(0, st.st_size - max_bytes) if tail else 0
+        if st.st_size > max_bytes and not tail:
+            raise ValueError(f"too large ({st.st_size} bytes)")
+        if start:
+            os.lseek(fd, start, os.SEEK_SET)
+        limit = max_bytes if tail else max_bytes + 1  # one byte more tells a file that grew
+        chunks, got = [], 0
+        while got < limit:
+            chunk = os.read(fd, limit - got)
+            if not chunk:
+                break
+            chunks.append(chunk)
+            got += len(chunk)
     except OSError as e:
         raise ValueError(f"cannot read: {e.strerror}") from None
+    finally:
+        os.close(fd)
+    raw = b"".join(chunks)
+    if len(raw) > max_bytes:
+        raise ValueError(f"too large (more than {max_bytes} bytes)")
+    if start:
+        cut = raw.find(b"\n")  # the first line may be cut: start after its end
+        raw = raw[cut + 1 :] if cut >= 0 else b""
+    return raw
+
+
+def read_json_record(path: Path, max_bytes: int = MAX_RECORD_BYTES) -> dict[str, Any]:
+    """Read a small JSON object defensively: raise ValueError with a short reason on anything odd."""
+    raw = read_regular(path, max_bytes)
     if not raw.strip():
         raise ValueError("empty")
     try:

@@ -7,7 +7,9 @@ wrong form stops the start with one line that names the key and the form it expe
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
+import stat
 import tomllib
 import typing
 from dataclasses import dataclass, field
@@ -15,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULT_CONFIG_NAME = "ecauto.toml"
+MAX_CONFIG_BYTES = 1024 * 1024
 PLATFORMS = ("base", "ebay", "yahoo")
 
 
@@ -22,38 +25,51 @@ class ConfigError(Exception):
     """A configuration problem, worded as the one line an operator will read."""
 
 
-def _positive(v: float) -> bool:
-    return v > 0
-
-
-def _non_negative(v: float) -> bool:
-    return v >= 0
-
-
-def _fraction(v: float) -> bool:
-    return 0 <= v <= 1
-
-
-def _port(v: int) -> bool:
-    return 0 <= v <= 65535
-
-
 def _rule(check: typing.Callable[[Any], bool], form: str, whole: bool = False) -> dict[str, Any]:
     """`form` completes "must be a number ..." (or, with `whole`, is the whole phrase)."""
     return {"check": check, "form": form, "whole": whole}
 
 
-POSITIVE = _rule(_positive, "greater than 0")
-NON_NEGATIVE = _rule(_non_negative, "of 0 or more")
-FRACTION = _rule(_fraction, "from 0 to 1")
-PORT = _rule(_port, "from 0 to 65535")
+def _num(v: float) -> str:
+    return str(int(v)) if float(v).is_integer() else f"{v:g}"
+
+
+def between(lo: float, hi: float, *, above: bool = False) -> dict[str, Any]:
+    """A finite number from `lo` (or, with `above`, greater than `lo`) to `hi`.
+
+    Every number in the file has an upper bound: `inf` (or `1e400`, which TOML reads as inf) as
+    an interval meant a watchdog that never scanned again while its heartbeat stayed fresh."""
+
+    def check(v: float) -> bool:
+        return math.isfinite(v) and (v > lo if above else v >= lo) and v <= hi
+
+    low = f"greater than {_num(lo)} and at most" if above else f"from {_num(lo)} to"
+    return _rule(check, f"{low} {_num(hi)}")
+
+
+MINUTE, HOUR, DAY, WEEK = 60.0, 3600.0, 86400.0, 7 * 86400.0
+# The bounds, by kind of setting (README "Settings"): a network call waits minutes at most.
+INTERVAL = between(0, DAY, above=True)
+LONG_INTERVAL = between(0, WEEK, above=True)
+WINDOW = between(0, WEEK)
+SHORT_WAIT = between(0, HOUR)
+TIMEOUT = between(0, 10 * MINUTE, above=True)
+RATE = between(0, 1000, above=True)
+COUNT = between(1, 10**6)
+CAP = between(1, 10**9)
+# For settings without a narrower range: finite, and no more than a billion.
+POSITIVE = between(0, 1e9, above=True)
+NON_NEGATIVE = between(0, 1e9)
+FRACTION = between(0, 1)
+PORT = between(0, 65535)
+SEED = between(0, 2**63 - 1)
 MODE = _rule(lambda v: v in ("sandbox", "live"), '"sandbox" or "live"', whole=True)
 OPERATION = _rule(
     lambda v: v in ("getPricing", "getItemOffersBatch"),
     '"getPricing" or "getItemOffersBatch"',
     whole=True,
 )
-BATCH = _rule(lambda v: 1 <= v <= 20, "from 1 to 20")
+BATCH = between(1, 20)
 # The live SP-API endpoints, used when mode = "live" and spapi.endpoint is left empty.
 SPAPI_REGIONS = {
     "na": "https://sellingpartnerapi-na.amazon.com",
@@ -77,8 +93,8 @@ LIVE = {
 class Limit:
     """A token bucket: `rate` tokens a second, at most `burst` saved up."""
 
-    rate: float = field(default=0.5, metadata=POSITIVE)
-    burst: int = field(default=1, metadata=POSITIVE)
+    rate: float = field(default=0.5, metadata=RATE)
+    burst: int = field(default=1, metadata=COUNT)
 
 
 def _spapi_limits() -> dict[str, Limit]:
@@ -95,20 +111,20 @@ def _spapi_limits() -> dict[str, Limit]:
 class SandboxSettings:
     host: str = "127.0.0.1"
     port: int = field(default=8765, metadata=PORT)
-    spapi_rate: float = field(default=0.5, metadata=POSITIVE)
-    spapi_burst: int = field(default=1, metadata=POSITIVE)
-    base_hourly_cap: int = field(default=5000, metadata=POSITIVE)
+    spapi_rate: float = field(default=0.5, metadata=RATE)
+    spapi_burst: int = field(default=1, metadata=COUNT)
+    base_hourly_cap: int = field(default=5000, metadata=CAP)
     listing_failure_rate: float = field(default=0.02, metadata=FRACTION)
-    market_period_s: float = field(default=600.0, metadata=POSITIVE)
-    seed: int = 7
+    market_period_s: float = field(default=600.0, metadata=LONG_INTERVAL)
+    seed: int = field(default=7, metadata=SEED)
     # SP-API operations other than getPricing (whose limit is spapi_rate/spapi_burst above).
     op_limits: dict[str, Limit] = field(
         default_factory=lambda: {k: v for k, v in _spapi_limits().items() if k != "getPricing"}
     )
-    base_daily_cap: int = field(default=100000, metadata=POSITIVE)
-    base_expires_in: int = field(default=3600, metadata=POSITIVE)
-    lwa_expires_in: int = field(default=3600, metadata=POSITIVE)
-    latency_ms: float = field(default=0.0, metadata=NON_NEGATIVE)
+    base_daily_cap: int = field(default=100000, metadata=CAP)
+    base_expires_in: int = field(default=3600, metadata=between(1, WEEK))
+    lwa_expires_in: int = field(default=3600, metadata=between(1, WEEK))
+    latency_ms: float = field(default=0.0, metadata=between(0, 60000))
 
 
 @dataclass(frozen=True)
@@ -119,7 +135,7 @@ class SpapiSettings:
     marketplace_id: str = "A1VC38T7YXB528"
     operation: str = field(default="getPricing", metadata=OPERATION)
     batch_size: int = field(default=20, metadata=BATCH)
-    timeout_s: float = field(default=15.0, metadata=POSITIVE)
+    timeout_s: float = field(default=15.0, metadata=TIMEOUT)
     limits: dict[str, Limit] = field(default_factory=_spapi_limits)
 
 
@@ -127,21 +143,21 @@ class SpapiSettings:
 class BaseApiSettings:
     endpoint: str = ""
     token_url: str = ""
-    hourly_limit: int = field(default=5000, metadata=POSITIVE)
-    daily_limit: int = field(default=100000, metadata=POSITIVE)
-    timeout_s: float = field(default=15.0, metadata=POSITIVE)
+    hourly_limit: int = field(default=5000, metadata=CAP)
+    daily_limit: int = field(default=100000, metadata=CAP)
+    timeout_s: float = field(default=15.0, metadata=TIMEOUT)
 
 
 @dataclass(frozen=True)
 class UploadSettings:
     endpoint: str = ""
-    hourly_cap: int = field(default=120, metadata=POSITIVE)
-    daily_cap: int = field(default=5000, metadata=POSITIVE)
-    max_attempts: int = field(default=5, metadata=POSITIVE)
-    retry_base_s: float = field(default=60.0, metadata=POSITIVE)
-    retry_max_s: float = field(default=3600.0, metadata=POSITIVE)
-    interval_s: float = field(default=60.0, metadata=POSITIVE)
-    timeout_s: float = field(default=15.0, metadata=POSITIVE)
+    hourly_cap: int = field(default=120, metadata=CAP)
+    daily_cap: int = field(default=5000, metadata=CAP)
+    max_attempts: int = field(default=5, metadata=COUNT)
+    retry_base_s: float = field(default=60.0, metadata=INTERVAL)
+    retry_max_s: float = field(default=3600.0, metadata=LONG_INTERVAL)
+    interval_s: float = field(default=60.0, metadata=INTERVAL)
+    timeout_s: float = field(default=15.0, metadata=TIMEOUT)
 
 
 def _uploads() -> dict[str, UploadSettings]:
@@ -150,37 +166,37 @@ def _uploads() -> dict[str, UploadSettings]:
 
 @dataclass(frozen=True)
 class SyncSettings:
-    interval_s: float = field(default=10800.0, metadata=POSITIVE)
+    interval_s: float = field(default=10800.0, metadata=LONG_INTERVAL)
 
 
 @dataclass(frozen=True)
 class DaemonSettings:
-    beat_s: float = field(default=10.0, metadata=POSITIVE)
+    beat_s: float = field(default=10.0, metadata=between(0, HOUR, above=True))
 
 
 @dataclass(frozen=True)
 class DemoSettings:
-    products: int = field(default=1000, metadata=NON_NEGATIVE)
-    listings: int = field(default=300, metadata=NON_NEGATIVE)
+    products: int = field(default=1000, metadata=between(0, 10**7))
+    listings: int = field(default=300, metadata=between(0, 10**7))
 
 
 @dataclass(frozen=True)
 class AlertSettings:
     """Chatwork alerts from the watchdog; the token and room come from the environment."""
 
-    dedupe_window_s: float = field(default=1800.0, metadata=NON_NEGATIVE)
-    coalesce_s: float = field(default=10.0, metadata=NON_NEGATIVE)
-    timeout_s: float = field(default=10.0, metadata=POSITIVE)
-    deliver_budget_s: float = field(default=2.0, metadata=POSITIVE)
-    max_outbox: int = field(default=1000, metadata=POSITIVE)
+    dedupe_window_s: float = field(default=1800.0, metadata=WINDOW)
+    coalesce_s: float = field(default=10.0, metadata=SHORT_WAIT)
+    timeout_s: float = field(default=10.0, metadata=TIMEOUT)
+    deliver_budget_s: float = field(default=2.0, metadata=TIMEOUT)
+    max_outbox: int = field(default=1000, metadata=COUNT)
 
 
 @dataclass(frozen=True)
 class WatchdogDaemonSettings:
     """Per-daemon overrides for the watchdog; 0 means "the watchdog's default"."""
 
-    grace_s: float = field(default=0.0, metadata=NON_NEGATIVE)
-    start_grace_s: float = field(default=0.0, metadata=NON_NEGATIVE)
+    grace_s: float = field(default=0.0, metadata=between(0, DAY))
+    start_grace_s: float = field(default=0.0, metadata=between(0, DAY))
     # Pieces of command lines that are this daemon's job started another way (the old system's
     # scripts), e.g. "scheduled_tasks/sync_inventory_daemon.py"; matched with either slash,
     # ignoring case.
@@ -196,32 +212,34 @@ def _watched() -> dict[str, WatchdogDaemonSettings]:
 
 @dataclass(frozen=True)
 class WatchdogSettings:
-    interval_s: float = field(default=5.0, metadata=POSITIVE)
+    interval_s: float = field(default=5.0, metadata=between(0, HOUR, above=True))
     # hung: heartbeat older than grace_beats beats (the daemon's own beat_s), at least min_grace_s.
-    grace_beats: float = field(default=3.0, metadata=POSITIVE)
-    min_grace_s: float = field(default=30.0, metadata=POSITIVE)
-    start_grace_s: float = field(default=60.0, metadata=POSITIVE)
+    grace_beats: float = field(default=3.0, metadata=between(0, 1000, above=True))
+    min_grace_s: float = field(default=30.0, metadata=INTERVAL)
+    start_grace_s: float = field(default=60.0, metadata=INTERVAL)
     # A copy younger than this is looked at again later: one refused by the lock leaves by itself.
-    copy_settle_s: float = field(default=3.0, metadata=NON_NEGATIVE)
+    copy_settle_s: float = field(default=3.0, metadata=SHORT_WAIT)
     # Two copies managed by circusd (a graceful reload) are fine for this long.
-    reload_settle_s: float = field(default=10.0, metadata=NON_NEGATIVE)
-    term_timeout_s: float = field(default=10.0, metadata=POSITIVE)  # SIGTERM, then SIGKILL
+    reload_settle_s: float = field(default=10.0, metadata=SHORT_WAIT)
+    term_timeout_s: float = field(default=10.0, metadata=TIMEOUT)  # SIGTERM, then SIGKILL
     # Restarts of one daemon: the back-off doubles from restart_backoff_s; restarts plus crashes
     # (new pids circusd started) in restart_window_s are limited to restart_budget, then a
     # person is asked for; healthy for healthy_reset_s, the count starts over.
-    restart_backoff_s: float = field(default=30.0, metadata=NON_NEGATIVE)
-    restart_backoff_max_s: float = field(default=900.0, metadata=NON_NEGATIVE)
-    restart_budget: int = field(default=5, metadata=POSITIVE)
-    restart_window_s: float = field(default=3600.0, metadata=POSITIVE)
-    healthy_reset_s: float = field(default=900.0, metadata=POSITIVE)
+    restart_backoff_s: float = field(default=30.0, metadata=between(0, DAY))
+    restart_backoff_max_s: float = field(default=900.0, metadata=WINDOW)
+    restart_budget: int = field(default=5, metadata=COUNT)
+    restart_window_s: float = field(default=3600.0, metadata=LONG_INTERVAL)
+    healthy_reset_s: float = field(default=900.0, metadata=LONG_INTERVAL)
     # A crash loop: this many new pids within the window.
-    crash_loop_respawns: int = field(default=3, metadata=POSITIVE)
-    crash_loop_window_s: float = field(default=120.0, metadata=POSITIVE)
+    crash_loop_respawns: int = field(default=3, metadata=COUNT)
+    crash_loop_window_s: float = field(default=120.0, metadata=INTERVAL)
     # An incident is over (a recovery message) once its finding has been gone this long.
-    recovery_s: float = field(default=30.0, metadata=NON_NEGATIVE)
-    circus_timeout_s: float = field(default=1.0, metadata=POSITIVE)  # per call to circusd
+    recovery_s: float = field(default=30.0, metadata=between(0, DAY))
+    circus_timeout_s: float = field(
+        default=1.0, metadata=between(0, MINUTE, above=True)
+    )  # per call to circusd
     # Less free space than this on the home's filesystem is a critical finding (disk_full).
-    min_free_mb: float = field(default=100.0, metadata=NON_NEGATIVE)
+    min_free_mb: float = field(default=100.0, metadata=between(0, 10**7))
     daemons: dict[str, WatchdogDaemonSettings] = field(default_factory=_watched)
 
 
@@ -283,10 +301,20 @@ def load(path: str | os.PathLike[str] | None = None) -> Config:
             raise ConfigError(f"{where}: config file not found")
         return Config()
     try:
-        with open(where, "rb") as f:
-            data = tomllib.load(f)
-    except (OSError, tomllib.TOMLDecodeError) as e:
+        # Never blocks on a FIFO in its place (the watchdog's report would hang); a link to the
+        # config is fine, it is not in the home.
+        fd = os.open(where, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
+        with open(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                raise ConfigError(f"{where}: cannot read config: not a regular file")
+            raw = f.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{where}: cannot read config: larger than {MAX_CONFIG_BYTES} bytes")
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
         raise ConfigError(f"{where}: cannot read config: {e}") from None
+    except RecursionError:  # tomllib parses nested arrays and tables by recursion
+        raise ConfigError(f"{where}: cannot read config: a value is nested too deeply") from None
     try:
         return parse(data)
     except ConfigError as e:

@@ -33,13 +33,21 @@ def test_a_named_file_must_exist(tmp_path: Path) -> None:
     ("data", "message"),
     [
         ({"mode": "prod"}, 'mode must be "sandbox" or "live", got \'prod\''),
-        ({"sync": {"interval_s": -1}}, "sync.interval_s must be a number greater than 0, got -1"),
+        (
+            {"sync": {"interval_s": -1}},
+            "sync.interval_s must be a number greater than 0 and at most 604800, got -1",
+        ),
+        ({"sync": {"interval_s": float("inf")}}, "sync.interval_s must be a number greater"),
+        ({"watchdog": {"interval_s": float("nan")}}, "at most 3600, got nan"),
+        ({"daemon": {"beat_s": 1e400}}, "daemon.beat_s must be a number greater"),
+        ({"sandbox": {"seed": -1}}, "sandbox.seed must be a whole number from 0 to"),
+        ({"upload": {"base": {"hourly_cap": 10**30}}}, "upload.base.hourly_cap must be"),
         ({"sync": {"interval_s": True}}, "sync.interval_s must be a number greater than 0"),
         ({"upload": {"base": {"hourly_capp": 1}}}, "unknown key 'upload.base.hourly_capp'"),
         ({"upload": {"amazon": {}}}, "unknown key 'upload.amazon'"),
         (
             {"spapi": {"limits": {"getPricing": {"burst": 1.5}}}},
-            "spapi.limits.getPricing.burst must be a whole number greater than 0, got 1.5",
+            "spapi.limits.getPricing.burst must be a whole number from 1 to 1000000, got 1.5",
         ),
         ({"spapi": {"batch_size": 21}}, "spapi.batch_size must be a whole number from 1 to 20"),
         ({"sandbox": {"port": "8765"}}, "sandbox.port must be a whole number from 0 to 65535"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tempfile
 from pathlib import Path
@@ -11,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ecauto import config
-from ecauto.atomic import read_json_record
+from ecauto.atomic import read_json_record, read_regular
 from ecauto.daemon.heartbeat import Heartbeat, Phase
 from ecauto.daemon.lock import LockOwner
 from ecauto.quota.rules import BucketState
@@ -114,3 +115,55 @@ def test_config_parser_refuses_garbage_with_config_error(d: dict[str, Any]) -> N
 def test_quota_state_reads_anything_as_some_state(d: dict[str, Any]) -> None:
     s = BucketState.from_json(d)
     json.dumps(s.to_json(), allow_nan=False)
+
+
+def _numbers(cfg: Any) -> list[float]:
+    out: list[float] = []
+    for f in dataclasses.fields(cfg):
+        v = getattr(cfg, f.name)
+        items = v.values() if isinstance(v, dict) else [v]
+        for item in items:
+            if dataclasses.is_dataclass(item):
+                out += _numbers(item)
+            elif isinstance(item, int | float) and not isinstance(item, bool):
+                out.append(item)
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.sampled_from(
+        [
+            ("watchdog", "interval_s"),
+            ("watchdog", "circus_timeout_s"),
+            ("sync", "interval_s"),
+            ("daemon", "beat_s"),
+            ("alerts", "max_outbox"),
+            ("sandbox", "seed"),
+            ("sandbox", "latency_ms"),
+        ]
+    ),
+    st.one_of(st.floats(), st.integers(min_value=-(2**80), max_value=2**80)),
+)
+def test_every_number_the_config_accepts_is_finite_and_bounded(
+    key: tuple[str, str], value: float
+) -> None:
+    try:
+        cfg = config.parse({key[0]: {key[1]: value}})
+    except config.ConfigError as e:
+        assert "\n" not in str(e) and key[1] in str(e)
+        return
+    assert all(abs(n) <= 2**63 for n in _numbers(cfg))
+    assert all(n == n and abs(n) != float("inf") for n in _numbers(cfg))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=600), st.integers(min_value=1, max_value=200))
+def test_tail_reads_at_most_its_bytes_and_whole_lines(raw: bytes, max_bytes: int) -> None:
+    with tempfile.TemporaryDirectory() as d:
+        p = Path(d) / "e.jsonl"
+        p.write_bytes(raw)
+        got = read_regular(p, max_bytes, tail=True)
+        assert len(got) <= max_bytes and raw.endswith(got)
+        if len(raw) > max_bytes and got:
+            assert raw[len(raw) - len(got) - 1 : len(raw) - len(got)] == b"\n"

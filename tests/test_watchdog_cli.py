@@ -31,7 +31,7 @@ def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
         ([], 3, "required"),
         (["report", "--home", "/nonexistent/home"], 3, "no ecauto home at /nonexistent/home"),
         (["scan", "--config", "/nonexistent.toml"], 3, "config file not found"),
-        (["scan", "--ini", "nope.ini"], 3, "circus config not found"),
+        (["scan", "--home", ".", "--ini", "nope.ini"], 3, "circus config not found"),
         (["run", "--bogus"], 2, "unrecognized arguments"),
         (["run", "--ini", "nope.ini", "--once"], 78, "circus config not found"),
     ],

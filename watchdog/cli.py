@@ -124,11 +124,10 @@ def _run(argv: Sequence[str]) -> int:
     return daemon.serve()
 
 
-def _load(args: argparse.Namespace, *, must_exist: bool) -> tuple[Home, Config, Watchdog]:
+def _load(args: argparse.Namespace) -> tuple[Home, Config, Watchdog]:
     cfg = config_mod.load(args.config)
-    home = Home.resolve(args.home)
-    if must_exist and not home.root.is_dir():
-        raise Unknown(f"no ecauto home at {home.root} (set --home or ECAUTO_HOME)")
+    # Never made here: a mistyped --home is one line, not a new home watching another's circusd.
+    home = Home.resolve(args.home).check()
     # The ini expands $(circus.env.ECAUTO_HOME) (the control socket lives in the home): read it
     # as the circusd of this home did, whatever the calling shell has set.
     os.environ["ECAUTO_HOME"] = str(home.root)
@@ -137,7 +136,7 @@ def _load(args: argparse.Namespace, *, must_exist: bool) -> tuple[Home, Config, 
 
 
 def _report(args: argparse.Namespace) -> int:
-    home, cfg, dog = _load(args, must_exist=True)
+    home, cfg, dog = _load(args)
     look = dog.look()
     recent = dog.events.tail(10)
     r = report_mod.build(
@@ -160,7 +159,7 @@ def _pending(home: Home, cfg: Config) -> int | None:
 
 
 def _scan(args: argparse.Namespace) -> int:
-    home, cfg, dog = _load(args, must_exist=False)
+    home, cfg, dog = _load(args)
     if args.dry_run:
         res = dog.look()
     else:

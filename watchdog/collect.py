@@ -204,6 +204,8 @@ def _proc_locks() -> dict[tuple[int, int], int]:
 
 
 def read_locks(locks_dir: Path) -> tuple[LockView, ...]:
+    if os.path.islink(locks_dir):
+        return ()  # another folder's files are not our locks (the home check says so)
     try:
         entries = sorted(locks_dir.iterdir())
     except OSError:
@@ -248,7 +250,7 @@ def read_heartbeats(home: Home, names: Iterable[str]) -> dict[str, HeartbeatView
         except ValueError as e:
             error = str(e)
         try:
-            mtime: float | None = os.stat(path).st_mtime
+            mtime: float | None = os.stat(path, follow_symlinks=False).st_mtime
         except OSError:
             mtime = None
         out[name] = HeartbeatView(name, hb, error, mtime)

@@ -10,14 +10,25 @@ from __future__ import annotations
 import json
 import logging
 import os
+import stat
 from pathlib import Path
 from typing import Any
 
+from ecauto.atomic import read_regular
 from ecauto.logsetup import fields
 
 log = logging.getLogger(__name__)
 
 MAX_BYTES = 5 * 1024 * 1024
+# Never block on a FIFO put in its place, never write through a link to another file.
+_APPEND_FLAGS = (
+    os.O_WRONLY
+    | os.O_CREAT
+    | os.O_APPEND
+    | getattr(os, "O_NONBLOCK", 0)
+    | getattr(os, "O_NOFOLLOW", 0)
+    | getattr(os, "O_CLOEXEC", 0)
+)
 
 
 class EventLog:
@@ -32,8 +43,10 @@ class EventLog:
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             self._rotate()
-            fd = os.open(self.path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+            fd = os.open(self.path, _APPEND_FLAGS, 0o600)
             try:
+                if not stat.S_ISREG(os.fstat(fd).st_mode):
+                    raise OSError(f"{self.path} is not a regular file")
                 os.write(fd, data.encode("utf-8"))
             finally:
                 os.close(fd)
@@ -51,21 +64,15 @@ class EventLog:
     def tail(self, n: int = 20, max_read: int = 256 * 1024) -> list[dict[str, Any]]:
         """The last `n` readable records (a torn or foreign line is skipped)."""
         try:
-            with open(self.path, "rb") as f:
-                f.seek(0, os.SEEK_END)
-                size = f.tell()
-                f.seek(max(0, size - max_read))
-                raw = f.read()
-        except OSError:
-            return []
+            raw = read_regular(self.path, max_read, tail=True)
+        except (OSError, ValueError):
+            return []  # absent, or not a file we read (a FIFO would hang the report)
         lines = raw.decode("utf-8", "replace").splitlines()
-        if size > max_read:
-            lines = lines[1:]  # the first may be cut
         out = []
         for line in reversed(lines):
             try:
                 rec = json.loads(line)
-            except ValueError:
+            except (ValueError, RecursionError):
                 continue
             if isinstance(rec, dict):
                 out.append(rec)

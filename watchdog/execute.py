@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import signal
-import stat
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -288,15 +287,20 @@ class Executor:
         if not a.path:
             return Outcome(a, "no path", False)
         path = Path(a.path)
-        # Only a regular file directly inside this home's locks/ is ever removed.
+        # Only a regular file of ours directly inside this home's locks/, reached without
+        # following a link (remove_if_unheld opens the folder itself and checks the file).
         if os.path.normpath(path.parent) != os.path.normpath(self.home.locks):
             return Outcome(a, f"not removed: {path} is outside {self.home.locks}", False)
+        unsafe = self.home.problem(self.home.root) or self.home.problem(self.home.locks)
+        if unsafe:
+            return Outcome(a, f"not removed: {unsafe}", False)
         try:
-            if not stat.S_ISREG(os.lstat(path).st_mode):
-                return Outcome(a, "not removed: not a regular file", False)
+            removed = remove_if_unheld(path, self.processes.my_uid)
         except FileNotFoundError:
             return Outcome(a, "already gone", True)
-        if remove_if_unheld(path):
+        except ValueError as e:
+            return Outcome(a, f"not removed: {e}", False)
+        if removed:
             return Outcome(a, "removed", True)
         return Outcome(a, "not removed: a process holds it now", True)
 

@@ -21,7 +21,7 @@ import psutil
 
 from ecauto import config as config_mod
 from ecauto import logsetup
-from ecauto.cliargs import Parser
+from ecauto.cliargs import Parser, seconds
 from ecauto.config import Config, ConfigError
 from ecauto.daemon.heartbeat import Heartbeat, Phase, write_heartbeat
 from ecauto.daemon.lock import LockHeld, LockOwner, SingletonLock
@@ -253,12 +253,8 @@ def common_parser(prog: str, description: str) -> argparse.ArgumentParser:
     p = Parser(prog=prog, description=description)
     p.add_argument("--home", help="runtime home (default: $ECAUTO_HOME or ./var)")
     p.add_argument("--config", help="config file (default: $ECAUTO_CONFIG or ./ecauto.toml)")
-    p.add_argument(
-        "--interval", type=_positive_float, help="seconds from one cycle's start to the next"
-    )
-    p.add_argument(
-        "--beat", type=_positive_float, help="heartbeat interval in seconds (default 10)"
-    )
+    p.add_argument("--interval", type=seconds, help="seconds from one cycle's start to the next")
+    p.add_argument("--beat", type=seconds, help="heartbeat interval in seconds (default 10)")
     p.add_argument("--once", action="store_true", help="run one cycle and exit")
     p.add_argument(
         "--wid",
@@ -267,16 +263,6 @@ def common_parser(prog: str, description: str) -> argparse.ArgumentParser:
         help="Circus worker id, $(circus.wid); written into the heartbeat",
     )
     return p
-
-
-def _positive_float(s: str) -> float:
-    try:
-        v = float(s)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {s!r}") from None
-    if not v > 0:
-        raise argparse.ArgumentTypeError(f"expected a number greater than 0, got {s!r}")
-    return v
 
 
 def _wid(s: str) -> int | None:
@@ -291,7 +277,7 @@ def run_daemon(factory: Any, parser: argparse.ArgumentParser, argv: Sequence[str
     logsetup.configure(name)
     try:
         cfg = config_mod.load(args.config)
-        home = Home.resolve(args.home)
+        home = Home.resolve(args.home).ensure()  # HomeError is a ConfigError: one line, 78
         daemon = factory(args, cfg, home)
     except ConfigError as e:
         print(f"{name}: {e}", file=sys.stderr)

@@ -6,9 +6,11 @@ process never blocks the next start: the file is only a record of who held it la
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import socket
+import stat
 import sys
 import time
 from collections.abc import Iterator
@@ -140,10 +142,14 @@ def read_owner(path: Path) -> LockOwner:
     return LockOwner.from_json(read_json_record(path))
 
 
+# Lock files are opened without following a link and without blocking (a FIFO in their place).
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+
+
 def is_held(path: Path) -> bool:
     """Whether some process holds the OS lock on `path` right now (taking it for a moment if not)."""
     try:
-        fd = os.open(path, os.O_RDONLY if sys.platform != "win32" else os.O_RDWR)
+        fd = os.open(path, (os.O_RDONLY if sys.platform != "win32" else os.O_RDWR) | _NOFOLLOW)
     except FileNotFoundError:
         return False
     try:
@@ -155,31 +161,86 @@ def is_held(path: Path) -> bool:
         os.close(fd)
 
 
-def remove_if_unheld(path: Path) -> bool:
-    """Delete a lock file nobody holds, holding it ourselves while we do so no start races us.
+def _open_folder(folder: Path) -> int:
+    """The folder itself, never what a link in its place points to (ELOOP if it is one)."""
+    return os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
 
-    True if it was removed. A daemon that opened the old file just before the unlink will find,
-    after locking it, that the path now names another file, and start over (see `acquire`).
-    """
+
+def _unlink_same(folder_fd: int, name: str, expect: os.stat_result) -> bool:
+    """Unlink `name` in the open folder only while it is still the regular file `expect` is."""
     try:
-        fd = os.open(path, os.O_RDWR | getattr(os, "O_NOFOLLOW", 0))
+        st = os.stat(name, dir_fd=folder_fd, follow_symlinks=False)
     except FileNotFoundError:
         return False
+    if not stat.S_ISREG(st.st_mode) or (st.st_dev, st.st_ino) != (expect.st_dev, expect.st_ino):
+        return False
+    os.unlink(name, dir_fd=folder_fd)
+    return True
+
+
+def remove_if_unheld(path: Path, uid: int | None = None) -> bool:
+    """Delete a lock file nobody holds, holding it ourselves while we do so no start races us.
+
+    True if it was removed, False if a process holds it now; FileNotFoundError if it is gone,
+    ValueError (with the reason) if it is not ours to delete: its folder is a link, it is not
+    a regular file (a link is never followed), or it belongs to a user other than `uid`. A daemon
+    that opened the old file just before the unlink will find, after locking it, that the path
+    now names another file, and start over (see `acquire`).
+    """
+    if sys.platform == "win32":  # pragma: no cover - no dir_fd, and an open file cannot go
+        return _remove_if_unheld_windows(path)
+    try:
+        folder_fd = _open_folder(path.parent)
+    except OSError as e:
+        if e.errno in (errno.ELOOP, errno.ENOTDIR):
+            raise ValueError(f"{path.parent} is not a folder (a symlink?)") from None
+        raise
+    try:
+        try:
+            st = os.stat(path.name, dir_fd=folder_fd, follow_symlinks=False)
+        except FileNotFoundError:
+            raise FileNotFoundError(str(path)) from None
+        if not stat.S_ISREG(st.st_mode):
+            raise ValueError("not a regular file")
+        if uid is not None and st.st_uid != uid:
+            raise ValueError(f"it belongs to uid {st.st_uid}, not {uid}")
+        try:
+            fd = os.open(path.name, os.O_RDWR | _NOFOLLOW, dir_fd=folder_fd)
+        except FileNotFoundError:
+            raise FileNotFoundError(str(path)) from None
+        try:
+            mine = os.fstat(fd)
+            if (mine.st_dev, mine.st_ino) != (st.st_dev, st.st_ino):
+                return False  # replaced since we looked: look again next pass
+            # Holding the lock is the re-check right before the unlink: a start that took it
+            # after our look keeps its file.
+            if not _try_lock(fd):
+                return False
+            try:
+                return _unlink_same(folder_fd, path.name, mine)
+            finally:
+                _unlock(fd)
+        finally:
+            os.close(fd)
+    finally:
+        os.close(folder_fd)
+
+
+def _remove_if_unheld_windows(path: Path) -> bool:  # pragma: no cover - Windows only
+    try:
+        fd = os.open(path, os.O_RDWR)
+    except FileNotFoundError:
+        raise FileNotFoundError(str(path)) from None
     try:
         if not _try_lock(fd):
             return False
-        try:
-            if sys.platform != "win32":
-                os.unlink(path)
-        finally:
-            _unlock(fd)
+        _unlock(fd)
     finally:
         os.close(fd)
-    if sys.platform == "win32":  # pragma: no cover - an open file cannot be unlinked there
-        try:
-            os.unlink(path)
-        except OSError:
-            return False
+    try:
+        os.unlink(path)
+    except OSError:
+        return False
     return True
 
 
@@ -265,8 +326,8 @@ class SingletonLock:
         if fd is None:
             return
         try:
-            if sys.platform != "win32" and self._still_at_path(fd):
-                os.unlink(self.path)
+            if sys.platform != "win32":
+                _unlink_own(self.path, fd)
         except OSError:
             pass
         finally:
@@ -279,3 +340,13 @@ class SingletonLock:
                 os.unlink(self.path)
             except OSError:
                 pass
+
+
+def _unlink_own(path: Path, fd: int) -> None:
+    """Unlink our own lock file, only while `path` still names the file `fd` holds, and through
+    its folder opened without following a link: never a file elsewhere that a link reaches."""
+    folder_fd = _open_folder(path.parent)
+    try:
+        _unlink_same(folder_fd, path.name, os.fstat(fd))
+    finally:
+        os.close(folder_fd)
