@@ -17,7 +17,16 @@ from typing import Any
 import psutil
 import pytest
 import requests
-from support import BIN, Instance, Reaper, read_hb, start_process, start_sandbox, wait_for
+from support import (
+    BIN,
+    Instance,
+    Reaper,
+    free_port,
+    read_hb,
+    start_process,
+    start_sandbox,
+    wait_for,
+)
 
 pytestmark = [pytest.mark.process, pytest.mark.timeout(180)]
 
@@ -59,7 +68,9 @@ def standalone(tmp_path: Path, reaper: Reaper, min_free_mb: float = 0) -> tuple[
     its own (its journal outside the home) as the Chatwork stand-in."""
     inst = Instance(tmp_path, reaper, config_extra=FAST.format(min_free_mb=min_free_mb))
     sb_env = dict(inst.env, ECAUTO_HOME=str(tmp_path / "sandbox-home"))
-    url = start_sandbox(reaper, tmp_path, sb_env)
+    port = free_port()
+    start_sandbox(reaper, tmp_path, sb_env, port, tmp_path / "sandbox-home")
+    url = f"http://127.0.0.1:{port}"
     inst.env["CHATWORK_API_URL"] = f"{url}/v2"
     return inst, url
 
