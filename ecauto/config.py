@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ecauto import roster
+
 DEFAULT_CONFIG_NAME = "ecauto.toml"
 PLATFORMS = ("base", "ebay", "yahoo")
 
@@ -181,13 +183,13 @@ class WatchdogDaemonSettings:
 
     grace_s: float = field(default=0.0, metadata=NON_NEGATIVE)
     start_grace_s: float = field(default=0.0, metadata=NON_NEGATIVE)
-    # Pieces of command lines that are this daemon's job started another way (the old system's
-    # scripts), e.g. "scheduled_tasks/sync_inventory_daemon.py"; matched with either slash,
-    # ignoring case.
+    # Scripts that are this daemon's job started another way (the old system's), e.g.
+    # "scheduled_tasks/sync_inventory_daemon.py": matched against the script an interpreter runs
+    # (or its -m module) by trailing path components, either slash, ignoring case.
     patterns: tuple[str, ...] = ()
 
 
-WATCHED = ("sandbox", "upload-base", "upload-ebay", "upload-yahoo", "sync-inventory", "watchdog")
+WATCHED = roster.NAMES  # the daemons that can have [watchdog.daemons.<name>] settings
 
 
 def _watched() -> dict[str, WatchdogDaemonSettings]:

@@ -38,6 +38,7 @@ from ecauto.supervisor import CircusError, read_ini
 
 from . import report as report_mod
 from .findings import Severity
+from .identify import is_circusd
 from .service import Busy, PassResult, Watchdog, make_notifier
 
 NAME = "watchdog"
@@ -270,10 +271,7 @@ class WatchdogDaemon(Daemon):
 def _circusd_parent() -> psutil.Process | None:
     try:
         parent = psutil.Process().parent()
-        # `circusd ...`, `python /venv/bin/circusd ...` or `python -m circus.circusd ...`
-        if parent is not None and any(
-            "circusd" in os.path.basename(a) for a in parent.cmdline()[:3]
-        ):
+        if parent is not None and is_circusd(parent.cmdline(), parent.name()):
             return parent
     except psutil.Error:
         pass
