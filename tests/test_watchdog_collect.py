@@ -12,10 +12,12 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+import psutil
 import pytest
 from support import Reaper, start_process, wait_for
 
 from ecauto.config import WatchdogDaemonSettings, WatchdogSettings, _watched
+from ecauto.daemon.owner import Owner, export
 from ecauto.home import Home
 from ecauto.supervisor import read_ini
 from watchdog.collect import Collector, list_processes
@@ -166,3 +168,31 @@ def test_heartbeat_views(tmp_path: Path) -> None:
     v = c.snapshot().heartbeats["sync-inventory"]
     assert v.heartbeat is None and v.error == "not valid JSON"
     assert v.mtime is not None and abs(v.mtime - time.time()) < 5
+
+
+def test_the_daemon_mark_is_read_for_members_of_remembered_groups_only(
+    tmp_path: Path, reaper: Reaper
+) -> None:
+    c = collector(tmp_path)
+    mark = Owner("upload-base", 4242, 1234.5, str(c.home.root))
+    env = dict(os.environ)
+    export(mark, env)
+    # Two python processes (read in full for their name): a group's leader and its child.
+    sleep = "import time; time.sleep(300)"
+    code = f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {sleep!r}]); "
+    leader = start_process(
+        reaper, [sys.executable, "-c", code + sleep], env, tmp_path, start_new_session=True
+    )
+    child = wait_for(lambda: psutil.Process(leader.pid).children(), 10, "its child")[0]
+    reaper.track(child.pid)
+    wait_for(lambda: child.cmdline()[-1] == sleep, 10, "its exec")
+
+    def seen(groups: set[int]) -> dict[int, ProcInfo]:
+        return {p.pid: p for p in c.processes(set(), groups)[1]}
+
+    first = seen(set())  # no group remembered: no environment read
+    assert first[leader.pid].owner is None and first[child.pid].owner is None
+    later = seen({leader.pid})  # remembered now: the child (read before) is read again
+    assert later[child.pid].owner == mark
+    assert later[leader.pid].owner is None  # the group's leader is no leftover of it
+    assert seen({leader.pid})[child.pid].owner == mark  # and remembered so
