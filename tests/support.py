@@ -351,12 +351,17 @@ def send_signal(pid: int, sig: signal.Signals) -> None:
 UNPRIVILEGED = "ecauto-test"  # the system user identity tests drop to when they run as root
 
 
-def unprivileged_user() -> tuple[int, int] | str:
+def unprivileged_user(*, root_too: bool = False) -> tuple[int, int]:
     """(uid, gid) of a user that is not root: this one, or (as root, as CI runs) a system user
-    made once for the tests; else why there is none (the caller skips with it)."""
+    made once for the tests. Skips the test when there is none, or (`root_too`: the test needs
+    root as well, to run one side as each) when this is not root."""
     import pwd
 
+    import pytest
+
     if os.geteuid() != 0:
+        if root_too:
+            pytest.skip("needs root: one side runs as root, the other as another user")
         return os.geteuid(), os.getegid()
     try:
         pw = pwd.getpwnam(UNPRIVILEGED)
@@ -376,7 +381,9 @@ def unprivileged_user() -> tuple[int, int] | str:
         try:
             pw = pwd.getpwnam(UNPRIVILEGED)
         except KeyError:
-            return f"cannot create an unprivileged user ({res.stderr.strip() or res.returncode})"
+            pytest.skip(
+                f"cannot create an unprivileged user ({res.stderr.strip() or res.returncode})"
+            )
     return pw.pw_uid, pw.pw_gid
 
 

@@ -211,12 +211,7 @@ def test_a_copy_of_another_user_is_a_stranger_and_only_our_own_is_ended(
     """The whole pass (collect, assess, execute) with two copies of a daemon in one home: one
     of the watchdog's user, one of another user. Both directions: the watchdog as root (as CI
     runs) against an unprivileged user's copy, and the watchdog as an unprivileged user."""
-    if os.geteuid() != 0:
-        pytest.skip("needs root: to run one side as another user")
-    user = unprivileged_user()
-    if isinstance(user, str):
-        pytest.skip(user)
-    uid, gid = user
+    uid, gid = unprivileged_user(root_too=True)
     base = Path(tempfile.mkdtemp(prefix="wdu-"))  # not under tmp_path: that user must reach it
     try:
         home = Home(base / "home").ensure()

@@ -146,12 +146,7 @@ def test_a_circusd_started_as_a_module_of_another_instance_is_never_signalled(
 def test_as_root_a_process_of_another_user_is_never_signalled(
     home: Home, reaper: Reaper, tmp_path: Path
 ) -> None:
-    if os.geteuid() != 0:
-        pytest.skip("needs root: the watchdog as root against another user's process")
-    user = unprivileged_user()
-    if isinstance(user, str):
-        pytest.skip(user)
-    uid, gid = user
+    uid, gid = unprivileged_user(root_too=True)
     proc = start_process(reaper, ["sleep", "300"], dict(os.environ), Path("/"), user=uid, group=gid)
     p = wait_for(
         lambda: (x := psutil.Process(proc.pid)).cmdline() == ["sleep", "300"] and x, 5, "it"
@@ -164,10 +159,7 @@ def test_as_root_a_process_of_another_user_is_never_signalled(
 def test_as_an_unprivileged_user_only_its_own_unchanged_processes_are_signalled(
     home: Home, reaper: Reaper, tmp_path: Path
 ) -> None:
-    user = unprivileged_user()
-    if isinstance(user, str):
-        pytest.skip(user)
-    uid, gid = user
+    uid, gid = unprivileged_user()
     root_sleeper = sleeper(reaper, tmp_path) if os.geteuid() == 0 else None
     theirs = target(psutil.Process(root_sleeper.pid)) if root_sleeper else None
 
