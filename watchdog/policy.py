@@ -6,6 +6,8 @@ given; everything it decides goes out in the Assessment, including the state to 
 Who is legitimate: for each daemon, the copy circusd manages; when circusd does not answer, the
 copies whose parent is a live circusd of this instance. Any other copy of this instance (our
 user, our home) is a duplicate (a legitimate copy, or the lock holder, exists) or an orphan.
+A leftover of a daemon that is gone is proven only by the daemon mark in its environment, naming
+a daemon remembered by (pid, create_time) in this home (`identify.leftover_of`).
 Never planned for a signal: pid 0 and 1, the watchdog itself and its ancestors, any circusd,
 another user's process, and anything not recognised as this instance's.
 """
