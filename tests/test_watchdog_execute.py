@@ -116,17 +116,28 @@ def test_a_circusd_is_never_signalled(home: Home, reaper: Reaper, tmp_path: Path
     assert "never signalled (a circusd)" in out.result and proc.poll() is None
 
 
-def test_a_circusd_started_as_a_module_of_another_instance_is_never_signalled(
-    home: Home, reaper: Reaper, tmp_path: Path
-) -> None:
-    # A real circusd of another instance: `python -m circus.circusd other.ini`.
-    sock = Path(tempfile.mkdtemp(prefix="ecc-"))
+def other_instance_ini(tmp_path: Path, sock: Path) -> Path:
     ini = tmp_path / "other.ini"
     ini.write_text(
         f"[circus]\nendpoint = ipc://{sock}/c.sock\npubsub_endpoint = ipc://{sock}/p.sock\n"
         "multicast_endpoint =\nstatsd = False\n"
     )
-    cmd = [sys.executable, "-X", "dev", "-m", "circus.circusd", str(ini)]
+    return ini
+
+
+def test_a_circusd_started_as_a_module_of_another_instance_is_never_signalled(
+    home: Home, reaper: Reaper, tmp_path: Path
+) -> None:
+    # A real circusd of another instance: `python -m circus.circusd other.ini`.
+    sock = Path(tempfile.mkdtemp(prefix="ecc-"))
+    cmd = [
+        sys.executable,
+        "-X",
+        "dev",
+        "-m",
+        "circus.circusd",
+        str(other_instance_ini(tmp_path, sock)),
+    ]
     proc = start_process(
         reaper,
         cmd,
@@ -139,6 +150,28 @@ def test_a_circusd_started_as_a_module_of_another_instance_is_never_signalled(
         p = wait_for(lambda: (x := psutil.Process(proc.pid)).cmdline() == cmd and x, 10, "it")
         out = executor(home).terminate(ending(target(p)))
         assert "never signalled (a circusd)" in out.result and proc.poll() is None
+    finally:
+        shutil.rmtree(sock, ignore_errors=True)
+
+
+def test_a_circusd_child_of_an_ended_process_is_left_running(
+    home: Home, reaper: Reaper, tmp_path: Path
+) -> None:
+    sock = Path(tempfile.mkdtemp(prefix="ecc-"))
+    child_cmd = [sys.executable, "-m", "circus.circusd", str(other_instance_ini(tmp_path, sock))]
+    code = f"import subprocess, time; subprocess.Popen({child_cmd!r}); time.sleep(300)"
+    parent = start_process(reaper, [sys.executable, "-c", code], dict(os.environ), tmp_path)
+    try:
+        circusd = wait_for(
+            lambda: [c for c in psutil.Process(parent.pid).children() if c.cmdline() == child_cmd],
+            10,
+            "its circusd child",
+        )[0]
+        reaper.track(circusd.pid)
+        out = executor(home).terminate(ending(target(psutil.Process(parent.pid))))
+        assert out.result == f"ended pid {parent.pid}"
+        parent.wait(timeout=10)
+        assert circusd.is_running() and circusd.status() != psutil.STATUS_ZOMBIE
     finally:
         shutil.rmtree(sock, ignore_errors=True)
 

@@ -99,7 +99,7 @@ class Processes:
             family[p.pid] = p
             try:
                 for c in p.children(recursive=True):
-                    if c.pid != self.my_pid and c.pid not in _ancestors():
+                    if c.pid != self.my_pid and c.pid not in _ancestors() and self.may_end(c):
                         family.setdefault(c.pid, c)
             except psutil.NoSuchProcess:
                 pass
@@ -126,6 +126,18 @@ class Processes:
                 f"after {timeout_s:g} s"
             )
         return f"ended pid {ended}"
+
+    def may_end(self, child: psutil.Process) -> bool:
+        """Whether a child of a verified process goes with it: never a circusd (one started from
+        a daemon's shell is still a circusd), never another user's process."""
+        try:
+            with child.oneshot():
+                if is_circusd(child.cmdline(), child.name()):
+                    return False
+                uid = child.uids().effective if hasattr(child, "uids") else None
+        except psutil.Error:
+            return False
+        return self.my_uid is None or uid is None or uid == self.my_uid
 
     def resume(self, p: psutil.Process) -> None:
         if hasattr(signal, "SIGCONT"):
