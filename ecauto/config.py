@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ecauto import roster
+
 DEFAULT_CONFIG_NAME = "ecauto.toml"
 MAX_CONFIG_BYTES = 1024 * 1024
 PLATFORMS = ("base", "ebay", "yahoo")
@@ -197,13 +199,13 @@ class WatchdogDaemonSettings:
 
     grace_s: float = field(default=0.0, metadata=between(0, DAY))
     start_grace_s: float = field(default=0.0, metadata=between(0, DAY))
-    # Pieces of command lines that are this daemon's job started another way (the old system's
-    # scripts), e.g. "scheduled_tasks/sync_inventory_daemon.py"; matched with either slash,
-    # ignoring case.
+    # Scripts that are this daemon's job started another way (the old system's), e.g.
+    # "scheduled_tasks/sync_inventory_daemon.py": matched against the script an interpreter runs
+    # (or its -m module) by trailing path components, either slash, ignoring case.
     patterns: tuple[str, ...] = ()
 
 
-WATCHED = ("sandbox", "upload-base", "upload-ebay", "upload-yahoo", "sync-inventory", "watchdog")
+WATCHED = roster.NAMES  # the daemons that can have [watchdog.daemons.<name>] settings
 
 
 def _watched() -> dict[str, WatchdogDaemonSettings]:

@@ -511,3 +511,72 @@ def deliver_all(alerter: Alerter, clock: Clock, step_s: float = 11.0, timeout: f
 
 def first_lines(messages: list[dict[str, Any]]) -> list[str]:
     return [m["body"].splitlines()[0] for m in messages]
+
+
+UNPRIVILEGED = "ecauto-test"  # the system user identity tests drop to when they run as root
+
+
+def unprivileged_user(*, root_too: bool = False) -> tuple[int, int]:
+    """(uid, gid) of a user that is not root: this one, or (as root, as CI runs) a system user
+    made once for the tests. Skips the test when there is none, or (`root_too`: the test needs
+    root as well, to run one side as each) when this is not root."""
+    import pwd
+
+    import pytest
+
+    if os.geteuid() != 0:
+        if root_too:
+            pytest.skip("needs root: one side runs as root, the other as another user")
+        return os.geteuid(), os.getegid()
+    try:
+        pw = pwd.getpwnam(UNPRIVILEGED)
+    except KeyError:
+        res = subprocess.run(
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                UNPRIVILEGED,
+            ],
+            capture_output=True,
+            text=True,
+        )
+        try:
+            pw = pwd.getpwnam(UNPRIVILEGED)
+        except KeyError:
+            pytest.skip(
+                f"cannot create an unprivileged user ({res.stderr.strip() or res.returncode})"
+            )
+    return pw.pw_uid, pw.pw_gid
+
+
+def as_user(uid: int, gid: int, fn: Callable[[], Any]) -> Any:
+    """Run `fn` in a forked child that has dropped to (uid, gid); its JSON result comes back.
+
+    A fork, not a new interpreter: the venv's Python may sit where that user cannot read
+    (/root), and what is tested is this code running with a user's rights, not its start-up.
+    """
+    r, w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        code = 0
+        try:
+            os.close(r)
+            if os.geteuid() == 0:
+                os.setgroups([])
+                os.setgid(gid)
+                os.setuid(uid)
+            out = json.dumps({"ok": fn()})
+        except BaseException as e:  # noqa: BLE001 - everything goes back to the test
+            out, code = json.dumps({"error": repr(e)}), 1
+        os.write(w, out.encode())
+        os._exit(code)
+    os.close(w)
+    with os.fdopen(r, "rb") as f:
+        data = f.read()  # until the child exits (the test's pytest-timeout bounds it)
+    os.waitpid(pid, 0)
+    answer = json.loads(data or b'{"error": "no answer"}')
+    assert "error" not in answer, answer["error"]
+    return answer["ok"]

@@ -6,20 +6,28 @@ import fcntl
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
+import psutil
 import pytest
-from support import Reaper, start_process, wait_for
+from support import Reaper, as_user, start_process, unprivileged_user, wait_for
 
 from ecauto.config import WatchdogDaemonSettings, WatchdogSettings, _watched
+from ecauto.daemon.owner import Owner, export
 from ecauto.home import Home
 from ecauto.supervisor import read_ini
 from watchdog.collect import Collector, list_processes
+from watchdog.events import EventLog
+from watchdog.execute import Executor
+from watchdog.policy import assess
 from watchdog.snapshot import ProcInfo, Snapshot
+from watchdog.state import State
 
 pytestmark = [pytest.mark.process, pytest.mark.timeout(60)]
 
@@ -166,3 +174,92 @@ def test_heartbeat_views(tmp_path: Path) -> None:
     v = c.snapshot().heartbeats["sync-inventory"]
     assert v.heartbeat is None and v.error == "not valid JSON"
     assert v.mtime is not None and abs(v.mtime - time.time()) < 5
+
+
+def test_the_daemon_mark_is_read_for_members_of_remembered_groups_only(
+    tmp_path: Path, reaper: Reaper
+) -> None:
+    c = collector(tmp_path)
+    mark = Owner("upload-base", 4242, 1234.5, str(c.home.root))
+    env = dict(os.environ)
+    export(mark, env)
+    # Two python processes (read in full for their name): a group's leader and its child.
+    sleep = "import time; time.sleep(300)"
+    code = f"import subprocess, sys, time; subprocess.Popen([sys.executable, '-c', {sleep!r}]); "
+    leader = start_process(
+        reaper, [sys.executable, "-c", code + sleep], env, tmp_path, start_new_session=True
+    )
+    child = wait_for(lambda: psutil.Process(leader.pid).children(), 10, "its child")[0]
+    reaper.track(child.pid)
+    wait_for(lambda: child.cmdline()[-1] == sleep, 10, "its exec")
+
+    def seen(groups: set[int]) -> dict[int, ProcInfo]:
+        return {p.pid: p for p in c.processes(set(), groups)[1]}
+
+    first = seen(set())  # no group remembered: no environment read
+    assert first[leader.pid].owner is None and first[child.pid].owner is None
+    later = seen({leader.pid})  # remembered now: the child (read before) is read again
+    assert later[child.pid].owner == mark
+    assert later[leader.pid].owner is None  # the group's leader is no leftover of it
+    assert seen({leader.pid})[child.pid].owner == mark  # and remembered so
+
+
+@pytest.mark.parametrize("watchdog_as", ["root", "unprivileged"])
+def test_a_copy_of_another_user_is_a_stranger_and_only_our_own_is_ended(
+    watchdog_as: str, tmp_path: Path, reaper: Reaper
+) -> None:
+    """The whole pass (collect, assess, execute) with two copies of a daemon in one home: one
+    of the watchdog's user, one of another user. Both directions: the watchdog as root (as CI
+    runs) against an unprivileged user's copy, and the watchdog as an unprivileged user."""
+    uid, gid = unprivileged_user(root_too=True)
+    base = Path(tempfile.mkdtemp(prefix="wdu-"))  # not under tmp_path: that user must reach it
+    try:
+        home = Home(base / "home").ensure()
+        # A copy of sync-inventory by its command line: an interpreter named python running the
+        # module's file (a shell: the venv's Python may sit where that user cannot read).
+        prog = base / "bin" / "python"
+        prog.parent.mkdir()
+        shutil.copy("/bin/sh", prog)
+        script = base / "ecauto" / "daemons" / "sync.py"
+        script.parent.mkdir(parents=True)
+        script.write_text("sleep 300; exit 0\n")
+        cmd = [str(prog), str(script)]
+        ini = base / "circus.ini"
+        ini.write_text(INI.format(sock=base / "ctl.sock", home=home.root))
+        for p in [base, *base.rglob("*")]:
+            os.chown(p, uid, gid)
+        setup = read_ini(ini)
+        env = dict(os.environ, ECAUTO_HOME=str(home.root))
+        watchdog_uid = 0 if watchdog_as == "root" else uid
+        other_uid = uid if watchdog_as == "root" else 0
+
+        def copy(as_uid: int) -> int:
+            kw = {"user": uid, "group": gid} if as_uid else {}
+            proc = start_process(reaper, cmd, env, Path("/"), **kw)
+            wait_for(lambda: psutil.Process(proc.pid).cmdline() == cmd, 5, "its exec")
+            return proc.pid
+
+        theirs = copy(other_uid)
+
+        def one_pass() -> dict[str, Any]:
+            mine = subprocess.Popen(cmd, env=env, cwd="/")
+            wait_for(lambda: psutil.Process(mine.pid).cmdline() == cmd, 5, "its exec")
+            c = Collector(home, setup, WatchdogSettings(), "sandbox")
+            snap = c.snapshot()
+            a = assess(snap, WatchdogSettings(), State(), snap.now + 10)
+            planned = sorted(t.pid for act in a.actions for t in act.targets)
+            done = Executor(home, None, EventLog(home.watchdog / "events.jsonl")).run(a)
+            mine.wait(timeout=10)
+            return {"mine": mine.pid, "planned": planned, "results": [o.result for o in done]}
+
+        if watchdog_as == "root":
+            res = one_pass()
+        else:
+            res = as_user(uid, gid, one_pass)
+        assert res["planned"] == [res["mine"]], res
+        assert [r.split(",")[0] for r in res["results"]] == [f"ended pid {res['mine']}"], res
+        assert psutil.Process(theirs).uids().effective == other_uid
+        assert psutil.Process(theirs).status() != psutil.STATUS_ZOMBIE, "the other user's copy"
+        assert watchdog_uid != other_uid
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

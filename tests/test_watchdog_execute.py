@@ -6,14 +6,17 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import psutil
 import pytest
-from support import Reaper, start_process, wait_for
+from support import Reaper, as_user, start_process, unprivileged_user, wait_for
 
+from ecauto.daemon.owner import Owner
 from ecauto.home import Home
 from watchdog.events import EventLog
 from watchdog.execute import Executor, Processes
@@ -64,13 +67,30 @@ def test_a_changed_identity_is_never_signalled(home: Home, reaper: Reaper, tmp_p
     cases = {
         "gone (its pid now names another process)": target(p, create_time=p.create_time() - 5),
         "its command line changed": target(p, cmdline=("sleep", "301")),
-        "another user's process": target(p, uid=12345) if os.geteuid() != 0 else None,
+        # The uid recorded for the target, not the watchdog's own (as root both are 0 here).
+        "its user changed": target(p, uid=12345),
+        "its working folder changed": target(p, cwd="/"),
+        "no longer carries the mark": target(p, owner=Owner("upload-base", 4242, 1.0, str(home))),
     }
     for why, t in cases.items():
-        if t is None:
-            continue
         out = ex.terminate(ending(t))
         assert why in out.result and proc.poll() is None
+
+
+def test_a_daemon_whose_home_changed_is_never_signalled(
+    home: Home, reaper: Reaper, tmp_path: Path
+) -> None:
+    fake = tmp_path / "ecauto" / "daemons" / "sync.py"  # runs as the sync daemon's file
+    fake.parent.mkdir(parents=True)
+    fake.write_text("import time\ntime.sleep(300)\n")
+    cmd = [sys.executable, str(fake), "--home", str(home.root)]
+    proc = start_process(reaper, cmd, dict(os.environ), tmp_path)
+    p = wait_for(lambda: (x := psutil.Process(proc.pid)).cmdline() == cmd and x, 10, "its exec")
+    ex = executor(home)
+    out = ex.terminate(ending(target(p, home="/srv/another/var")))
+    assert "its home changed" in out.result and proc.poll() is None
+    out = ex.terminate(ending(target(p, home=str(home.root), cwd=str(tmp_path))))
+    assert out.result == f"ended pid {proc.pid}"
 
 
 @pytest.mark.parametrize("pid", [1, os.getpid(), os.getppid()])
@@ -94,6 +114,108 @@ def test_a_circusd_is_never_signalled(home: Home, reaper: Reaper, tmp_path: Path
     )
     out = executor(home).terminate(ending(target(p)))
     assert "never signalled (a circusd)" in out.result and proc.poll() is None
+
+
+def other_instance_ini(tmp_path: Path, sock: Path) -> Path:
+    ini = tmp_path / "other.ini"
+    ini.write_text(
+        f"[circus]\nendpoint = ipc://{sock}/c.sock\npubsub_endpoint = ipc://{sock}/p.sock\n"
+        "multicast_endpoint =\nstatsd = False\n"
+    )
+    return ini
+
+
+def test_a_circusd_started_as_a_module_of_another_instance_is_never_signalled(
+    home: Home, reaper: Reaper, tmp_path: Path
+) -> None:
+    # A real circusd of another instance: `python -m circus.circusd other.ini`.
+    sock = Path(tempfile.mkdtemp(prefix="ecc-"))
+    cmd = [
+        sys.executable,
+        "-X",
+        "dev",
+        "-m",
+        "circus.circusd",
+        str(other_instance_ini(tmp_path, sock)),
+    ]
+    proc = start_process(
+        reaper,
+        cmd,
+        dict(os.environ),
+        tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        p = wait_for(lambda: (x := psutil.Process(proc.pid)).cmdline() == cmd and x, 10, "it")
+        out = executor(home).terminate(ending(target(p)))
+        assert "never signalled (a circusd)" in out.result and proc.poll() is None
+    finally:
+        shutil.rmtree(sock, ignore_errors=True)
+
+
+def test_a_circusd_child_of_an_ended_process_is_left_running(
+    home: Home, reaper: Reaper, tmp_path: Path
+) -> None:
+    sock = Path(tempfile.mkdtemp(prefix="ecc-"))
+    child_cmd = [sys.executable, "-m", "circus.circusd", str(other_instance_ini(tmp_path, sock))]
+    code = f"import subprocess, time; subprocess.Popen({child_cmd!r}); time.sleep(300)"
+    parent = start_process(reaper, [sys.executable, "-c", code], dict(os.environ), tmp_path)
+    try:
+        circusd = wait_for(
+            lambda: [c for c in psutil.Process(parent.pid).children() if c.cmdline() == child_cmd],
+            10,
+            "its circusd child",
+        )[0]
+        reaper.track(circusd.pid)
+        out = executor(home).terminate(ending(target(psutil.Process(parent.pid))))
+        assert out.result == f"ended pid {parent.pid}"
+        parent.wait(timeout=10)
+        assert circusd.is_running() and circusd.status() != psutil.STATUS_ZOMBIE
+    finally:
+        shutil.rmtree(sock, ignore_errors=True)
+
+
+def test_as_root_a_process_of_another_user_is_never_signalled(
+    home: Home, reaper: Reaper, tmp_path: Path
+) -> None:
+    uid, gid = unprivileged_user(root_too=True)
+    proc = start_process(reaper, ["sleep", "300"], dict(os.environ), Path("/"), user=uid, group=gid)
+    p = wait_for(
+        lambda: (x := psutil.Process(proc.pid)).cmdline() == ["sleep", "300"] and x, 5, "it"
+    )
+    assert p.uids().effective == uid
+    out = executor(home).terminate(ending(target(p)))  # recorded as it is: that user's
+    assert "another user's process" in out.result and proc.poll() is None
+
+
+def test_as_an_unprivileged_user_only_its_own_unchanged_processes_are_signalled(
+    home: Home, reaper: Reaper, tmp_path: Path
+) -> None:
+    uid, gid = unprivileged_user()
+    root_sleeper = sleeper(reaper, tmp_path) if os.geteuid() == 0 else None
+    theirs = target(psutil.Process(root_sleeper.pid)) if root_sleeper else None
+
+    def as_that_user() -> dict[str, str]:
+        mine = subprocess.Popen(["sleep", "300"], cwd="/")
+        wait_for(lambda: psutil.Process(mine.pid).cmdline() == ["sleep", "300"], 5, "its exec")
+        me = psutil.Process(mine.pid)
+        ex = Processes()
+        res = {
+            "changed": ex.verify(target(me, uid=0 if uid else 1))[1],
+            "root's": ex.verify(theirs)[1] if theirs else "another user's process",
+        }
+        p, _ = ex.verify(target(me))
+        res["own"] = ex.end([p], 5.0) if p else "refused"
+        mine.wait(timeout=5)
+        return res
+
+    res = as_user(uid, gid, as_that_user)
+    assert res["changed"].startswith("its user changed")
+    assert res["root's"] == "another user's process"
+    assert res["own"].startswith("ended pid")
+    if root_sleeper is not None:
+        assert root_sleeper.poll() is None
 
 
 def test_terminate_then_kill_the_survivors_children_included(

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+from ecauto import roster
+from ecauto.roster import ROSTER
+from ecauto.supervisor import read_ini
+from watchdog.collect import watcher_views
 from watchdog.identify import (
     claimed,
     copies,
     identify,
+    is_circusd,
     is_ours,
     is_venv_launcher,
     process_home,
@@ -121,6 +128,47 @@ PATTERNS = {
             None,
         ),
         (["python", "inventory/scripts/other.py"], None, Role.OTHER, False, None),
+        (
+            ["/old/scheduled_tasks/sync_inventory_daemon.py"],
+            "sync-inventory",
+            Role.DAEMON,
+            True,
+            None,
+        ),
+        (
+            ["python", "-m", "inventory.scripts.sync_inventory", "--home", "/h"],
+            "sync-inventory",
+            Role.DAEMON,
+            True,
+            "/h",
+        ),
+        # A path that is only mentioned is no copy: editors, pagers, grep, sleep, -c, pytest.
+        (["vim", "inventory/scripts/sync_inventory.py"], None, Role.OTHER, False, None),
+        (["less", "/old/scheduled_tasks/sync_inventory_daemon.py"], None, Role.OTHER, False, None),
+        (["grep", "-r", "x", "inventory/scripts/sync_inventory.py"], None, Role.OTHER, False, None),
+        (["sleep", "300", "inventory/scripts/sync_inventory.py"], None, Role.OTHER, False, None),
+        (
+            ["python", "-c", "1", "inventory/scripts/sync_inventory.py"],
+            None,
+            Role.OTHER,
+            False,
+            None,
+        ),
+        (
+            ["python", "-m", "pytest", "inventory/scripts/sync_inventory.py"],
+            None,
+            Role.OTHER,
+            False,
+            None,
+        ),
+        (
+            ["python", "edit.py", "inventory/scripts/sync_inventory.py"],
+            None,
+            Role.OTHER,
+            False,
+            None,
+        ),
+        (["python", "my_inventory/scripts/sync_inventory.py"], None, Role.OTHER, False, None),
     ],
 )
 def test_identify(
@@ -137,6 +185,29 @@ def test_identify(
 
 def test_patterns_are_only_used_when_given() -> None:
     assert identify(["python", "scheduled_tasks/sync_inventory_daemon.py"]).daemon is None
+
+
+@pytest.mark.parametrize(
+    ("cmdline", "name", "circusd"),
+    [
+        (["circusd", "circus.ini"], "circusd", True),
+        (["/venv/bin/circusd", "--daemon", "circus.ini"], "circusd", True),
+        (["python", "/venv/bin/circusd", "circus.ini"], "python", True),
+        (["python3.11", "-m", "circus.circusd", "other.ini"], "python3.11", True),
+        (["python", "-X", "dev", "-I", "-u", "-m", "circus.circusd", "o.ini"], "python", True),
+        (["python", "-mcircus.circusd", "o.ini"], "python", True),
+        ([r"C:\venv\Scripts\circusd.exe", "circus.ini"], "circusd.exe", True),
+        ([r"C:\Python311\python.exe", r"C:\venv\Scripts\circusd-script.py", "c.ini"], "", True),
+        ([], "circusd", True),  # a command line that could not be read: the name says
+        (["python", "-m", "circus.circusctl", "quit"], "python", False),
+        (["vim", "/venv/bin/circusd"], "vim", False),
+        (["python", "-c", "import circus.circusd"], "python", False),
+        (["sleep", "300"], "sleep", False),
+    ],
+)
+def test_one_circusd_rule(cmdline: list[str], name: str, circusd: bool) -> None:
+    assert is_circusd(cmdline, name) is circusd
+    assert (identify(cmdline).role is Role.CIRCUSD) is (circusd and bool(cmdline))
 
 
 def test_circusd_keeps_its_ini() -> None:
@@ -273,3 +344,13 @@ def test_a_pattern_copy_naming_no_home_is_ours_from_our_folder_only(
     cwd: str | None, cmdline: list[str], ours: bool
 ) -> None:
     assert claimed("/srv/ecauto", cwd, cmdline) is ours
+
+
+def test_the_roster_is_what_circus_ini_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    # One entry per watcher, and each watcher's command line identifies as that entry's daemon.
+    monkeypatch.setenv("ECAUTO_HOME", "/srv/ecauto/var")
+    views = watcher_views(read_ini(Path(__file__).resolve().parent.parent / "circus.ini"))
+    assert {(w.name, w.daemon) for w in views.values()} == {(e.watcher, e.name) for e in ROSTER}
+    assert roster.BEATING == set(roster.NAMES) - {"sandbox"}
+    assert not roster.wanted("sandbox", "live") and roster.wanted("sandbox", "sandbox")
+    assert roster.wanted("upload-base", "live")

@@ -15,7 +15,9 @@ import pytest
 from ecauto.config import WatchdogDaemonSettings, WatchdogSettings, _watched
 from ecauto.daemon.heartbeat import Heartbeat, Phase
 from ecauto.daemon.lock import LockOwner
+from ecauto.daemon.owner import Owner
 from watchdog.findings import Assessment, Do
+from watchdog.identify import is_circusd
 from watchdog.policy import assess
 from watchdog.snapshot import (
     CircusView,
@@ -237,6 +239,8 @@ def check_invariants(snap: Snapshot, a: Assessment) -> None:
             assert t.pid not in never, act
             assert by_pid[t.pid].uid == snap.my_uid, act
             assert by_pid[t.pid].role is not Role.CIRCUSD, act
+            assert not is_circusd(t.cmdline, by_pid[t.pid].name), act
+            assert t.uid == by_pid[t.pid].uid and t.home == by_pid[t.pid].home, act
         if act.do is Do.REMOVE_LOCK:
             assert act.path and act.path.startswith(f"{HOME}/locks/"), act
         assert 0 <= act.ref < len(a.findings) and a.findings[act.ref].action is act.do
@@ -399,8 +403,34 @@ def _lock_outside(w: World) -> None:
     w.locks["odd"] = held_lock("odd", 7, held=False, path="/etc/odd.lock")
 
 
-def _leftover(w: World) -> None:
-    w.procs[600] = proc(600, None, ppid=1, pgid=500, name="sleep", ct=NOW - 300)
+MARK = Owner("upload-yahoo", 500, NOW - 700, HOME)
+
+
+def _leftover(w: World, mark: Owner | None = MARK, **kw: Any) -> None:
+    kw = {"ppid": 1, "pgid": 500, "name": "sleep", "ct": NOW - 300, **kw}
+    w.procs[600] = replace(proc(600, None, **kw), owner=mark)
+
+
+def _stranger_in_old_group(w: World) -> None:
+    # A stranger whose process group happens to be a remembered daemon's old pid: no mark.
+    _leftover(w, None)
+
+
+def _leftover_mark_of_a_reused_pid(w: World) -> None:
+    _leftover(w, replace(MARK, create_time=NOW - 650))  # the pid, but another process's
+
+
+def _leftover_mark_of_another_home(w: World) -> None:
+    _leftover(w, replace(MARK, home="/srv/other/var"))
+
+
+def _leftover_mark_of_another_daemon(w: World) -> None:
+    _leftover(w, replace(MARK, daemon="upload-base"))
+
+
+def _leftover_is_a_circusd(w: World) -> None:
+    # Another instance's circusd (not ours by its ini), started from a shell a daemon left.
+    _leftover(w, name="python", cmdline=("python", "-X", "dev", "-m", "circus.circusd", "o.ini"))
 
 
 def _leftover_leader_alive(w: World) -> None:
@@ -409,7 +439,7 @@ def _leftover_leader_alive(w: World) -> None:
 
 
 def _leftover_other_user(w: World) -> None:
-    w.procs[600] = proc(600, None, ppid=1, pgid=500, name="sleep", uid=0)
+    _leftover(w, uid=0)
 
 
 def _dup_is_my_parent(w: World) -> None:
@@ -570,6 +600,11 @@ ROWS: list[
     ),
     ("leftovers of another user", _leftover_other_user, lambda: SEEN_500, [], []),
     ("unknown group is no leftover", _leftover, None, [], []),
+    ("a stranger in a remembered group", _stranger_in_old_group, lambda: SEEN_500, [], []),
+    ("a mark of a reused pid", _leftover_mark_of_a_reused_pid, lambda: SEEN_500, [], []),
+    ("a mark of another home", _leftover_mark_of_another_home, lambda: SEEN_500, [], []),
+    ("a mark of another daemon", _leftover_mark_of_another_daemon, lambda: SEEN_500, [], []),
+    ("a leftover circusd is never ended", _leftover_is_a_circusd, lambda: SEEN_500, [], []),
     (
         "a copy that is my parent",
         _dup_is_my_parent,

@@ -506,18 +506,33 @@ def test_corrupt_empty_or_innocent_heartbeats_and_locks_change_nothing_but_a_fin
         inst.stop()
 
 
-def test_leftovers_of_a_restarted_daemon_are_ended(tmp_path: Path, reaper: Reaper) -> None:
-    # A daemon whose helper process outlives it: started through a shell that exits at once, it
-    # is nobody's child (circusd's stop_children cannot find it) but keeps the daemon's group.
+# Loaded into the upload-yahoo daemon (PYTHONPATH in its watcher's environment): once the daemon
+# base has marked its environment, the daemon starts a helper through a shell that exits at once,
+# so the helper is nobody's child (circusd's stop_children cannot find it) but keeps the daemon's
+# process group and carries its mark: a grandchild that outlives it.
+LEAKY = """
+import os, subprocess, threading, time
+
+def leak():
+    deadline = time.monotonic() + 60
+    while "ECAUTO_OWNER" not in os.environ and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if "ECAUTO_OWNER" in os.environ:
+        subprocess.Popen(["sh", "-c", "sleep 120 &"]).wait()
+
+threading.Thread(target=leak, daemon=True).start()
+"""
+
+
+def test_leftovers_of_a_restarted_daemon_are_ended_and_a_stranger_in_its_group_is_not(
+    tmp_path: Path, reaper: Reaper
+) -> None:
+    site = tmp_path / "leaky"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(LEAKY)
+
     def leaky(text: str) -> str:
-        return text.replace(
-            "cmd = python -m ecauto.daemons.upload --platform yahoo",
-            "cmd = sh -c \"sh -c 'sleep 120 &' && exec python -m ecauto.daemons.upload "
-            "--platform yahoo",
-        ).replace(
-            "--platform yahoo --home $(circus.env.ECAUTO_HOME) --wid $(circus.wid)",
-            '--platform yahoo --home $(circus.env.ECAUTO_HOME) --wid $(circus.wid)"',
-        )
+        return text + f"\n[env:upload-yahoo]\nPYTHONPATH = {site}\n"
 
     def helper(daemon: int) -> psutil.Process:
         return wait_for(
@@ -540,6 +555,34 @@ def test_leftovers_of_a_restarted_daemon_are_ended(tmp_path: Path, reaper: Reape
         inst.ctl.call("restart", name="upload-yahoo", waiting=True)
         wait_for(lambda: not alive(old), 20, "the old daemon gone")
         assert child.is_running(), "circusd left it behind"
+
+        # A stranger (another session, no mark) whose process group is a pid the watchdog
+        # remembers for a daemon that has since gone: the pid was reused, nothing more.
+        stranger = start_process(
+            reaper,
+            ["sh", "-c", "sleep 300 & wait"],
+            dict(os.environ),
+            tmp_path,
+            start_new_session=True,
+        )
+        member = wait_for(
+            lambda: [c for c in psutil.Process(stranger.pid).children() if c.name() == "sleep"],
+            10,
+            "the stranger's sleep",
+        )[0]
+        reaper.track(member.pid)
+        state_file = inst.home / "watchdog" / "state.json"
+        state = json.loads(state_file.read_text())
+        state["seen"].append(
+            {
+                "daemon": "upload-yahoo",
+                "pid": stranger.pid,
+                "create_time": psutil.Process(stranger.pid).create_time() - 60,
+                "last_seen": psutil.Process(stranger.pid).create_time() - 30,
+            }
+        )
+        state_file.write_text(json.dumps(state))
+
         rc, rep = report(inst)
         assert rc == 1 and kinds(rep) == {("leftovers", "upload-yahoo", "terminate")}
         rc, out = scan(inst)
@@ -547,10 +590,12 @@ def test_leftovers_of_a_restarted_daemon_are_ended(tmp_path: Path, reaper: Reape
             [child.pid]
         ]
         wait_for(lambda: not child.is_running(), 10, "the leftover gone")
+        assert alive(member.pid) and alive(stranger.pid), "the stranger was left alone"
         new = inst.pid("upload-yahoo")
         assert alive(new)
         inst.reaper.track(helper(new).pid)  # the new one's helper: reaped by pid at the end
         assert report(inst)[0] == 0
+        assert alive(member.pid)
     finally:
         inst.stop()
 

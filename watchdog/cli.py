@@ -41,6 +41,7 @@ from ecauto.supervisor import CircusError, CircusSetup, read_ini
 from . import lastgood
 from . import report as report_mod
 from .findings import Severity
+from .identify import is_circusd
 from .policy import SelfView
 from .service import Busy, PassResult, Watchdog, is_disk_full, make_notifier
 
@@ -376,10 +377,7 @@ class PassFailed(Exception):
 def _circusd_parent() -> psutil.Process | None:
     try:
         parent = psutil.Process().parent()
-        # `circusd ...`, `python /venv/bin/circusd ...` or `python -m circus.circusd ...`
-        if parent is not None and any(
-            "circusd" in os.path.basename(a) for a in parent.cmdline()[:3]
-        ):
+        if parent is not None and is_circusd(parent.cmdline(), parent.name()):
             return parent
     except psutil.Error:
         pass

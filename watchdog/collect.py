@@ -21,14 +21,17 @@ from pathlib import Path
 
 import psutil
 
+from ecauto import roster
 from ecauto.config import WatchdogSettings
 from ecauto.daemon.heartbeat import Heartbeat, read_heartbeat
 from ecauto.daemon.lock import is_held, read_owner
+from ecauto.daemon.owner import Owner
+from ecauto.daemon.owner import read as read_mark
 from ecauto.home import Home
 from ecauto.supervisor import CircusError, CircusSetup, CircusUnavailable, Control
 
 from .identify import (
-    HEARTBEAT_DAEMONS,
+    CIRCUSD_FILES,
     Identity,
     claimed,
     identify,
@@ -49,7 +52,10 @@ from .snapshot import (
 log = logging.getLogger(__name__)
 
 # Process names that can be ours besides python*: the venv's console scripts, the py launcher.
-_NAMES = frozenset({"py", "pyw", "watchdog", "circusd"})
+_NAMES = frozenset(
+    {"py", "pyw", *(n.removesuffix(".exe") for e in roster.ROSTER for n in e.consoles)}
+    | {n.removesuffix(".exe") for n in CIRCUSD_FILES}
+)
 _LINUX = sys.platform.startswith("linux")
 
 
@@ -296,7 +302,8 @@ class Collector:
         }
         self.my_pid = os.getpid()
         self.my_uid = os.geteuid() if hasattr(os, "geteuid") else None
-        self._cache: dict[tuple[int, str], tuple[bytes, ProcInfo | None]] = {}
+        # (pid, start tick) -> (raw command line, what was read, whether its mark was read)
+        self._cache: dict[tuple[int, str], tuple[bytes, ProcInfo | None, bool]] = {}
 
     def circus(self) -> CircusView:
         why = endpoint_refuses(self.setup.endpoint)
@@ -322,7 +329,7 @@ class Collector:
             locks=read_locks(self.home.locks),
             heartbeats=read_heartbeats(
                 self.home,
-                sorted({w.daemon for w in self.watchers.values() if w.daemon in HEARTBEAT_DAEMONS}),
+                sorted({w.daemon for w in self.watchers.values() if w.daemon in roster.BEATING}),
             ),
             scanned=len(parents),
         )
@@ -346,16 +353,22 @@ class Collector:
 
         parents, rows = list_processes(keep)
         procs = []
-        fresh: dict[tuple[int, str], tuple[bytes, ProcInfo | None]] = {}
+        fresh: dict[tuple[int, str], tuple[bytes, ProcInfo | None, bool]] = {}
         for r in rows:
             key = (r.pid, r.tick)
+            # Only a member of a remembered daemon's group can be its leftover: only its
+            # environment is read for the daemon mark (an environment is a large read).
+            marked = r.pgid is not None and r.pgid in groups and r.pgid != r.pid
             # A process keeps its pid and start tick across exec (circusd's child is a copy of
             # circusd until it execs the daemon): what is remembered holds while the command
             # line, a cheap read, is the same.
             raw = _raw_cmdline(r.pid)
             cached = self._cache.get(key) if r.tick else None
-            info = cached[1] if cached is not None and cached[0] == raw else self._read(r)
-            fresh[key] = (raw, info)
+            if cached is not None and cached[0] == raw and (cached[2] or not marked):
+                info, marked = cached[1], cached[2]
+            else:
+                info = self._read(r, marked)
+            fresh[key] = (raw, info, marked)
             if info is not None:
                 procs.append(_refresh(info, r, parents))
         self._cache = fresh
@@ -370,7 +383,7 @@ class Collector:
             n = n[:-4]
         return n.startswith("python") or n in _NAMES
 
-    def _read(self, r: Row) -> ProcInfo | None:
+    def _read(self, r: Row, marked: bool = False) -> ProcInfo | None:
         """Everything the policy needs about one process; None if it is gone or not readable."""
         try:
             p = psutil.Process(r.pid)
@@ -386,19 +399,21 @@ class Collector:
             return None
         ident: Identity = identify(cmdline, self.patterns)
         home = None
-        if ident.daemon is not None and (self.my_uid is None or uid == self.my_uid):
-            environ: dict[str, str] = {}
-            if not ident.explicit_home:
-                try:
-                    environ = p.environ()
-                except (psutil.Error, OSError):
-                    environ = {}
+        mine = self.my_uid is None or uid == self.my_uid
+        environ: dict[str, str] = {}
+        if mine and (marked or (ident.daemon is not None and not ident.explicit_home)):
+            try:
+                environ = p.environ()
+            except (psutil.Error, OSError):
+                environ = {}
+        owner: Owner | None = read_mark(environ) if marked else None
+        if ident.daemon is not None and mine:
             home = process_home(ident, cwd, environ)
             if home is None and ident.by_pattern and claimed(self.project, cwd, cmdline):
                 home = str(self.home.root)
         daemon, role = ident.daemon, ident.role
         if role is Role.CIRCUSD and not same_file(ident.ini, str(self.setup.path), cwd):
-            role = Role.OTHER  # another instance's circusd: protected all the same (by name)
+            role = Role.OTHER  # another instance's circusd: protected all the same (is_circusd)
         return ProcInfo(
             pid=r.pid,
             create_time=create_time,
@@ -414,6 +429,7 @@ class Collector:
             role=role if (daemon or role is Role.CIRCUSD) else Role.OTHER,
             by_pattern=ident.by_pattern,
             launcher=bool(cmdline) and is_venv_launcher(cmdline[0]),
+            owner=owner,
         )
 
 

@@ -1,7 +1,8 @@
 """Carry out an Assessment: signals, circusd commands, lock removal, alerts, the events file.
 
 Every signal is preceded by a fresh look at the process: same pid and create_time, same command
-line, same user, and still not one the watchdog must never touch. A pid that was reused since the
+line, same user as recorded, same folder and home, the same daemon mark for a leftover, and still
+not one the watchdog must never touch (never a circusd). A pid that was reused since the
 snapshot is never hit. Ending a process: SIGTERM (and SIGCONT, so a stopped one can act on it),
 `psutil.wait_procs`, then SIGKILL for the survivors, children included.
 """
@@ -20,6 +21,7 @@ from typing import Any, Protocol
 import psutil
 
 from ecauto.daemon.lock import remove_if_unheld
+from ecauto.daemon.owner import read as read_mark
 from ecauto.home import Home
 from ecauto.logsetup import fields
 from ecauto.records import one_line
@@ -28,6 +30,7 @@ from watchdog.notices import Notice
 
 from .events import EventLog
 from .findings import Action, Assessment, Do, Finding, Severity, Target
+from .identify import identify, is_circusd, process_home, same_home
 from .snapshot import SAME_START_S
 
 log = logging.getLogger(__name__)
@@ -58,7 +61,8 @@ class Processes:
         )
 
     def verify(self, t: Target) -> tuple[psutil.Process | None, str]:
-        """The process if it is still exactly the one planned for, else None and why not."""
+        """The process if it is still exactly the one planned for, else None and why not: every
+        field the Target recorded is read again and compared, right before the signal."""
         if t.pid <= 1 or t.pid == self.my_pid or t.pid in _ancestors():
             return None, "never signalled (pid 1, the watchdog or its parent)"
         try:
@@ -69,14 +73,16 @@ class Processes:
                 now = tuple(p.cmdline())
                 if now != tuple(t.cmdline):
                     return None, f"its command line changed (now: {one_line(' '.join(now), 80)})"
-                if (
-                    self.my_uid is not None
-                    and hasattr(p, "uids")
-                    and p.uids().effective != self.my_uid
-                ):
-                    return None, "another user's process"
-                if any(os.path.basename(a).startswith("circusd") for a in p.cmdline()[:2]):
+                if is_circusd(now, p.name()):
                     return None, "never signalled (a circusd)"
+                uid = p.uids().effective if hasattr(p, "uids") else None
+                if t.uid is not None and uid != t.uid:
+                    return None, f"its user changed (uid {uid}, seen as {t.uid})"
+                if self.my_uid is not None and uid is not None and uid != self.my_uid:
+                    return None, "another user's process"
+                why = _changed_place(p, t, now)
+                if why:
+                    return None, why
                 if p.status() == psutil.STATUS_ZOMBIE:
                     return None, "already exited"
         except psutil.NoSuchProcess:
@@ -92,7 +98,7 @@ class Processes:
             family[p.pid] = p
             try:
                 for c in p.children(recursive=True):
-                    if c.pid != self.my_pid and c.pid not in _ancestors():
+                    if c.pid != self.my_pid and c.pid not in _ancestors() and self.may_end(c):
                         family.setdefault(c.pid, c)
             except psutil.NoSuchProcess:
                 pass
@@ -120,6 +126,18 @@ class Processes:
             )
         return f"ended pid {ended}"
 
+    def may_end(self, child: psutil.Process) -> bool:
+        """Whether a child of a verified process goes with it: never a circusd (one started from
+        a daemon's shell is still a circusd), never another user's process."""
+        try:
+            with child.oneshot():
+                if is_circusd(child.cmdline(), child.name()):
+                    return False
+                uid = child.uids().effective if hasattr(child, "uids") else None
+        except psutil.Error:
+            return False
+        return self.my_uid is None or uid is None or uid == self.my_uid
+
     def resume(self, p: psutil.Process) -> None:
         if hasattr(signal, "SIGCONT"):
             try:
@@ -127,6 +145,27 @@ class Processes:
                     p.send_signal(signal.SIGCONT)  # so it can act on circusd's SIGTERM
             except psutil.NoSuchProcess:
                 pass
+
+
+def _changed_place(p: psutil.Process, t: Target, cmdline: tuple[str, ...]) -> str:
+    """Why the working folder, the home or the daemon mark is no longer what was seen, or ""."""
+    if t.cwd is None and t.home is None and t.owner is None:
+        return ""
+    try:
+        cwd: str | None = p.cwd()
+    except (psutil.AccessDenied, psutil.ZombieProcess, OSError):
+        cwd = None
+    if t.cwd is not None and cwd != t.cwd:
+        return "its working folder changed"
+    environ = p.environ() if (t.home is not None or t.owner is not None) else {}
+    if t.owner is not None and read_mark(environ) != t.owner:
+        return "it no longer carries the mark of the daemon that started it"
+    ident = identify(cmdline)
+    if t.home is not None and ident.daemon is not None:
+        # (A copy declared by a pattern names no home: its folder, compared above, placed it.)
+        if not same_home(process_home(ident, cwd, environ), t.home):
+            return "its home changed"
+    return ""
 
 
 def _wait_gone(procs: list[psutil.Process], timeout_s: float) -> list[psutil.Process]:

@@ -6,6 +6,7 @@ import enum
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ecauto.daemon.owner import Owner
 from watchdog.notices import Notice
 
 from .state import State
@@ -100,7 +101,10 @@ class Target:
     pid: int
     create_time: float
     cmdline: tuple[str, ...]
-    uid: int | None
+    uid: int | None  # the target's own user, as seen (not the watchdog's)
+    cwd: str | None = None
+    home: str | None = None  # the home it works in, where it said
+    owner: Owner | None = None  # a leftover: the daemon mark it carried
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)
@@ -109,7 +113,15 @@ class Target:
 
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Target:
-        return cls(int(d["pid"]), float(d["create_time"]), tuple(d["cmdline"]), d.get("uid"))
+        return cls(
+            int(d["pid"]),
+            float(d["create_time"]),
+            tuple(d["cmdline"]),
+            d.get("uid"),
+            d.get("cwd"),
+            d.get("home"),
+            Owner(**d["owner"]) if d.get("owner") else None,
+        )
 
 
 @dataclass(frozen=True)

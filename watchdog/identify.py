@@ -1,30 +1,39 @@
-"""Which process is which: daemon names from command lines, a process's home, copies of a daemon.
+"""Which process is which: ours, a circusd, or a stranger; daemon names from command lines, a
+process's home, copies of a daemon, the leftovers a daemon left behind.
 
-Pure functions over strings and records; `collect` feeds them what it read from the OS.
+The one place that decides identity: the collector, the policy, the executor's re-check and the
+watchdog's own parent check all ask these functions. Pure functions over strings and records;
+`collect` feeds them what it read from the OS.
 """
 
 from __future__ import annotations
 
+import enum
 import ntpath
 import os
 import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ecauto.config import PLATFORMS
+from ecauto import roster
 from ecauto.home import resolve_home
 
-from .snapshot import ProcInfo, Role
-
-# The daemons that keep a heartbeat and a singleton lock (the sandbox keeps neither).
-HEARTBEAT_DAEMONS = frozenset(
-    {"upload-base", "upload-ebay", "upload-yahoo", "sync-inventory", "watchdog"}
-)
+from .snapshot import SAME_START_S, ProcInfo, Role
+from .state import Seen
 
 # Interpreter options that take a separate value (`python -X dev -m ...`).
 _OPTS_WITH_VALUE = frozenset({"-X", "-W", "--check-hash-based-pycs"})
-_WATCHDOG_SCRIPTS = frozenset({"watchdog", "watchdog.exe", "watchdog-script.py"})
-_CIRCUSD_SCRIPTS = frozenset({"circusd", "circusd.exe", "circusd-script.py"})
+# circusd, whichever way it was started: `circusd`, `circusd.exe` (a Windows launcher),
+# `circusd-script.py` (what that launcher runs), `python /venv/bin/circusd`, `python -m
+# circus.circusd`. The process name (Linux comm) is truncated to 15 characters.
+CIRCUSD_FILES = frozenset({"circusd", "circusd.exe", "circusd-script.py", "circusd-script."})
+CIRCUSD_MODULE = "circus.circusd"
+
+
+class Who(enum.StrEnum):
+    OURS = "ours"  # a daemon of this instance: its command line, our home, our user
+    CIRCUSD = "circusd"  # a circusd of any instance: never signalled
+    STRANGER = "stranger"  # anything else (a leftover is proven ours separately: `leftover_of`)
 
 
 @dataclass(frozen=True)
@@ -38,7 +47,7 @@ class Identity:
 
 def _base(path: str) -> str:
     # Command lines from Windows carry backslashes; ntpath splits on both kinds.
-    return ntpath.basename(path).lower()
+    return ntpath.basename(path.strip('"')).lower()
 
 
 def is_python(arg0: str) -> bool:
@@ -56,7 +65,8 @@ def is_venv_launcher(arg0: str) -> bool:
 
 
 def _entry(cmdline: Sequence[str]) -> tuple[str, str, list[str]] | None:
-    """("module", name, rest) or ("script", path, rest); None for `-c` and the like."""
+    """What a command line runs: ("module", name, rest) or ("script", path, rest), the script
+    being the program itself unless that is an interpreter; None for `-c` and the like."""
     if not cmdline:
         return None
     args = list(cmdline)
@@ -90,35 +100,51 @@ def _option(rest: Sequence[str], name: str) -> str | None:
     return None
 
 
-def _script_is(path: str, *tail: str) -> bool:
-    parts = [x.lower() for x in path.replace("\\", "/").split("/") if x]
-    return parts[-len(tail) :] == list(tail)
+def _parts(path: str) -> list[str]:
+    return [x.lower() for x in path.strip('"').replace("\\", "/").split("/") if x and x != "."]
 
 
-def _known(kind: str, target: str, rest: list[str]) -> tuple[str | None, Role]:
-    mod = target if kind == "module" else ""
-    script = target if kind == "script" else ""
-
-    def is_(module: str, *tail: str) -> bool:
-        return mod == module or (bool(script) and _script_is(script, *tail))
-
-    if is_("ecauto.daemons.upload", "ecauto", "daemons", "upload.py"):
-        platform = _option(rest, "--platform")
-        return (f"upload-{platform}" if platform in PLATFORMS else None), Role.DAEMON
-    if is_("ecauto.daemons.sync", "ecauto", "daemons", "sync.py"):
-        return "sync-inventory", Role.DAEMON
-    if is_("ecauto.sandbox", "ecauto", "sandbox", "__main__.py"):
-        return "sandbox", Role.DAEMON
-    # Only `watchdog run` is the watchdog daemon; `scan` and `report` are one-shot commands.
-    if mod == "watchdog" or (script and _base(script) in _WATCHDOG_SCRIPTS):
-        return ("watchdog" if rest[:1] == ["run"] else None), Role.DAEMON
-    if mod == "circus.circusd" or (script and _base(script) in _CIRCUSD_SCRIPTS):
-        return None, Role.CIRCUSD
-    return None, Role.OTHER
+def _runs(kind: str, target: str, path: str) -> bool:
+    """Whether the module or script a command line runs is the file `path` names: its trailing
+    path components, either slash, ignoring case (`-m a.b` runs a/b.py or a/b/__main__.py)."""
+    want = _parts(path)
+    if not want:
+        return False
+    if kind == "module":
+        mod = target.split(".")
+        candidates = [[*mod[:-1], mod[-1] + ".py"], [*mod, "__main__.py"]]
+    else:
+        candidates = [_parts(target)]
+    return any(c[-len(want) :] == want for c in (x for x in candidates if x))
 
 
-def _normalise(text: str) -> str:
-    return text.replace("\\", "/").lower()
+def is_circusd(cmdline: Sequence[str], name: str = "") -> bool:
+    """THE circusd rule: by what the command line runs, or by the process name."""
+    if name and _base(name) in CIRCUSD_FILES:
+        return True
+    entry = _entry(cmdline)
+    if entry is None:
+        return False
+    kind, target, _ = entry
+    if kind == "module":
+        return target == CIRCUSD_MODULE
+    return _base(target) in CIRCUSD_FILES
+
+
+def _known(kind: str, target: str, rest: list[str]) -> str | None:
+    """The roster's daemon that this module or script is, if any."""
+    for e in roster.ROSTER:
+        by_file = kind == "script" and (
+            _base(target) in e.consoles or _runs(kind, target, e.script)
+        )
+        if not (by_file or (kind == "module" and target == e.module)):
+            continue
+        if e.option is not None and _option(rest, e.option[0]) != e.option[1]:
+            continue
+        if e.command is not None and rest[:1] != [e.command]:
+            continue
+        return e.name
+    return None
 
 
 def identify(
@@ -126,23 +152,49 @@ def identify(
 ) -> Identity:
     """What a command line starts, as far as the line itself tells."""
     entry = _entry(cmdline)
-    if entry is not None:
-        kind, target, rest = entry
-        daemon, role = _known(kind, target, rest)
-        if role is Role.CIRCUSD:
-            ini = next((a for a in rest if not a.startswith("-")), None)
-            return Identity(role=Role.CIRCUSD, ini=ini)
-        if daemon is not None:
-            return Identity(daemon, Role.DAEMON, explicit_home=_option(rest, "--home"))
-    if patterns:
-        joined = _normalise(" ".join(cmdline))
-        for name, pats in patterns.items():
-            if any(_normalise(p) in joined for p in pats if p):
-                rest = list(cmdline)
-                return Identity(
-                    name, Role.DAEMON, by_pattern=True, explicit_home=_option(rest, "--home")
-                )
+    if entry is None:
+        return Identity()
+    kind, target, rest = entry
+    if is_circusd(cmdline):
+        ini = next((a for a in rest if not a.startswith("-")), None)
+        return Identity(role=Role.CIRCUSD, ini=ini)
+    daemon = _known(kind, target, rest)
+    if daemon is not None:
+        return Identity(daemon, Role.DAEMON, explicit_home=_option(rest, "--home"))
+    # The old system's scripts: only the script the interpreter runs counts, never a path that
+    # is merely mentioned (an editor, `less`, `grep` on the file is no copy of the daemon).
+    for name, pats in (patterns or {}).items():
+        if any(_runs(kind, target, p) for p in pats if p):
+            return Identity(
+                name, Role.DAEMON, by_pattern=True, explicit_home=_option(rest, "--home")
+            )
     return Identity()
+
+
+def who(p: ProcInfo, home: str, my_uid: int | None) -> Who:
+    """Ours, a circusd (of any instance), or a stranger."""
+    if p.role is Role.CIRCUSD or is_circusd(p.cmdline, p.name):
+        return Who.CIRCUSD
+    if p.role is Role.DAEMON and p.daemon and is_ours(p, home, my_uid):
+        return Who.OURS
+    return Who.STRANGER
+
+
+def leftover_of(p: ProcInfo, seen: Mapping[int, Seen], home: str) -> Seen | None:
+    """The remembered daemon `p` was started by, when what `p` carries proves it: the mark the
+    daemon base puts in its environment names a daemon seen by (pid, create_time), in this home.
+    A process group or a parent pid alone proves nothing (both are reused)."""
+    o = p.owner
+    if o is None:
+        return None
+    s = seen.get(o.pid)
+    if s is None or s.daemon != o.daemon or abs(s.create_time - o.create_time) > SAME_START_S:
+        return None
+    return s if same_home(o.home, home) else None
+
+
+def same_home(a: str | None, b: str) -> bool:
+    return a is not None and os.path.normpath(a) == os.path.normpath(b)
 
 
 def process_home(ident: Identity, cwd: str | None, environ: Mapping[str, str] | None) -> str | None:
@@ -196,7 +248,7 @@ def is_ours(p: ProcInfo, home: str, my_uid: int | None) -> bool:
     """A process of this instance: our user, and our home."""
     if my_uid is not None and p.uid != my_uid:
         return False
-    return p.home is not None and os.path.normpath(p.home) == os.path.normpath(home)
+    return same_home(p.home, home)
 
 
 def copies(procs: Sequence[ProcInfo]) -> list[tuple[ProcInfo, ...]]:

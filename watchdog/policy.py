@@ -6,6 +6,8 @@ given; everything it decides goes out in the Assessment, including the state to 
 Who is legitimate: for each daemon, the copy circusd manages; when circusd does not answer, the
 copies whose parent is a live circusd of this instance. Any other copy of this instance (our
 user, our home) is a duplicate (a legitimate copy, or the lock holder, exists) or an orphan.
+A leftover of a daemon that is gone is proven only by the daemon mark in its environment, naming
+a daemon remembered by (pid, create_time) in this home (`identify.leftover_of`).
 Never planned for a signal: pid 0 and 1, the watchdog itself and its ancestors, any circusd,
 another user's process, and anything not recognised as this instance's.
 """
@@ -16,13 +18,14 @@ import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
+from ecauto import roster
 from ecauto.config import DaemonSettings, WatchdogSettings
 from ecauto.daemon.heartbeat import Phase
 
 from . import restarts
 from .findings import Action, Assessment, Do, Finding, Kind, Severity, Target
 from .findings import ago as _ago
-from .identify import HEARTBEAT_DAEMONS, copies, is_ours
+from .identify import Who, copies, leftover_of, who
 from .incidents import incidents
 from .snapshot import SAME_START_S, LockView, ProcInfo, Role, Snapshot
 from .state import MAX_SEEN, DaemonState, Seen, State
@@ -191,10 +194,7 @@ class _Pass:
         self.ours = [
             x
             for x in snap.procs
-            if x.role is Role.DAEMON
-            and x.daemon
-            and x.status != "zombie"
-            and is_ours(x, snap.home, snap.my_uid)
+            if x.status != "zombie" and who(x, snap.home, snap.my_uid) is Who.OURS
         ]
         self.watcher_of = {w.daemon: w.name for w in snap.watchers.values() if w.daemon}
         self.judged: dict[str, _Judged] = {}
@@ -219,14 +219,17 @@ class _Pass:
         """Why `x` must never be signalled, or None."""
         if x.pid in self.protected_pids:
             return "the watchdog itself, its parents, pid 1 or circusd"
-        if x.role is Role.CIRCUSD or os.path.basename(x.name).lower().startswith("circusd"):
+        if who(x, self.snap.home, self.snap.my_uid) is Who.CIRCUSD:
             return "a circusd"
         if self.snap.my_uid is not None and x.uid != self.snap.my_uid:
             return "another user's process"
         return None
 
     def targets(self, group: Iterable[ProcInfo]) -> tuple[Target, ...]:
-        return tuple(Target(x.pid, x.create_time, x.cmdline, x.uid) for x in group)
+        # Everything the executor re-reads and compares right before the signal.
+        return tuple(
+            Target(x.pid, x.create_time, x.cmdline, x.uid, x.cwd, x.home, x.owner) for x in group
+        )
 
     def young(self, group: Copy) -> bool:
         """A copy this young may be one refused by the lock and about to leave by itself (or a
@@ -280,7 +283,7 @@ class _Pass:
                     )
                 )
             elif status == "stopped":
-                if name == "sandbox" and self.snap.mode == "live":
+                if not roster.wanted(daemon, self.snap.mode):
                     continue  # stopped on purpose: the live mode talks to the real APIs
                 if self.ds(daemon).stopped:
                     self.add(
@@ -427,13 +430,13 @@ class _Pass:
                 self.crash_loop(name, daemon)
             healthy = False
             if (
-                daemon in HEARTBEAT_DAEMONS
+                daemon in roster.BEATING
                 and judged is not None
                 and len(judged.legit) == 1
                 and (not self.known or self.snap.circus.statuses.get(name) == "active")
             ):
                 healthy = self.heartbeat(name, daemon, judged.legit[0])
-            elif daemon not in HEARTBEAT_DAEMONS:
+            elif daemon not in roster.BEATING:
                 healthy = judged is not None and len(judged.legit) == 1
             mine = [f for f in self.findings[findings_before:]]
             mine += [f for f in self.findings[:findings_before] if f.daemon in (name, daemon)]
@@ -716,11 +719,12 @@ class _Pass:
     def leftovers(self) -> None:
         seen = self.state.seen
         alive = {(x.pid, x.create_time) for x in self.snap.procs}
-        legit_pids = {x.pid for j in self.judged.values() for g in j.legit for x in g}
+        judged = {x.pid for x in self.ours}  # copies of a daemon are judged as copies
         groups: dict[int, list[ProcInfo]] = {}
         for x in self.snap.procs:
-            s = seen.get(x.pgid) if x.pgid is not None else None
-            if s is None or x.pid == x.pgid or x.pid in legit_pids:
+            # Proven by the mark it carries, never by its process group alone (pids are reused).
+            s = leftover_of(x, seen, self.snap.home)
+            if s is None or x.pid in judged:
                 continue
             if any(pid == s.pid and abs(ct - s.create_time) <= SAME_START_S for pid, ct in alive):
                 continue  # its daemon still runs: a child, not a leftover
@@ -739,7 +743,7 @@ class _Pass:
                     f"its pid {leader} that started them",
                     Do.TERMINATE,
                     tuple(x.pid for x in procs),
-                    {"process group": str(leader)},
+                    {"started by": f"{s.daemon} pid {leader}"},
                 ),
                 Action(Do.TERMINATE, Kind.LEFTOVERS, s.daemon, targets=self.targets(procs)),
             )

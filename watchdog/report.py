@@ -11,10 +11,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from ecauto import roster
 from ecauto.config import WatchdogSettings
 
 from .findings import Assessment, Finding, Kind, Severity
-from .identify import HEARTBEAT_DAEMONS
 from .snapshot import Snapshot
 from .state import State
 
@@ -131,7 +131,7 @@ def build(
                 state=state_word,
                 pid=pid,
                 uptime_s=(now - proc.create_time) if proc else None,
-                heartbeat_age_s=hb_age if daemon in HEARTBEAT_DAEMONS else None,
+                heartbeat_age_s=hb_age if daemon in roster.BEATING else None,
                 phase=hb.phase.value if hb else "",
                 done=hb.done if hb else 0,
                 total=hb.total if hb else 0,
@@ -178,7 +178,7 @@ def _state_word(findings: list[Finding], status: str | None, mode: str, name: st
             return word
     if status is None:
         return "unknown"
-    if status == "stopped" and name == "sandbox" and mode == "live":
+    if status == "stopped" and not roster.wanted(name, mode):
         return "off (live mode)"
     return {"active": "running"}.get(status, status)
 

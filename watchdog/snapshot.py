@@ -12,6 +12,7 @@ from typing import Any
 
 from ecauto.daemon.heartbeat import Heartbeat
 from ecauto.daemon.lock import LockOwner
+from ecauto.daemon.owner import Owner
 
 SCHEMA = 1
 # create_time comes in clock ticks (1/100 s): two readings of one process agree within this.
@@ -41,6 +42,8 @@ class ProcInfo:
     by_pattern: bool = False  # recognised by a configured extra pattern, not by our own module
     parent_gone: bool = False  # reparented (ppid 1) or its parent pid names no process
     launcher: bool = False  # a Windows venv launcher (`...\Scripts\python.exe`)
+    # The daemon mark in its environment (read only for members of remembered process groups).
+    owner: Owner | None = None
 
     @property
     def key(self) -> tuple[int, float]:
@@ -57,6 +60,7 @@ class ProcInfo:
         d = dict(d)
         d["cmdline"] = tuple(d.get("cmdline", ()))
         d["role"] = Role(d.get("role", "other"))
+        d["owner"] = Owner(**d["owner"]) if d.get("owner") else None
         return cls(**d)
 
 

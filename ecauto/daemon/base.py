@@ -25,6 +25,7 @@ from ecauto.cliargs import Parser, seconds
 from ecauto.config import Config, ConfigError
 from ecauto.daemon.heartbeat import Heartbeat, Phase, write_heartbeat
 from ecauto.daemon.lock import LockHeld, LockOwner, SingletonLock
+from ecauto.daemon.owner import Owner, export
 from ecauto.home import Home
 from ecauto.logsetup import fields
 from ecauto.records import one_line
@@ -171,6 +172,9 @@ class Daemon:
             print(f"{self.name}: not started: {e}", file=sys.stderr)
             return EXIT_LOCKED
         self._install_signals()
+        # Before any work: whatever this daemon starts carries the mark, so that what outlives
+        # it can be proven ours (and nothing else is ever taken for its leftovers).
+        export(Owner(self.name, os.getpid(), self._create_time, str(self.home.root)))
         self.log.info(
             "started %s",
             fields(
