@@ -24,6 +24,7 @@ import psutil
 import requests
 
 from ecauto.daemon.heartbeat import Heartbeat, read_heartbeat
+from ecauto.sandbox.key import HEADER, key_path, load_or_create
 from ecauto.supervisor import Control
 
 REPO = Path(__file__).resolve().parent.parent
@@ -178,6 +179,12 @@ def write_config(
     return path
 
 
+def sandbox_headers(home: Path) -> dict[str, str]:
+    """What the sandbox's control endpoints want: the key of the instance whose home is `home`
+    (made now if the sandbox has not made it yet)."""
+    return {HEADER: load_or_create(key_path(home))}
+
+
 def read_hb(home: Path, name: str) -> Heartbeat | None:
     try:
         return read_heartbeat(home / "heartbeats" / f"{name}.json")
@@ -285,7 +292,11 @@ class Instance:
         return pid is None or hb.pid == pid
 
     def stats(self) -> dict[str, Any]:
-        return dict(requests.get(f"{self.sandbox_url}/_sandbox/stats", timeout=5).json())
+        return dict(
+            requests.get(
+                f"{self.sandbox_url}/_sandbox/stats", headers=sandbox_headers(self.home), timeout=5
+            ).json()
+        )
 
     def circusctl(self, *args: str) -> subprocess.CompletedProcess[str]:
         env = dict(self.env, CIRCUSCTL_ENDPOINT=self.endpoint)

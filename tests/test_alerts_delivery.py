@@ -20,6 +20,7 @@ import pytest
 import requests
 
 from ecauto.config import AlertSettings, SandboxSettings
+from ecauto.sandbox.key import HEADER
 from ecauto.sandbox.server import SandboxServer
 from watchdog.alerts import Alerter, ChatworkTarget
 from watchdog.notices import Notice
@@ -46,25 +47,29 @@ class Sandbox:
         self.home = home
         self.server = SandboxServer(SandboxSettings(host="127.0.0.1", port=0), home).start()
         self.url = self.server.url
+        self.key = {HEADER: self.server.sandbox.key}  # the control endpoints want it
 
     def messages(self, room: str | None = None) -> list[dict[str, Any]]:
-        got = requests.get(f"{self.url}/_sandbox/chatwork", timeout=5).json()
+        got = requests.get(f"{self.url}/_sandbox/chatwork", headers=self.key, timeout=5).json()
         return [m for m in got if room is None or m["room"] == room]
 
     def requests_made(self) -> int:
-        stats = requests.get(f"{self.url}/_sandbox/stats", timeout=5).json()
+        stats = requests.get(f"{self.url}/_sandbox/stats", headers=self.key, timeout=5).json()
         return int(stats["endpoints"]["chatwork.post"]["requests"])
 
     def fault(self, mode: str, seconds: float = 60.0) -> None:
         r = requests.post(
             f"{self.url}/_sandbox/faults",
+            headers=self.key,
             timeout=5,
             json={"endpoint": "chatwork", "mode": mode, "seconds": seconds},
         )
         assert r.status_code == 200, r.text
 
     def clear(self) -> None:
-        requests.delete(f"{self.url}/_sandbox/faults", timeout=5).raise_for_status()
+        requests.delete(
+            f"{self.url}/_sandbox/faults", headers=self.key, timeout=5
+        ).raise_for_status()
 
 
 def make(folder: Path, url: str, clock: Clock, room: str = "7", **settings: Any) -> Alerter:

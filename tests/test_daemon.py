@@ -17,6 +17,7 @@ from support import (
     instance_env,
     read_hb,
     read_lock,
+    sandbox_headers,
     start_process,
     wait_for,
     write_config,
@@ -24,6 +25,7 @@ from support import (
 
 from ecauto.clients.base import BaseClient
 from ecauto.credentials import StaticToken
+from ecauto.sandbox.key import key_path
 from ecauto.store import Store
 
 pytestmark = [pytest.mark.process, pytest.mark.timeout(90)]
@@ -49,6 +51,8 @@ class Rig:
                 str(self.port),
                 "--home",
                 str(root / "sandbox-home"),
+                "--key-file",  # the sandbox has a home of its own; the daemons' key is this
+                str(key_path(self.home)),
             ],
             self.env,
             root,
@@ -78,7 +82,11 @@ class Rig:
         return subprocess.CompletedProcess(p.args, p.returncode, out, err)
 
     def stats(self) -> dict:
-        return dict(requests.get(f"{self.url}/_sandbox/stats", timeout=5).json())
+        return dict(
+            requests.get(
+                f"{self.url}/_sandbox/stats", headers=sandbox_headers(self.home), timeout=5
+            ).json()
+        )
 
 
 @pytest.fixture
@@ -182,6 +190,7 @@ def test_a_second_signal_leaves_at_once(tmp_path: Path, reaper: Reaper) -> None:
     requests.post(
         f"{rig.url}/_sandbox/faults",
         json={"endpoint": "spapi", "mode": "slow", "seconds": 60, "delay_s": 30},
+        headers=sandbox_headers(rig.home),
         timeout=5,
     )
     p = rig.daemon("ecauto.daemons.sync")

@@ -10,7 +10,17 @@ from pathlib import Path
 
 import pytest
 import requests
-from support import REPO, Reaper, instance_env, start_process, wait_for, write_config
+from support import (
+    REPO,
+    Reaper,
+    instance_env,
+    sandbox_headers,
+    start_process,
+    wait_for,
+    write_config,
+)
+
+from ecauto.sandbox.key import key_path
 
 pytestmark = [pytest.mark.process, pytest.mark.timeout(120)]
 
@@ -39,6 +49,8 @@ class Sandbox:
                 str(self.port),
                 "--home",
                 str(root / "sb"),
+                "--key-file",  # the sandbox has a home of its own; the daemons' key is this
+                str(key_path(self.home)),
                 *flags,
             ],
             self.env,
@@ -49,10 +61,16 @@ class Sandbox:
         wait_for(lambda: requests.get(f"{self.url}/_sandbox/health", timeout=2).ok, 20, "sandbox")
 
     def stats(self) -> dict:
-        return dict(requests.get(f"{self.url}/_sandbox/stats", timeout=5).json())
+        return dict(
+            requests.get(
+                f"{self.url}/_sandbox/stats", headers=sandbox_headers(self.home), timeout=5
+            ).json()
+        )
 
     def fault(self, **spec: object) -> None:
-        requests.post(f"{self.url}/_sandbox/faults", json=spec, timeout=5).raise_for_status()
+        requests.post(
+            f"{self.url}/_sandbox/faults", json=spec, headers=sandbox_headers(self.home), timeout=5
+        ).raise_for_status()
 
     def run(self, *args: str, timeout: float = 90) -> subprocess.CompletedProcess[str]:
         p = start_process(
@@ -120,7 +138,9 @@ def sync_through_fault(sb: Sandbox, mode: str, tmp_path: Path) -> None:
             60,
             f"the sync to meet {mode} twice",
         )
-        requests.delete(f"{sb.url}/_sandbox/faults", timeout=5).raise_for_status()
+        requests.delete(
+            f"{sb.url}/_sandbox/faults", headers=sandbox_headers(sb.home), timeout=5
+        ).raise_for_status()
         assert p.wait(timeout=90) == 0, log.read_text()
 
 
@@ -160,7 +180,9 @@ def test_a_hung_call_times_out_and_the_batch_is_sent_again(tmp_path: Path, reape
         )
         # When the client has given up on a call, Amazon answers again
         wait_for(lambda: "timed out after 1s" in log.read_text(), 60, "the call to time out")
-        requests.delete(f"{sb.url}/_sandbox/faults", timeout=5).raise_for_status()
+        requests.delete(
+            f"{sb.url}/_sandbox/faults", headers=sandbox_headers(sb.home), timeout=5
+        ).raise_for_status()
         # Then the batch is sent again and the cycle completes, each ASIN read once
         assert p.wait(timeout=60) == 0, log.read_text()
     assert sb.stats()["spapi"]["asins_by_times"] == {"1": 40}

@@ -25,8 +25,10 @@ from ecauto.config import WatchdogSettings
 from ecauto.daemon.heartbeat import Heartbeat, read_heartbeat
 from ecauto.daemon.lock import is_held, read_owner
 from ecauto.home import Home
+from ecauto.sandbox.key import key_path
 from ecauto.supervisor import CircusError, CircusSetup, CircusUnavailable, Control
 
+from . import sandbox_port
 from .identify import (
     HEARTBEAT_DAEMONS,
     Identity,
@@ -40,6 +42,7 @@ from .snapshot import (
     CircusView,
     HeartbeatView,
     LockView,
+    PortView,
     ProcInfo,
     Role,
     Snapshot,
@@ -278,8 +281,10 @@ class Collector:
         mode: str,
         control: Control | None = None,
         clock: Callable[[], float] = time.time,
+        sandbox_url: str = "",
     ) -> None:
         self.home = home
+        self.sandbox_url = sandbox_url  # its port is checked each pass in sandbox mode
         self.setup = setup
         self.settings = settings
         self.mode = mode
@@ -323,6 +328,14 @@ class Collector:
                 sorted({w.daemon for w in self.watchers.values() if w.daemon in HEARTBEAT_DAEMONS}),
             ),
             scanned=len(parents),
+            sandbox_port=self.sandbox_port(),
+        )
+
+    def sandbox_port(self) -> PortView | None:
+        if self.mode != "sandbox" or not self.sandbox_url:
+            return None
+        return sandbox_port.look(
+            self.sandbox_url, key_path(self.home.root), self.settings.circus_timeout_s
         )
 
     def processes(

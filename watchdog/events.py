@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from ecauto import redact
 from ecauto.logsetup import fields
 
 log = logging.getLogger(__name__)
@@ -28,7 +29,11 @@ class EventLog:
     def append(self, records: list[dict[str, Any]]) -> None:
         if not records:
             return
-        data = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in records)
+        # Summaries quote daemons' errors: every text passes the one redaction (ecauto.redact).
+        data = "".join(
+            json.dumps(redact.scrub_tree(r), ensure_ascii=False, sort_keys=True) + "\n"
+            for r in records
+        )
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             self._rotate()

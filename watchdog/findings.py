@@ -21,6 +21,7 @@ class Kind(enum.StrEnum):
     MISSING = "missing"
     LEFTOVERS = "leftovers"
     CIRCUSD_DOWN = "circusd_down"
+    SANDBOX_PORT = "sandbox_port"
 
 
 class Severity(enum.StrEnum):

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from ecauto.config import DaemonSettings, WatchdogSettings
 from ecauto.daemon.heartbeat import Phase
 
-from . import restarts
+from . import restarts, sandbox_port
 from .findings import Action, Assessment, Do, Finding, Kind, Severity, Target
 from .findings import ago as _ago
 from .identify import HEARTBEAT_DAEMONS, copies, is_ours
@@ -41,6 +41,7 @@ def assess(snap: Snapshot, settings: WatchdogSettings, state: State, now: float)
     p.per_watcher()
     p.locks()
     p.leftovers()
+    p.findings += sandbox_port.check(snap.sandbox_port, snap.mode)
     p.remember_seen()
     notices, open_ = incidents(p.findings, p.state.incidents, settings.recovery_s, now)
     p.state = replace(p.state, incidents=open_)
