@@ -99,6 +99,20 @@ def run(
     return subprocess.CompletedProcess(p.args, p.returncode, out, err)
 
 
+def start_sandbox_on(reaper: Reaper, env: dict[str, str], cwd: Path, port: int, *flags: str) -> str:
+    start_process(
+        reaper,
+        [sys.executable, "-m", "ecauto.sandbox", "--port", str(port), *flags],
+        env,
+        cwd,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    wait_for(lambda: requests.get(f"{url}/_sandbox/health", timeout=2).ok, 20, "the sandbox")
+    return url
+
+
 def test_an_impostor_on_the_sandbox_port_gets_no_credential(
     tmp_path: Path, reaper: Reaper, impostor: tuple[int, list[dict[str, Any]]]
 ) -> None:
@@ -151,16 +165,7 @@ def test_control_endpoints_want_the_instances_key(tmp_path: Path, reaper: Reaper
     home, port = tmp_path / "home", free_port()
     config = write_config(tmp_path / "ecauto.toml", port)
     env = instance_env(home, config)
-    start_process(
-        reaper,
-        [sys.executable, "-m", "ecauto.sandbox"],
-        env,
-        tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    wait_for(lambda: requests.get(f"{url}/_sandbox/health", timeout=2).ok, 20, "the sandbox")
+    url = start_sandbox_on(reaper, env, tmp_path, port)
     fault = {"endpoint": "spapi", "mode": "500", "seconds": 5}
     wrong = {HEADER: "0" * 64}
     for headers in ({}, wrong):
@@ -205,16 +210,7 @@ def test_a_token_with_a_control_character_reaches_no_file_and_no_report(
         YAHOO_ACCESS_TOKEN=YAHOO_TOKEN,
         YAHOO_SELLER_ID="store-1",
     )
-    start_process(
-        reaper,
-        [sys.executable, "-m", "ecauto.sandbox", "--port", str(port), "--home", str(sandbox_home)],
-        env,
-        tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    wait_for(lambda: requests.get(f"{url}/_sandbox/health", timeout=2).ok, 20, "the sandbox")
+    start_sandbox_on(reaper, env, tmp_path, port, "--home", str(sandbox_home))
     home.mkdir()
     store = Store(home / "ecauto.db")
     store.seed_demo(10, 2, PLATFORMS, 0.0)
