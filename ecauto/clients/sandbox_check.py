@@ -10,13 +10,13 @@ line, having sent nothing but the random challenge.
 
 from __future__ import annotations
 
+import http.client
+import json
 import secrets
 import threading
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
-
-import requests
 
 from ecauto.config import ConfigError
 from ecauto.sandbox import key as sandbox_key
@@ -40,21 +40,30 @@ def origin(url: str) -> str:
     return f"{u.scheme}://{u.netloc}".lower()
 
 
-def challenge(url: str, key: str, timeout_s: float, http: requests.Session | None = None) -> Proof:
-    """One whoami round trip to the server at `url` (its origin). Network trouble: not answered."""
+def challenge(url: str, key: str, timeout_s: float) -> Proof:
+    """One whoami round trip to the server at `url` (its origin). Network trouble: not answered.
+
+    Plain http.client, not requests: the watchdog asks once a pass, `watchdog report` included,
+    and should not pay for importing requests to do it."""
     nonce = secrets.token_hex(16)
-    where = origin(url)
-    get = (http or requests).get
+    u = urllib.parse.urlsplit(url)
+    if u.scheme != "http" or not u.hostname:
+        return Proof(False, False, f"not an http URL: {origin(url)}")
+    conn = http.client.HTTPConnection(u.hostname, u.port or 80, timeout=timeout_s)
     try:
-        resp = get(f"{where}{sandbox_key.WHOAMI}", params={"nonce": nonce}, timeout=timeout_s)
-    except requests.RequestException as e:
+        conn.request("GET", f"{sandbox_key.WHOAMI}?nonce={nonce}")
+        resp = conn.getresponse()
+        status, raw = resp.status, resp.read(4096)
+    except (OSError, http.client.HTTPException) as e:
         return Proof(False, False, f"no answer ({type(e).__name__})")
+    finally:
+        conn.close()
     try:
-        said = resp.json().get("hmac", "")
+        said = json.loads(raw).get("hmac", "")
     except (ValueError, AttributeError):
         said = ""
     if not isinstance(said, str) or not said:
-        return Proof(False, True, f"it answered HTTP {resp.status_code} without a sandbox proof")
+        return Proof(False, True, f"it answered HTTP {status} without a sandbox proof")
     if not sandbox_key.matches(sandbox_key.answer(key, nonce), said):
         return Proof(False, True, "it is a sandbox of another instance (its proof does not match)")
     return Proof(True, True)
@@ -67,7 +76,6 @@ class SandboxCheck:
         self.timeout_s = timeout_s
         self._proven = False
         self._lock = threading.Lock()
-        self._http = requests.Session()
 
     def covers(self, url: str) -> bool:
         return origin(url) == self.origin
@@ -84,7 +92,7 @@ class SandboxCheck:
                 key = sandbox_key.load_or_create(self.key_path)
             except OSError as e:
                 raise ConfigError(f"sandbox key {self.key_path}: {e}") from None
-            proof = challenge(self.origin, key, self.timeout_s, self._http)
+            proof = challenge(self.origin, key, self.timeout_s)
             if proof.ours:
                 self._proven = True
             elif proof.answered:
