@@ -115,7 +115,7 @@ def one_run(case: str, rate: float, products: int) -> dict[str, Any]:
         from ecauto.config import PLATFORMS
         from ecauto.store import Store
 
-        home.mkdir(parents=True)
+        home.mkdir(parents=True, exist_ok=True)  # the sandbox made it for the key
         st = Store(home / "ecauto.db")
         st.seed_demo(products, 0, PLATFORMS, time.time())
         st.close()
