@@ -18,8 +18,10 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
+from ecauto.atomic import read_json_record
 from ecauto.records import one_line
 
 MASK = "***"
@@ -38,6 +40,8 @@ SECRET_ENV = (
     "YAHOO_ACCESS_TOKEN",
     "CHATWORK_API_TOKEN",
 )
+
+TOKEN_STORES = ("lwa", "base")  # secrets/<name>.json, written by ecauto.auth
 
 _lock = threading.Lock()
 _secrets: set[str] = set()
@@ -101,6 +105,16 @@ def register_tokens(record: Mapping[str, Any] | None) -> None:
     """The tokens of a token store's record (`secrets/<name>.json`)."""
     if record:
         register([record.get("access_token"), record.get("refresh_token")])
+
+
+def register_token_files(folder: Path, names: Iterable[str] = TOKEN_STORES) -> None:
+    """The tokens the daemons keep in `folder` (a home's `secrets/`), for a process that never
+    reads them itself (the watchdog) but shows what the daemons wrote."""
+    for name in names:
+        try:
+            register_tokens(read_json_record(folder / f"{name}.json"))
+        except (OSError, ValueError):
+            continue
 
 
 def scrub(text: object, multiline: bool = False) -> str:

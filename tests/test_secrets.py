@@ -12,6 +12,7 @@ import sqlite3
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -32,6 +33,7 @@ from support import (
 )
 
 from ecauto.config import PLATFORMS
+from ecauto.daemon.heartbeat import Heartbeat, Phase
 from ecauto.sandbox.key import HEADER
 from ecauto.store import Store
 
@@ -258,3 +260,39 @@ def test_a_token_with_a_control_character_reaches_no_file_and_no_report(
     for where, text in texts.items():
         for tail in ("tail7c41d9e2b5", "tail3f8a0c6e91"):
             assert tail not in text, f"a token reached {where}"
+
+
+def test_the_report_masks_a_token_of_the_token_stores(tmp_path: Path, reaper: Reaper) -> None:
+    # Given an issued token in secrets/ and a heartbeat (from an older daemon) that quotes it
+    home, token = tmp_path / "home", "issued-access-token-0b7e3d91c5"
+    (home / "secrets").mkdir(parents=True)
+    (home / "heartbeats").mkdir()
+    (home / "secrets" / "base.json").write_text(json.dumps({"access_token": token}))
+    hb = Heartbeat(
+        "upload-base",
+        os.getpid(),
+        0.0,
+        time.time(),
+        1.0,
+        Phase.SLEEPING,
+        str(home),
+        last_error=f"HTTP 401 for Bearer {token}",
+    )
+    (home / "heartbeats" / "upload-base.json").write_text(json.dumps(hb.to_json()))
+    config = write_config(tmp_path / "ecauto.toml", free_port())
+    env = instance_env(home, config)
+    # When the watchdog reports, as a table and as JSON
+    for extra in ([], ["--json"]):
+        res = run(
+            reaper,
+            env,
+            tmp_path,
+            str(BIN / "watchdog"),
+            "report",
+            *extra,
+            "--ini",
+            str(REPO / "circus.ini"),
+        )
+        # Then the error is shown, the token is not
+        assert "HTTP 401 for Bearer ***" in res.stdout, res.stdout + res.stderr
+        assert token not in res.stdout + res.stderr

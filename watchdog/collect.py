@@ -21,6 +21,7 @@ from pathlib import Path
 
 import psutil
 
+from ecauto import redact
 from ecauto.config import WatchdogSettings
 from ecauto.daemon.heartbeat import Heartbeat, read_heartbeat
 from ecauto.daemon.lock import is_held, read_owner
@@ -285,6 +286,7 @@ class Collector:
     ) -> None:
         self.home = home
         self.sandbox_url = sandbox_url  # its port is checked each pass in sandbox mode
+        redact.register_token_files(home.root / "secrets")  # what we show may quote them
         self.setup = setup
         self.settings = settings
         self.mode = mode
