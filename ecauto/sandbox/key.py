@@ -44,7 +44,7 @@ def read_key(path: Path) -> str:
         st = os.fstat(fd)
         if hasattr(os, "getuid") and st.st_uid != os.getuid():
             raise BadKey(f"{path} belongs to another user: not this instance's key")
-        if st.st_mode & 0o077:
+        if st.st_mode & 0o077 and hasattr(os, "fchmod"):  # Windows: ACLs instead
             os.fchmod(fd, 0o600)  # ours but too open (a copied home): owner-only again
         text = os.read(fd, 256).decode("ascii", "replace").strip()
     finally:
