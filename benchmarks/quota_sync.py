@@ -33,6 +33,8 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 from support import free_port  # noqa: E402  (the tests' helper: one way to pick a port)
 
+from ecauto.sandbox.key import HEADER, key_path, load_or_create  # noqa: E402
+
 CONFIG = """\
 mode = "sandbox"
 [sandbox]
@@ -84,7 +86,15 @@ def one_run(case: str, rate: float, products: int) -> dict[str, Any]:
     config.write_text(CONFIG.format(port=port, rate=rate, products=products))
     env = dict(os.environ, ECAUTO_CONFIG=str(config), ECAUTO_HOME=str(home), PYTHONPATH=str(REPO))
     sandbox = subprocess.Popen(
-        [sys.executable, "-m", "ecauto.sandbox", "--home", str(root / "sb")],
+        [
+            sys.executable,
+            "-m",
+            "ecauto.sandbox",
+            "--home",
+            str(root / "sb"),
+            "--key-file",  # the workers' home holds the instance's key
+            str(key_path(home)),
+        ],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -105,7 +115,7 @@ def one_run(case: str, rate: float, products: int) -> dict[str, Any]:
         from ecauto.config import PLATFORMS
         from ecauto.store import Store
 
-        home.mkdir(parents=True)
+        home.mkdir(parents=True, exist_ok=True)  # the sandbox made it for the key
         st = Store(home / "ecauto.db")
         st.seed_demo(products, 0, PLATFORMS, time.time())
         st.close()
@@ -121,7 +131,8 @@ def one_run(case: str, rate: float, products: int) -> dict[str, Any]:
             if p.returncode != 0:
                 raise RuntimeError(f"worker exited {p.returncode}")
         wall = time.monotonic() - started
-        stats = requests.get(f"{url}/_sandbox/stats", timeout=5).json()
+        key = {HEADER: load_or_create(key_path(home))}
+        stats = requests.get(f"{url}/_sandbox/stats", headers=key, timeout=5).json()
     finally:
         for p in [*procs, sandbox]:
             if p.poll() is None:

@@ -33,6 +33,7 @@ from typing import Any
 from soak_env import MANAGED, NOT_SECRET, PLATFORMS, SECRETS, Lab, own_files
 from soak_watch import IncidentSeen, issued_tokens, read_jsonl
 
+from watchdog.alerts.chatwork import SANDBOX_TOKEN
 from watchdog.alerts.compose import plain
 
 KNOWN_DAEMONS = (*MANAGED, "sandbox")
@@ -220,7 +221,8 @@ def alerts(
     served = lab.get("/_sandbox/chatwork", timeout=30)
     if len(served) < MAX_SERVED:
         journal = served
-    token_sha = hashlib.sha256(SECRETS["CHATWORK_API_TOKEN"].encode()).hexdigest()
+    # Sandbox mode: alerts reach the sandbox's Chatwork with its own token, never the real one.
+    token_sha = hashlib.sha256(SANDBOX_TOKEN.encode()).hexdigest()
     ours = [m for m in journal if m.get("room") == SECRETS["CHATWORK_ROOM_ID"]]
     wrong_token = [m for m in ours if m.get("token_sha256") != token_sha]
     events = [

@@ -28,9 +28,10 @@ for p in (REPO, REPO / "tests"):
     if str(p) not in sys.path:
         sys.path.insert(0, str(p))
 
-from support import Instance, Reaper, wait_for  # noqa: E402
+from support import Instance, Reaper, sandbox_headers, wait_for  # noqa: E402
 
 from ecauto import config as config_mod  # noqa: E402
+from ecauto.sandbox.key import key_path  # noqa: E402
 
 DAEMONS = ("upload-base", "upload-ebay", "upload-yahoo", "sync-inventory")
 MANAGED = (*DAEMONS, "watchdog")  # the watchers the soak's circus.ini runs
@@ -189,8 +190,13 @@ class Lab:
     def sandbox_url(self) -> str:
         return self.inst.sandbox_url
 
+    @property
+    def key(self) -> dict[str, str]:
+        """The header the sandbox's control endpoints want (the instance's sandbox key)."""
+        return sandbox_headers(self.home)
+
     def get(self, path: str, timeout: float = 5.0) -> Any:
-        r = requests.get(f"{self.sandbox_url}{path}", timeout=timeout)
+        r = requests.get(f"{self.sandbox_url}{path}", headers=self.key, timeout=timeout)
         r.raise_for_status()
         return r.json()
 
@@ -227,6 +233,8 @@ def start_market(lab: Lab, timeout: float = 30.0) -> None:
                 str(lab.market_home),
                 "--holdings-port-file",
                 str(port_file),
+                "--key-file",  # the market has a home of its own; the instance's key is this
+                str(key_path(lab.home)),
             ],
             cwd=lab.root,
             env=env,

@@ -545,7 +545,9 @@ class Injector:
             f.notes.append(f"alerts queued while down: up to {most}")
 
     def _post_fault(self, body: dict[str, Any]) -> None:
-        r = requests.post(f"{self.lab.sandbox_url}/_sandbox/faults", json=body, timeout=5)
+        r = requests.post(
+            f"{self.lab.sandbox_url}/_sandbox/faults", json=body, headers=self.lab.key, timeout=5
+        )
         if r.status_code != 200:
             raise RuntimeError(f"the sandbox refused the fault {body}: {r.text}")
 
@@ -564,4 +566,6 @@ class Injector:
         for ident in list(self.frozen):
             self._resume(ident)
         with contextlib.suppress(requests.RequestException):
-            requests.delete(f"{self.lab.sandbox_url}/_sandbox/faults", timeout=5)
+            requests.delete(
+                f"{self.lab.sandbox_url}/_sandbox/faults", headers=self.lab.key, timeout=5
+            )

@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", required=True)
     p.add_argument("--home", required=True)
     p.add_argument("--holdings-port-file", required=True)
+    p.add_argument("--key-file", help="the instance's sandbox key (default: HOME/secrets/...)")
     args = p.parse_args(argv)
     try:
         settings = config.load(args.config).sandbox
@@ -91,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    server = SandboxServer(settings, Path(args.home))
+    key_file = Path(args.key_file) if args.key_file else None
+    server = SandboxServer(settings, Path(args.home), key_file=key_file)
     try:
         server.start()
     except OSError as e:

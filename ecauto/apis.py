@@ -7,6 +7,7 @@ import os
 from ecauto.auth import OAuthTokens, env_credentials
 from ecauto.clients.base import BaseClient
 from ecauto.clients.ebay import EbayClient
+from ecauto.clients.sandbox_check import SandboxCheck, install
 from ecauto.clients.spapi import SpApiClient
 from ecauto.clients.yahoo import YahooClient
 from ecauto.config import Config
@@ -15,6 +16,7 @@ from ecauto.home import Home
 from ecauto.quota import QuotaStore, TokenGate, WindowGate
 from ecauto.quota.gates import Wait
 from ecauto.quota.rules import Window
+from ecauto.sandbox.key import key_path
 
 # Environment variables of the live credentials (README: "Credentials").
 EBAY_TOKEN, YAHOO_TOKEN, YAHOO_SELLER = "EBAY_ACCESS_TOKEN", "YAHOO_ACCESS_TOKEN", "YAHOO_SELLER_ID"
@@ -28,6 +30,8 @@ class Apis:
         self.quota = QuotaStore(home.root / "quota.db")
         self.secrets = home.root / "secrets"
         self.sandbox = cfg.mode == "sandbox"
+        if self.sandbox:  # nothing goes to the sandbox's port before it proves it is ours
+            install(SandboxCheck(cfg.sandbox_url, key_path(home.root)))
 
     def close(self) -> None:
         self.quota.close()

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ecauto import redact
 from ecauto.atomic import read_json_record, write_json_atomic
 from ecauto.clients.http import ApiError, call, json_body, session
 from ecauto.config import ConfigError
@@ -76,12 +77,14 @@ class OAuthTokens:
 
     def _read(self) -> dict[str, Any] | None:
         try:
-            return read_json_record(self.path)
+            record = read_json_record(self.path)
         except FileNotFoundError:
             return None
         except ValueError as e:
             log.warning("token cache unreadable, refreshing %s", fields(name=self.name, why=e))
             return None
+        redact.register_tokens(record)  # another process's refresh: masked here too
+        return record
 
     def token(self) -> str:
         if self._valid(self._memo):
@@ -147,6 +150,7 @@ class OAuthTokens:
         }
         if self.rotates and isinstance(body.get("refresh_token"), str):
             fresh["refresh_token"] = body["refresh_token"]
+        redact.register_tokens(fresh)
         self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         write_json_atomic(self.path, fresh)
         os.chmod(self.path, 0o600)
@@ -157,16 +161,19 @@ class OAuthTokens:
 def env_credentials(prefix: str, sandbox: bool, redirect: bool = False) -> Credentials:
     """`<prefix>_CLIENT_ID`, `_CLIENT_SECRET`, `_REFRESH_TOKEN` (and `_REDIRECT_URI`).
 
-    In sandbox mode unset ones take sandbox values; in live mode a missing one stops the start."""
+    In live mode a missing one stops the start. In sandbox mode the environment is not read at
+    all: real credentials exported in the shell must never reach the sandbox's port, which
+    another local user may have taken first."""
     names = ["CLIENT_ID", "CLIENT_SECRET", "REFRESH_TOKEN"] + (["REDIRECT_URI"] if redirect else [])
     values = {}
     for n in names:
         var = f"{prefix}_{n}"
+        if sandbox:
+            values[n] = f"sandbox-{n.lower().replace('_', '-')}"
+            continue
         v = os.environ.get(var, "").strip()
         if not v:
-            if not sandbox:
-                raise ConfigError(f"environment variable {var} is not set (needed in live mode)")
-            v = f"sandbox-{n.lower().replace('_', '-')}"
+            raise ConfigError(f"environment variable {var} is not set (needed in live mode)")
         values[n] = v
     return Credentials(
         values["CLIENT_ID"],

@@ -1,4 +1,7 @@
-"""Credentials come from the environment only, and never reach a log, heartbeat or report."""
+"""Credentials come from the environment only, and never reach a log, heartbeat or report.
+
+In sandbox mode none is read: the sandbox gets sandbox values only (see auth.env_credentials).
+"""
 
 from __future__ import annotations
 
@@ -33,5 +36,5 @@ class StaticToken:
 def bearer(cfg: Config, env_name: str) -> StaticToken:
     """The sandbox's fixed token, or in live mode the named environment variable."""
     if cfg.mode == "sandbox":
-        return StaticToken(os.environ.get(env_name, "").strip() or SANDBOX_TOKEN)
+        return StaticToken(SANDBOX_TOKEN)
     return StaticToken(require_env(env_name))

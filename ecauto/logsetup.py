@@ -7,6 +7,8 @@ import os
 import sys
 import time
 
+from ecauto import redact
+
 
 class _Formatter(logging.Formatter):
     converter = time.gmtime  # type: ignore[assignment]  # typeshed types it as a method
@@ -17,13 +19,24 @@ class _Formatter(logging.Formatter):
             "%Y-%m-%dT%H:%M:%S",
         )
 
+    # The one place every log line passes: secrets masked, control characters escaped. The
+    # event itself stays on one line; a traceback appended to it keeps its lines.
+    def formatMessage(self, record: logging.LogRecord) -> str:  # noqa: N802 - logging's name
+        return redact.scrub(super().formatMessage(record))
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact.scrub(super().format(record), multiline=True)
+
 
 def configure(name: str, level: str | None = None) -> None:
     """Send the root logger to stderr, one line per event, tagged with the daemon name and pid.
 
     stdout and stderr are switched to line buffering too, so that Circus's log files show each
     event the moment it happens even when the interpreter was not started with -u.
+    Every entry point calls this first, so it is also where the environment's credentials are
+    registered for redaction (ecauto.redact).
     """
+    redact.register_env(os.environ)
     for stream in (sys.stdout, sys.stderr):
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ecauto.records import one_line
+from ecauto import redact
 from ecauto.sqlite_wal import open_wal
 
 _MIGRATIONS: list[str] = [
@@ -273,7 +273,7 @@ class Store:
             db.execute(
                 "UPDATE listings SET state = ?, attempts = attempts + 1, next_attempt_at = ?,"
                 " last_error = ?, updated_at = ? WHERE id = ?",
-                (state, retry_at or now, one_line(error), now, listing_id),
+                (state, retry_at or now, redact.error_line(error), now, listing_id),
             )
 
     def requeue(self, listing_id: int, now: float) -> None:
@@ -427,7 +427,8 @@ class Store:
                 return None
             for asin, error in errors:
                 db.execute(
-                    "UPDATE products SET last_error = ? WHERE asin = ?", (one_line(error), asin)
+                    "UPDATE products SET last_error = ? WHERE asin = ?",
+                    (redact.error_line(error), asin),
                 )
             changed = self._apply_prices(db, updates, now)
             db.execute(
@@ -443,7 +444,7 @@ class Store:
             if db.execute(
                 "UPDATE sync_batches SET state = 'failed', done_at = ?, error = ?"
                 " WHERE id = ? AND claimed_by = ?",
-                (now, one_line(error), batch_id, claimer),
+                (now, redact.error_line(error), batch_id, claimer),
             ).rowcount:
                 db.execute(
                     "UPDATE sync_runs SET errors = errors + 1 WHERE id = (SELECT run_id"

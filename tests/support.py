@@ -26,6 +26,7 @@ import requests
 
 from ecauto.config import AlertSettings, SandboxSettings
 from ecauto.daemon.heartbeat import Heartbeat, read_heartbeat
+from ecauto.sandbox.key import HEADER, key_path, load_or_create
 from ecauto.sandbox.server import SandboxServer
 from ecauto.supervisor import Control
 from watchdog.alerts import Alerter, ChatworkTarget
@@ -183,6 +184,12 @@ def write_config(
     return path
 
 
+def sandbox_headers(home: Path) -> dict[str, str]:
+    """What the sandbox's control endpoints want: the key of the instance whose home is `home`
+    (made now if the sandbox has not made it yet)."""
+    return {HEADER: load_or_create(key_path(home))}
+
+
 def read_hb(home: Path, name: str) -> Heartbeat | None:
     try:
         return read_heartbeat(home / "heartbeats" / f"{name}.json")
@@ -299,7 +306,11 @@ class Instance:
         return new
 
     def stats(self) -> dict[str, Any]:
-        return dict(requests.get(f"{self.sandbox_url}/_sandbox/stats", timeout=5).json())
+        return dict(
+            requests.get(
+                f"{self.sandbox_url}/_sandbox/stats", headers=sandbox_headers(self.home), timeout=5
+            ).json()
+        )
 
     def circusctl(self, *args: str) -> subprocess.CompletedProcess[str]:
         env = dict(self.env, CIRCUSCTL_ENDPOINT=self.endpoint)
@@ -398,7 +409,9 @@ class Rig:
         )
         self.env = instance_env(self.home, self.config)
         self.url = f"http://127.0.0.1:{self.port}"
-        start_sandbox(reaper, root, self.env, self.port, root / "sandbox-home", *flags)
+        # The sandbox has a home of its own; the daemons' key is the one it must prove.
+        key = ("--key-file", str(key_path(self.home)))
+        start_sandbox(reaper, root, self.env, self.port, root / "sandbox-home", *key, *flags)
 
     def daemon(self, *args: str) -> subprocess.Popen[str]:
         """`python -m <args>` in the rig's environment, its output piped."""
@@ -423,10 +436,15 @@ class Rig:
         return self.run("ecauto.daemons.sync", "--once", timeout=90)
 
     def stats(self) -> dict[str, Any]:
-        return dict(requests.get(f"{self.url}/_sandbox/stats", timeout=5).json())
+        got = requests.get(
+            f"{self.url}/_sandbox/stats", headers=sandbox_headers(self.home), timeout=5
+        )
+        return dict(got.json())
 
     def fault(self, **spec: object) -> None:
-        requests.post(f"{self.url}/_sandbox/faults", json=spec, timeout=5).raise_for_status()
+        requests.post(
+            f"{self.url}/_sandbox/faults", json=spec, headers=sandbox_headers(self.home), timeout=5
+        ).raise_for_status()
 
     def db(self) -> sqlite3.Connection:
         return sqlite3.connect(self.home / "ecauto.db", timeout=10)
@@ -458,25 +476,29 @@ class Sandbox:
         self.home = home
         self.server = SandboxServer(SandboxSettings(host="127.0.0.1", port=0), home).start()
         self.url = self.server.url
+        self.key = {HEADER: self.server.sandbox.key}  # the control endpoints want it
 
     def messages(self, room: str | None = None) -> list[dict[str, Any]]:
-        got = requests.get(f"{self.url}/_sandbox/chatwork", timeout=5).json()
+        got = requests.get(f"{self.url}/_sandbox/chatwork", headers=self.key, timeout=5).json()
         return [m for m in got if room is None or m["room"] == room]
 
     def requests_made(self) -> int:
-        stats = requests.get(f"{self.url}/_sandbox/stats", timeout=5).json()
+        stats = requests.get(f"{self.url}/_sandbox/stats", headers=self.key, timeout=5).json()
         return int(stats["endpoints"]["chatwork.post"]["requests"])
 
     def fault(self, mode: str, seconds: float = 60.0) -> None:
         r = requests.post(
             f"{self.url}/_sandbox/faults",
+            headers=self.key,
             timeout=5,
             json={"endpoint": "chatwork", "mode": mode, "seconds": seconds},
         )
         assert r.status_code == 200, r.text
 
     def clear(self) -> None:
-        requests.delete(f"{self.url}/_sandbox/faults", timeout=5).raise_for_status()
+        requests.delete(
+            f"{self.url}/_sandbox/faults", headers=self.key, timeout=5
+        ).raise_for_status()
 
 
 def make(folder: Path, url: str, clock: Clock, room: str = "7", **settings: Any) -> Alerter:

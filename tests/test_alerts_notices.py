@@ -114,6 +114,18 @@ SANDBOX = "http://127.0.0.1:8765"
             ChatworkTarget(f"{SANDBOX}/v2", "42", SANDBOX_TOKEN),
             None,
         ),
+        (  # the sandbox never gets the real token
+            {"CHATWORK_API_TOKEN": "real-token", "CHATWORK_ROOM_ID": "42"},
+            "sandbox",
+            ChatworkTarget(f"{SANDBOX}/v2", "42", SANDBOX_TOKEN),
+            None,
+        ),
+        (  # sent elsewhere on purpose: the token goes with it
+            {"CHATWORK_API_TOKEN": "t", "CHATWORK_API_URL": "http://127.0.0.1:9/v2"},
+            "sandbox",
+            ChatworkTarget("http://127.0.0.1:9/v2", SANDBOX_ROOM, "t"),
+            None,
+        ),
         (
             {"CHATWORK_API_TOKEN": "t", "CHATWORK_ROOM_ID": "42"},
             "live",

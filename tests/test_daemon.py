@@ -10,7 +10,7 @@ from pathlib import Path
 import psutil
 import pytest
 import requests
-from support import Reaper, Rig, read_hb, read_lock, wait_for
+from support import Reaper, Rig, read_hb, read_lock, sandbox_headers, wait_for
 
 from ecauto.clients.base import BaseClient
 from ecauto.credentials import StaticToken
@@ -120,6 +120,7 @@ def test_a_second_signal_leaves_at_once(tmp_path: Path, reaper: Reaper) -> None:
     requests.post(
         f"{rig.url}/_sandbox/faults",
         json={"endpoint": "spapi", "mode": "slow", "seconds": 60, "delay_s": 30},
+        headers=sandbox_headers(rig.home),
         timeout=5,
     )
     p = rig.daemon("ecauto.daemons.sync")

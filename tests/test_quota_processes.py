@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from support import REPO, Reaper, Rig, start_process, wait_for
+from support import REPO, Reaper, Rig, sandbox_headers, start_process, wait_for
 
 pytestmark = [pytest.mark.process, pytest.mark.timeout(120)]
 
@@ -63,7 +63,9 @@ def sync_through_fault(sb: Rig, mode: str, tmp_path: Path) -> None:
             60,
             f"the sync to meet {mode} twice",
         )
-        requests.delete(f"{sb.url}/_sandbox/faults", timeout=5).raise_for_status()
+        requests.delete(
+            f"{sb.url}/_sandbox/faults", headers=sandbox_headers(sb.home), timeout=5
+        ).raise_for_status()
         assert p.wait(timeout=90) == 0, log.read_text()
 
 
@@ -103,7 +105,9 @@ def test_a_hung_call_times_out_and_the_batch_is_sent_again(tmp_path: Path, reape
         )
         # When the client has given up on a call, Amazon answers again
         wait_for(lambda: "timed out after 1s" in log.read_text(), 60, "the call to time out")
-        requests.delete(f"{sb.url}/_sandbox/faults", timeout=5).raise_for_status()
+        requests.delete(
+            f"{sb.url}/_sandbox/faults", headers=sandbox_headers(sb.home), timeout=5
+        ).raise_for_status()
         # Then the batch is sent again and the cycle completes, each ASIN read once
         assert p.wait(timeout=60) == 0, log.read_text()
     assert sb.stats()["spapi"]["asins_by_times"] == {"1": 40}

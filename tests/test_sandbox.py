@@ -28,6 +28,7 @@ from ecauto.config import ConfigError, Limit, SandboxSettings
 from ecauto.sandbox import market
 from ecauto.sandbox.__main__ import build_parser, settings_from
 from ecauto.sandbox.faults import FaultMode, parse_fault
+from ecauto.sandbox.key import HEADER
 from ecauto.sandbox.server import SandboxServer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -105,6 +106,7 @@ def start(tmp_path: Path) -> Iterator[Callable[..., Running]]:
         home = tmp_path / f"home{len(started)}"
         server = SandboxServer(SandboxSettings(**{**defaults, **settings}), home, clock).start()
         running = Running(server, server.url, requests.Session(), home)
+        running.http.headers[HEADER] = server.sandbox.key  # the control endpoints want it
         started.append(running)
         return running
 

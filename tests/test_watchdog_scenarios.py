@@ -28,6 +28,7 @@ from support import (
     free_port,
     read_hb,
     read_lock,
+    sandbox_headers,
     start_process,
     wait_for,
 )
@@ -360,7 +361,11 @@ def test_the_restart_budget_runs_out_and_a_critical_alert_goes_once(
         assert inst.ctl.pids("upload-base") == [last], "no more restarts"
 
         def critical_messages() -> list[dict[str, Any]]:
-            got = requests.get(f"{inst.sandbox_url}/_sandbox/chatwork", timeout=5).json()
+            got = requests.get(
+                f"{inst.sandbox_url}/_sandbox/chatwork",
+                headers=sandbox_headers(inst.home),
+                timeout=5,
+            ).json()
             return [
                 m
                 for m in got
@@ -368,7 +373,11 @@ def test_the_restart_budget_runs_out_and_a_critical_alert_goes_once(
             ]
 
         def chatwork_log() -> str:
-            got = requests.get(f"{inst.sandbox_url}/_sandbox/chatwork", timeout=5).json()
+            got = requests.get(
+                f"{inst.sandbox_url}/_sandbox/chatwork",
+                headers=sandbox_headers(inst.home),
+                timeout=5,
+            ).json()
             return f"{[m['body'].splitlines()[0] for m in got]}, pending {report(inst)[1]}"
 
         try:

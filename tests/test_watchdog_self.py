@@ -23,10 +23,13 @@ from support import (
     Reaper,
     free_port,
     read_hb,
+    sandbox_headers,
     start_process,
     start_sandbox,
     wait_for,
 )
+
+from ecauto.sandbox.key import key_path
 
 pytestmark = [pytest.mark.process, pytest.mark.timeout(180)]
 
@@ -59,8 +62,10 @@ def found(rep: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {f["kind"]: f for f in rep["findings"]}
 
 
-def messages(url: str) -> list[str]:
-    return [str(m["body"]) for m in requests.get(f"{url}/_sandbox/chatwork", timeout=5).json()]
+def messages(url: str, home: Path) -> list[str]:
+    """What the sandbox at `url` received as Chatwork; its control endpoints want `home`'s key."""
+    got = requests.get(f"{url}/_sandbox/chatwork", headers=sandbox_headers(home), timeout=5)
+    return [str(m["body"]) for m in got.json()]
 
 
 def standalone(tmp_path: Path, reaper: Reaper, min_free_mb: float = 0) -> tuple[Instance, str]:
@@ -69,7 +74,8 @@ def standalone(tmp_path: Path, reaper: Reaper, min_free_mb: float = 0) -> tuple[
     inst = Instance(tmp_path, reaper, config_extra=FAST.format(min_free_mb=min_free_mb))
     sb_env = dict(inst.env, ECAUTO_HOME=str(tmp_path / "sandbox-home"))
     port = free_port()
-    start_sandbox(reaper, tmp_path, sb_env, port, tmp_path / "sandbox-home")
+    key = ("--key-file", str(key_path(inst.home)))  # a home of its own, the instance's key
+    start_sandbox(reaper, tmp_path, sb_env, port, tmp_path / "sandbox-home", *key)
     url = f"http://127.0.0.1:{port}"
     inst.env["CHATWORK_API_URL"] = f"{url}/v2"
     return inst, url
@@ -148,7 +154,7 @@ def test_a_full_disk_is_critical_and_alerted_and_the_watchdog_recovers_by_itself
 
         # The watchdog's own pass fails on the disk; the alert still reaches Chatwork.
         def disk_alert() -> list[str]:
-            return [b for b in messages(url) if "CRITICAL" in b and "disk is full" in b]
+            return [b for b in messages(url, inst.home) if "CRITICAL" in b and "disk is full" in b]
 
         wait_for(disk_alert, 30, "the disk-full alert at the sandbox's Chatwork")
         # A report (another process) says so too: critical, never OK.
@@ -164,7 +170,7 @@ def test_a_full_disk_is_critical_and_alerted_and_the_watchdog_recovers_by_itself
         assert not {"disk_full", "watchdog_failing"} & set(found(rep)), rep["findings"]
         assert dog.poll() is None
         wait_for(
-            lambda: [b for b in messages(url) if "RECOVERED" in b and "disk full" in b],
+            lambda: [b for b in messages(url, inst.home) if "RECOVERED" in b and "disk full" in b],
             30,
             "the recovery notice",
         )
@@ -210,7 +216,7 @@ def test_a_pass_lock_held_too_long_is_a_failing_watchdog_and_it_recovers(
         assert "another watchdog pass is running" in f["summary"]
         assert next(d for d in rep["daemons"] if d["name"] == "watchdog")["state"] == "failing"
         wait_for(
-            lambda: [b for b in messages(url) if "watchdog" in b and "passes fail" in b],
+            lambda: [b for b in messages(url, inst.home) if "watchdog" in b and "passes fail" in b],
             30,
             "the watchdog_failing alert",
         )
@@ -249,7 +255,7 @@ def test_a_bad_config_while_running_is_one_critical_alert_and_the_watchdog_goes_
         def config_alerts() -> list[str]:
             return [
                 b
-                for b in messages(inst.sandbox_url)
+                for b in messages(inst.sandbox_url, inst.home)
                 if b.startswith("[ecauto] CRITICAL") and "hourly_cpa" in b
             ]
 
@@ -274,7 +280,11 @@ def test_a_bad_config_while_running_is_one_critical_alert_and_the_watchdog_goes_
         # When the file is fixed, the incident ends (a recovery notice) and nothing else.
         inst.config.write_text(good)
         wait_for(
-            lambda: [b for b in messages(inst.sandbox_url) if "RECOVERED" in b and "config" in b],
+            lambda: [
+                b
+                for b in messages(inst.sandbox_url, inst.home)
+                if "RECOVERED" in b and "config" in b
+            ],
             30,
             "the config recovery notice",
         )
@@ -293,7 +303,7 @@ def test_a_bad_config_at_start_runs_on_the_defaults_and_alerts(
     dog = start_watchdog(inst)
     try:
         wait_for(
-            lambda: [b for b in messages(url) if "CRITICAL" in b and "hourly_cpa" in b],
+            lambda: [b for b in messages(url, inst.home) if "CRITICAL" in b and "hourly_cpa" in b],
             30,
             "the config alert",
         )

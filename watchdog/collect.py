@@ -21,15 +21,17 @@ from pathlib import Path
 
 import psutil
 
-from ecauto import roster
+from ecauto import redact, roster
 from ecauto.config import WatchdogSettings
 from ecauto.daemon.heartbeat import Heartbeat, read_heartbeat
 from ecauto.daemon.lock import is_held, read_owner
 from ecauto.daemon.owner import Owner
 from ecauto.daemon.owner import read as read_mark
 from ecauto.home import Home
+from ecauto.sandbox.key import key_path
 from ecauto.supervisor import CircusError, CircusSetup, CircusUnavailable, Control
 
+from . import sandbox_port
 from .identify import (
     CIRCUSD_FILES,
     Identity,
@@ -43,6 +45,7 @@ from .snapshot import (
     CircusView,
     HeartbeatView,
     LockView,
+    PortView,
     ProcInfo,
     Role,
     Snapshot,
@@ -286,8 +289,11 @@ class Collector:
         mode: str,
         control: Control | None = None,
         clock: Callable[[], float] = time.time,
+        sandbox_url: str = "",
     ) -> None:
         self.home = home
+        self.sandbox_url = sandbox_url  # its port is checked each pass in sandbox mode
+        redact.register_token_files(home.root / "secrets")  # what we show may quote them
         self.setup = setup
         self.settings = settings
         self.mode = mode
@@ -332,6 +338,14 @@ class Collector:
                 sorted({w.daemon for w in self.watchers.values() if w.daemon in roster.BEATING}),
             ),
             scanned=len(parents),
+            sandbox_port=self.sandbox_port(),
+        )
+
+    def sandbox_port(self) -> PortView | None:
+        if self.mode != "sandbox" or not self.sandbox_url:
+            return None
+        return sandbox_port.look(
+            self.sandbox_url, key_path(self.home.root), self.settings.circus_timeout_s
         )
 
     def processes(

@@ -14,6 +14,7 @@ import stat
 from pathlib import Path
 from typing import Any
 
+from ecauto import redact
 from ecauto.atomic import read_regular
 from ecauto.logsetup import fields
 
@@ -39,7 +40,11 @@ class EventLog:
     def append(self, records: list[dict[str, Any]]) -> None:
         if not records:
             return
-        data = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True) + "\n" for r in records)
+        # Summaries quote daemons' errors: every text passes the one redaction (ecauto.redact).
+        data = "".join(
+            json.dumps(redact.scrub_tree(r), ensure_ascii=False, sort_keys=True) + "\n"
+            for r in records
+        )
         try:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             self._rotate()

@@ -27,6 +27,7 @@ class Kind(enum.StrEnum):
     WATCHDOG_FAILING = "watchdog_failing"
     DISK_FULL = "disk_full"
     CONFIG_ERROR = "config_error"
+    SANDBOX_PORT = "sandbox_port"
 
 
 class Severity(enum.StrEnum):

@@ -22,7 +22,7 @@ from ecauto import roster
 from ecauto.config import DaemonSettings, WatchdogSettings
 from ecauto.daemon.heartbeat import Phase
 
-from . import restarts
+from . import restarts, sandbox_port
 from .findings import Action, Assessment, Do, Finding, Kind, Severity, Target
 from .findings import ago as _ago
 from .identify import Who, copies, leftover_of, who
@@ -50,6 +50,7 @@ def assess(
     p.per_watcher()
     p.locks()
     p.leftovers()
+    p.findings += sandbox_port.check(snap.sandbox_port, snap.mode)
     p.remember_seen()
     p.findings += watchdog_self(me if me is not None else self_view(snap), settings, now)
     notices, open_ = incidents(p.findings, p.state.incidents, settings.recovery_s, now)

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from ecauto import roster
+from ecauto import redact, roster
 from ecauto.config import WatchdogSettings
 
 from .findings import Assessment, Finding, Kind, Severity
@@ -67,6 +67,9 @@ class Report:
     window_s: float = 3600.0
 
     def to_json(self) -> dict[str, Any]:
+        return redact.scrub_tree(self._json())
+
+    def _json(self) -> dict[str, Any]:
         return {
             "status": self.status,
             "at": round(self.at, 3),
@@ -281,4 +284,4 @@ def render(r: Report) -> str:
     else:
         out.append(f"Alerts waiting to be sent: {r.alerts_pending}")
     out.append(f"Status: {r.status.upper()}")
-    return "\n".join(out)
+    return redact.scrub("\n".join(out), multiline=True)

@@ -66,6 +66,11 @@ def make_notifier(home: Home, cfg: Config) -> Notifier | None:
         log.warning("%s", why)
         return None
     target = target_from_env(os.environ, cfg.mode, cfg.sandbox_url)
+    if cfg.mode == "sandbox":  # alerts reach the sandbox's Chatwork only once it proves it is ours
+        from ecauto.clients.sandbox_check import SandboxCheck, install
+        from ecauto.sandbox.key import key_path
+
+        install(SandboxCheck(cfg.sandbox_url, key_path(home.root), cfg.alerts.timeout_s))
     return Alerter(home.watchdog / "outbox", cfg.alerts, socket.gethostname(), target)
 
 
@@ -107,7 +112,9 @@ class Watchdog:
         self.control = control or Control(
             setup.endpoint, timeout_s=self.settings.circus_timeout_s, tries=3
         )
-        self.collector = Collector(home, setup, self.settings, cfg.mode, self.control, clock)
+        self.collector = Collector(
+            home, setup, self.settings, cfg.mode, self.control, clock, cfg.sandbox_url
+        )
         self.state_file = StateFile(home.watchdog / "state.json")
         self.events = EventLog(home.watchdog / "events.jsonl")
         self.executor = Executor(

@@ -153,6 +153,25 @@ class WatcherView:
 
 
 @dataclass(frozen=True)
+class PortView:
+    """Who holds the sandbox's port (watchdog.sandbox_port)."""
+
+    port: int
+    stranger: bool  # something answered and could not prove it is our sandbox
+    holder: str = ""  # "pid N (name)" when visible
+    why: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> PortView:
+        return cls(
+            int(d["port"]), bool(d["stranger"]), str(d.get("holder", "")), str(d.get("why", ""))
+        )
+
+
+@dataclass(frozen=True)
 class Snapshot:
     now: float  # UTC epoch seconds
     home: str
@@ -166,6 +185,7 @@ class Snapshot:
     locks: tuple[LockView, ...] = ()
     heartbeats: dict[str, HeartbeatView] = field(default_factory=dict)
     scanned: int = 0  # processes listed in all
+    sandbox_port: PortView | None = None
     schema: int = SCHEMA
 
     def proc(self, pid: int) -> ProcInfo | None:
@@ -189,6 +209,7 @@ class Snapshot:
             "locks": [lk.to_json() for lk in self.locks],
             "heartbeats": {k: v.to_json() for k, v in self.heartbeats.items()},
             "scanned": self.scanned,
+            "sandbox_port": self.sandbox_port.to_json() if self.sandbox_port else None,
         }
 
     @classmethod
@@ -208,4 +229,5 @@ class Snapshot:
             locks=tuple(LockView.from_json(x) for x in d.get("locks", ())),
             heartbeats={k: HeartbeatView.from_json(v) for k, v in d.get("heartbeats", {}).items()},
             scanned=int(d.get("scanned", 0)),
+            sandbox_port=PortView.from_json(d["sandbox_port"]) if d.get("sandbox_port") else None,
         )

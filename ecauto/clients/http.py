@@ -7,6 +7,7 @@ from typing import Any
 import requests
 
 from ecauto import __version__
+from ecauto.clients import sandbox_check
 from ecauto.records import one_line
 
 
@@ -57,12 +58,17 @@ def session() -> requests.Session:
 def call(
     s: requests.Session, api: str, method: str, url: str, timeout: float, **kwargs: Any
 ) -> requests.Response:
-    """One request; network trouble becomes a retryable ApiError, never a bare exception."""
+    """One request; network trouble becomes a retryable ApiError, never a bare exception.
+
+    In sandbox mode a call to the sandbox goes out only once it has proven it is this
+    instance's (sandbox_check)."""
+    sandbox_check.before(url)
     try:
         return s.request(method, url, timeout=timeout, **kwargs)
     except requests.Timeout:
         raise ApiError(api, f"timed out after {timeout:g}s") from None
     except requests.ConnectionError as e:
+        sandbox_check.unreachable(url)
         raise ApiError(api, f"cannot connect to {url.split('?')[0]} ({type(e).__name__})") from None
     except requests.RequestException as e:
         raise ApiError(api, repr(e)) from None

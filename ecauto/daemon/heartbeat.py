@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from ecauto import redact
 from ecauto.atomic import read_json_record, write_json_atomic
 from ecauto.records import get, get_pid
 
@@ -84,7 +85,9 @@ class Heartbeat:
 
 
 def write_heartbeat(path: Path, hb: Heartbeat) -> None:
-    write_json_atomic(path, hb.to_json())
+    # The texts a daemon puts here come from errors of its own and of libraries: redacted.
+    error = redact.error_line(hb.last_error) if hb.last_error is not None else None
+    write_json_atomic(path, replace(hb, last_error=error, detail=redact.scrub(hb.detail)).to_json())
 
 
 def read_heartbeat(path: Path) -> Heartbeat:

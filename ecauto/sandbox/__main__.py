@@ -2,15 +2,16 @@
 
 Settings come from the [sandbox] table of ecauto.toml; each flag overrides its key.
 
-Exit codes: 0 stopped by a signal; 2 usage error; 69 cannot start (address in use, home not
-writable) or the server thread died; 73 cannot write --port-file; 78 bad configuration (in the
-file or in flag values).
+Exit codes: 0 stopped by a signal; 2 usage error; 69 cannot start (home not writable, address
+not available) or the server thread died; 73 cannot write --port-file; 78 bad configuration (in
+the file or in flag values); 98 the port is taken by another program (98 is EADDRINUSE).
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import logging
 import os
 import re
@@ -24,6 +25,7 @@ from typing import Any
 from ecauto import config, logsetup
 from ecauto.cliargs import Parser
 from ecauto.logsetup import fields
+from ecauto.sandbox.port import holder
 from ecauto.sandbox.server import SandboxServer
 from ecauto.sandbox.spapi import OPERATIONS
 
@@ -34,6 +36,7 @@ EXIT_OK = 0
 EXIT_UNAVAILABLE = 69
 EXIT_CANTCREAT = 73
 EXIT_CONFIG = 78
+EXIT_PORT_TAKEN = 98
 # How soon the main thread notices a signal (see _Stop for why it polls).
 _POLL_S = 0.1
 
@@ -64,6 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", help="address to bind")
     p.add_argument("--port", type=int, help="port to bind; 0 picks a free one")
     p.add_argument("--port-file", help="write the bound port to this file once listening")
+    p.add_argument(
+        "--key-file",
+        help="the instance's sandbox key (default: HOME/secrets/sandbox.key; made if missing)",
+    )
     p.add_argument("--spapi-rate", type=float, help="getPricing tokens per second")
     p.add_argument("--spapi-burst", type=int, help="getPricing bucket size")
     p.add_argument(
@@ -169,10 +176,18 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("SIGTERM", "SIGINT"):
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), stop.handle)
-    server = SandboxServer(settings, home)
+    server = SandboxServer(settings, home, key_file=Path(args.key_file) if args.key_file else None)
     try:
         server.start()
     except OSError as e:
+        if e.errno == errno.EADDRINUSE:
+            who = holder(settings.port)
+            print(
+                f"sandbox: port {settings.port} on {settings.host} is taken by another program"
+                f"{f' ({who})' if who else ''}; not started",
+                file=sys.stderr,
+            )
+            return EXIT_PORT_TAKEN
         where = f"{settings.host}:{settings.port}"
         print(f"sandbox: cannot start (listen={where} home={home}): {e}", file=sys.stderr)
         return EXIT_UNAVAILABLE

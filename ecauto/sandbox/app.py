@@ -22,6 +22,7 @@ from ecauto.sandbox.chatwork import Chatwork
 from ecauto.sandbox.ebay import Ebay
 from ecauto.sandbox.exchange import Reply, Request, json_reply, xml_reply
 from ecauto.sandbox.faults import FaultMode, FaultTable, parse_fault
+from ecauto.sandbox.key import HEADER, answer, key_path, load_or_create, matches
 from ecauto.sandbox.spapi import SpApi
 from ecauto.sandbox.stats import Stats
 from ecauto.sandbox.yahoo import Yahoo
@@ -63,8 +64,16 @@ class Route:
 
 
 class Sandbox:
-    def __init__(self, settings: SandboxSettings, home: Path, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        settings: SandboxSettings,
+        home: Path,
+        clock: Clock | None = None,
+        key_file: Path | None = None,
+    ) -> None:
         self.settings = settings
+        self.key_file = key_file or key_path(home)
+        self.key = ""  # read by open()
         self.clock = clock or SystemClock()
         now, mono = self.clock.time(), self.clock.monotonic()
         s = settings
@@ -104,11 +113,12 @@ class Sandbox:
             ("GET", "/ShoppingWebService/V1/getItem", "yahoo.get_item", self.yahoo.get_item),
             ("POST", r"/v2/rooms/(?P<room_id>\d+)/messages", "chatwork.post", self.chatwork.post),
             ("GET", "/_sandbox/health", None, self._health),
-            ("GET", "/_sandbox/stats", None, self._stats),
-            ("GET", "/_sandbox/chatwork", None, self._chatwork),
-            ("GET", "/_sandbox/faults", None, self._list_faults),
-            ("POST", "/_sandbox/faults", None, self._add_fault),
-            ("DELETE", "/_sandbox/faults", None, self._clear_faults),
+            ("GET", "/_sandbox/whoami", None, self._whoami),
+            ("GET", "/_sandbox/stats", None, self._owner(self._stats)),
+            ("GET", "/_sandbox/chatwork", None, self._owner(self._chatwork)),
+            ("GET", "/_sandbox/faults", None, self._owner(self._list_faults)),
+            ("POST", "/_sandbox/faults", None, self._owner(self._add_fault)),
+            ("DELETE", "/_sandbox/faults", None, self._owner(self._clear_faults)),
         ]
         return [Route(m, re.compile(f"^{p}$"), k, h) for m, p, k, h in table]
 
@@ -162,6 +172,7 @@ class Sandbox:
 
     def open(self) -> None:
         """Prepare what lives on disk, so a home we cannot write stops the start, not an alert."""
+        self.key = load_or_create(self.key_file)
         self.chatwork.open()
 
     def close(self) -> None:
@@ -201,6 +212,23 @@ class Sandbox:
 
     def _health(self, req: Request) -> Reply:
         return json_reply(200, {"ok": True})
+
+    def _whoami(self, req: Request) -> Reply:
+        """The proof that this is the instance's sandbox, without giving the key away."""
+        nonce = req.query.get("nonce", "")
+        if not 16 <= len(nonce) <= 128:
+            return json_reply(400, {"error": "nonce must be 16 to 128 characters"})
+        return json_reply(200, {"hmac": answer(self.key, nonce)})
+
+    def _owner(self, handler: Callable[[Request], Reply]) -> Callable[[Request], Reply]:
+        """Control endpoints answer only who holds the instance's key (its tests and tools)."""
+
+        def guarded(req: Request) -> Reply:
+            if not self.key or not matches(self.key, req.headers.get(HEADER.lower(), "")):
+                return json_reply(403, {"error": f"send this instance's sandbox key in {HEADER}"})
+            return handler(req)
+
+        return guarded
 
     def _stats(self, req: Request) -> Reply:
         listings = {

@@ -31,9 +31,15 @@ _HOLD_POLL_S = 0.05  # how soon a hung request notices its fault was cleared
 class SandboxServer:
     """Binds on start(); `port` is then the real one (ask for port 0 to get a free port)."""
 
-    def __init__(self, settings: SandboxSettings, home: Path, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        settings: SandboxSettings,
+        home: Path,
+        clock: Clock | None = None,
+        key_file: Path | None = None,
+    ) -> None:
         self.settings = settings
-        self.sandbox = Sandbox(settings, home, clock)
+        self.sandbox = Sandbox(settings, home, clock, key_file)
         self._stop = threading.Event()
         self._httpd: _HTTPServer | None = None
         self._threads: list[threading.Thread] = []

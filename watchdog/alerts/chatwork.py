@@ -16,6 +16,8 @@ from typing import Protocol
 import requests
 
 from ecauto import __version__
+from ecauto.clients import sandbox_check
+from ecauto.config import ConfigError
 from ecauto.records import one_line
 
 LIVE_API_URL = "https://api.chatwork.com/v2"
@@ -42,8 +44,10 @@ class ChatworkTarget:
 def target_from_env(env: Mapping[str, str], mode: str, sandbox_url: str) -> ChatworkTarget | None:
     """Where alerts go, from CHATWORK_API_TOKEN, CHATWORK_ROOM_ID and CHATWORK_API_URL.
 
-    In sandbox mode anything unset points at the sandbox (a fixed token, room 1). In live mode a
-    missing token or room disables alerts (None); `not_configured` says why in one line.
+    In sandbox mode, without CHATWORK_API_URL, alerts go to the sandbox with the sandbox's own
+    token, never CHATWORK_API_TOKEN (the sandbox's port may belong to someone else); the room
+    defaults to 1. In live mode a missing token or room disables alerts (None); `not_configured`
+    says why in one line.
     """
     if not_configured(env, mode) is not None:
         return None
@@ -51,7 +55,8 @@ def target_from_env(env: Mapping[str, str], mode: str, sandbox_url: str) -> Chat
     room = env.get("CHATWORK_ROOM_ID", "").strip()
     url = env.get("CHATWORK_API_URL", "").strip().rstrip("/")
     if mode == "sandbox":
-        url = url or f"{sandbox_url.rstrip('/')}/v2"
+        if not url:
+            url, token = f"{sandbox_url.rstrip('/')}/v2", SANDBOX_TOKEN
         token = token or SANDBOX_TOKEN
         room = room or SANDBOX_ROOM
     return ChatworkTarget(url or LIVE_API_URL, room, token)
@@ -99,6 +104,10 @@ class RequestsTransport:
     ) -> tuple[int, Mapping[str, str], str]:
         where = url.split("?")[0]
         try:
+            sandbox_check.before(url)  # in sandbox mode: only to this instance's sandbox
+        except ConfigError as e:  # not our sandbox, or no key to ask with
+            raise TransportError(str(e)) from None
+        try:
             r = self._session.post(
                 url,
                 headers=dict(headers),
@@ -108,6 +117,7 @@ class RequestsTransport:
         except requests.Timeout:
             raise TransportError(f"no answer from {where} within {timeout:g}s") from None
         except requests.ConnectionError as e:
+            sandbox_check.unreachable(url)
             raise TransportError(f"{_connection_trouble(e)}: {where}") from None
         except requests.RequestException as e:
             raise TransportError(f"request to {where} failed ({type(e).__name__})") from None

@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
 
+from ecauto import redact
 from ecauto.records import one_line
 from watchdog.notices import Kind, Notice, Severity
 
@@ -32,8 +33,9 @@ _TAG = re.compile(
 
 
 def plain(text: str, limit: int = FIELD_CHARS) -> str:
-    """One bounded line with Chatwork tags defused."""
-    return _TAG.sub(lambda m: "\uff3b" + m.group(1) + m.group(2), one_line(text, limit))
+    """One bounded line with Chatwork tags defused and secrets masked (ecauto.redact)."""
+    line = one_line(redact.scrub(text), limit)
+    return _TAG.sub(lambda m: "\uff3b" + m.group(1) + m.group(2), line)
 
 
 def tag(n: Notice) -> str:
