@@ -21,7 +21,7 @@ def test_three_processes_share_one_bucket_and_never_overdraw_it(
 ) -> None:
     # Given a sandbox enforcing 20 calls/s, burst 1, and three processes of one home
     sb = Rig(tmp_path, reaper, "--spapi-rate", "20", "--spapi-burst", "1")
-    sb.home.mkdir(parents=True)
+    sb.home.mkdir(parents=True, exist_ok=True)  # the sandbox made it for the key
     procs = [
         start_process(
             reaper,
@@ -133,7 +133,7 @@ def test_two_processes_refreshing_at_once_spend_the_refresh_token_once(
     tmp_path: Path, reaper: Reaper
 ) -> None:
     sb = Rig(tmp_path, reaper)
-    sb.home.mkdir(parents=True)
+    sb.home.mkdir(parents=True, exist_ok=True)  # the sandbox made it for the key
     go = tmp_path / "go"
     procs = [
         start_process(

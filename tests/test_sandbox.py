@@ -802,7 +802,10 @@ def test_flags_override_the_config_file(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--spapi-rate", "-3"], "--spapi-rate must be a number greater than 0, got -3.0"),
+        (
+            ["--spapi-rate", "-3"],
+            "--spapi-rate must be a number greater than 0 and at most 1000, got -3.0",
+        ),
         (["--listing-failure-rate", "2"], "--listing-failure-rate must be a number from 0 to 1"),
         (["--op-limit", "getItemOffersBatch=0:1"], "--op-limit getItemOffersBatch rate must be"),
         (["--op-limit", "getItemOffersBatch=1"], "must look like OP=RATE:BURST"),
