@@ -21,7 +21,6 @@ import psutil
 import pytest
 import requests
 from support import (
-    BIN,
     DAEMONS,
     Instance,
     Reaper,
@@ -96,16 +95,7 @@ def inst(tmp_path: Path, reaper: Reaper) -> Iterator[Instance]:
 def watchdog(
     inst: Instance, *args: str, env: dict[str, str] | None = None
 ) -> tuple[int, dict[str, Any]]:
-    res = subprocess.run(
-        [str(BIN / "watchdog"), *args, "--json"],
-        env=env or inst.env,
-        cwd=inst.root,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert res.stdout.strip(), res.stderr
-    return res.returncode, json.loads(res.stdout)
+    return inst.watchdog(*args, env=env)
 
 
 def scan(inst: Instance, env: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:

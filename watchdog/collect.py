@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -36,6 +37,7 @@ from .identify import (
     process_home,
     same_file,
 )
+from .journal import journal_path, last_words, read_journal
 from .snapshot import (
     CircusView,
     HeartbeatView,
@@ -323,7 +325,19 @@ class Collector:
                 sorted({w.daemon for w in self.watchers.values() if w.daemon in HEARTBEAT_DAEMONS}),
             ),
             scanned=len(parents),
+            **self.deaths(),
         )
+
+    def deaths(self) -> dict[str, Any]:
+        """The journal's tail, and the last log line of each watcher that died on its own."""
+        journal = read_journal(journal_path(self.home.root))
+        died = {e.watcher for e in journal if e.event == "reap" and e.by is None}
+        words = {}
+        for name in sorted(died & set(self.watchers)):
+            said = last_words(self.home.log / f"{name}.log")
+            if said:
+                words[name] = said
+        return {"journal": journal, "last_words": words}
 
     def processes(
         self, managed: set[int], groups: set[int]

@@ -13,6 +13,8 @@ from typing import Any
 from ecauto.daemon.heartbeat import Heartbeat
 from ecauto.daemon.lock import LockOwner
 
+from .deaths import Entry
+
 SCHEMA = 1
 # create_time comes in clock ticks (1/100 s): two readings of one process agree within this.
 SAME_START_S = 0.05
@@ -162,6 +164,10 @@ class Snapshot:
     locks: tuple[LockView, ...] = ()
     heartbeats: dict[str, HeartbeatView] = field(default_factory=dict)
     scanned: int = 0  # processes listed in all
+    # circusd's journal (its hooks: every spawn, death, stop, start), the tail, oldest first
+    journal: tuple[Entry, ...] = ()
+    # watcher -> the last line of its log, for a watcher that died on its own (why it exits)
+    last_words: dict[str, str] = field(default_factory=dict)
     schema: int = SCHEMA
 
     def proc(self, pid: int) -> ProcInfo | None:
@@ -185,6 +191,8 @@ class Snapshot:
             "locks": [lk.to_json() for lk in self.locks],
             "heartbeats": {k: v.to_json() for k, v in self.heartbeats.items()},
             "scanned": self.scanned,
+            "journal": [e.to_json() for e in self.journal],
+            "last_words": dict(self.last_words),
         }
 
     @classmethod
@@ -204,4 +212,6 @@ class Snapshot:
             locks=tuple(LockView.from_json(x) for x in d.get("locks", ())),
             heartbeats={k: HeartbeatView.from_json(v) for k, v in d.get("heartbeats", {}).items()},
             scanned=int(d.get("scanned", 0)),
+            journal=tuple(Entry.from_json(e) for e in d.get("journal", ())),
+            last_words={str(k): str(v) for k, v in d.get("last_words", {}).items()},
         )
