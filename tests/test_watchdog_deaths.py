@@ -8,13 +8,14 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from support import Instance, Reaper, wait_for
+from support import BIN, Instance, Reaper, wait_for
 
 pytestmark = [pytest.mark.process, pytest.mark.timeout(180)]
 
@@ -105,6 +106,16 @@ def test_a_daemon_that_exits_at_once_is_stopped_by_circusd_and_alerted_once(
     assert r["state"] == "crash loop" and r["needs_person"]
     assert r["restarts_in_window"] >= 5 and r["died_in_window"] >= 5
     assert r["last_death"] == "exit 2"
+    text = subprocess.run(
+        [str(BIN / "watchdog"), "report"],
+        env=inst.env,
+        cwd=inst.root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    line = next(x for x in text.splitlines() if x.startswith("upload-ebay "))
+    assert " died, 0 requested)" in line and " exit 2" in line, text
 
     # When scans run, one critical alert reaches Chatwork, and each death is an event
     for _ in range(3):
@@ -171,6 +182,19 @@ def test_what_the_operator_asks_for_is_not_a_failure(inst: Instance) -> None:
     assert [(f["kind"], f["severity"]) for f in rep["findings"]] == [("circusd_down", "info")]
     assert "stopped on request" in rep["findings"][0]["summary"]
     assert not [b for b in chatwork_after_quit(inst)], "no alert was sent"
+
+    # When circusd starts again: its new pids are no respawns, and what died before still counts
+    inst.start()
+    rc, out = watchdog(inst, "scan")
+    assert rc == 0 and not [f for f in out["findings"] if f["severity"] != "info"], out
+    rep = watchdog(inst, "report")[1]
+    assert {r["name"]: r["restarts_in_window"] for r in rep["daemons"]} == {
+        "sandbox": 0,
+        "upload-base": 1,
+        "upload-ebay": 0,
+        "upload-yahoo": 0,
+        "sync-inventory": 0,
+    }
 
 
 def chatwork_after_quit(inst: Instance) -> list[str]:
