@@ -37,7 +37,7 @@ from .identify import (
     process_home,
     same_file,
 )
-from .journal import journal_path, last_words, read_journal
+from .journal import JournalReader, journal_path, last_words
 from .snapshot import (
     CircusView,
     HeartbeatView,
@@ -297,6 +297,7 @@ class Collector:
         self.my_pid = os.getpid()
         self.my_uid = os.geteuid() if hasattr(os, "geteuid") else None
         self._cache: dict[tuple[int, str], tuple[bytes, ProcInfo | None]] = {}
+        self.journal = JournalReader(journal_path(home.root))
 
     def circus(self) -> CircusView:
         why = endpoint_refuses(self.setup.endpoint)
@@ -330,7 +331,7 @@ class Collector:
 
     def deaths(self) -> dict[str, Any]:
         """The journal's tail, and the last log line of each watcher that died on its own."""
-        journal = read_journal(journal_path(self.home.root))
+        journal = self.journal.read()
         died = {e.watcher for e in journal if e.event == "reap" and e.by is None}
         words = {}
         for name in sorted(died & set(self.watchers)):

@@ -12,7 +12,7 @@ from ecauto.records import one_line
 
 from .deaths import Entry
 
-MAX_READ = 128 * 1024  # the tail read each pass: hundreds of entries, the count needs a handful
+MAX_READ = 64 * 1024  # the tail read: ~600 entries, the count needs a handful
 
 
 def journal_path(home: Path) -> Path:
@@ -39,6 +39,28 @@ def read_journal(path: Path, max_read: int = MAX_READ) -> tuple[Entry, ...]:
         except ValueError:
             continue
     return tuple(out)
+
+
+class JournalReader:
+    """`read_journal`, parsed again only when the file changed (most passes it has not: parsing
+    the whole tail costs tens of milliseconds on a busy machine)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._seen: tuple[int, int, int] | None = None
+        self._entries: tuple[Entry, ...] = ()
+
+    def read(self) -> tuple[Entry, ...]:
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            self._seen, self._entries = None, ()
+            return ()
+        key = (st.st_ino, st.st_size, st.st_mtime_ns)
+        if key != self._seen:
+            self._entries = read_journal(self.path)
+            self._seen = key
+        return self._entries
 
 
 def last_words(path: Path, max_read: int = 4096) -> str | None:
