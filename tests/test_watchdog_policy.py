@@ -1030,3 +1030,25 @@ def test_how_a_death_is_told(code: int | None, how: str) -> None:
 def test_a_bad_journal_line_is_refused(line: Any) -> None:
     with pytest.raises(ValueError):
         Entry.from_json(line)
+
+
+def test_a_crash_loop_the_watchdog_stops_still_needs_a_person_while_circusd_stops_it() -> None:
+    w = World()
+    _loop_still_active(w)
+    a = run(w)
+    assert [f.action.value for f in a.findings] == ["stop_watcher"]
+    # Next pass: circusd is still stopping it (its journal has the stop, no start since).
+    w.journal += [Entry(w.now + 0.5, "upload-ebay", deaths.STOP, by=deaths.BY_REQUEST)]
+    w.statuses["upload-ebay"] = "stopping"
+    w.now += 1
+    a2 = run(w, a.new_state)
+    assert a2.new_state.daemon("upload-ebay").stopped
+    # Then stopped: the same crash loop, alerted, not "stopped on request".
+    _gone(w, "upload-ebay")
+    w.journal += [Entry(w.now + 0.5, "upload-ebay", deaths.STOPPED, by=deaths.BY_REQUEST)]
+    w.now += 1
+    a3 = run(w, a2.new_state)
+    assert [(f.kind.value, f.severity.value, f.action.value) for f in a3.findings] == [
+        ("crash_loop", "critical", "alert")
+    ]
+    assert "the watchdog stopped its watcher" in a3.findings[0].summary

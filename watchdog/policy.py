@@ -222,7 +222,10 @@ class _Pass:
                             Do.ALERT,
                         )
                     )
-            elif self.ds(daemon).stopped:
+            elif self.ds(daemon).stopped and (
+                # circusd's journal tells a start someone asked for from a stop still under way
+                name not in self.journaled or deaths.stopped_by(self.snap.journal, name) is None
+            ):
                 self.set_ds(daemon, replace(self.ds(daemon), stopped=False))  # a person started it
 
     def stopped(self, watcher: str, daemon: str) -> None:
@@ -246,12 +249,10 @@ class _Pass:
     def looped(self, watcher: str, daemon: str, done: str, action: Action | None = None) -> None:
         """The crash loop circusd's journal shows: critical, once, with why the daemon exits."""
         s = self.settings
-        since = deaths.last_start(self.snap.journal, watcher) or 0.0
-        young = [
-            d
-            for d in deaths.deaths(self.snap.journal, watcher)
-            if d.requested is None and d.at >= since and d.young(s.crash_loop_young_s)
-        ]
+        # All since its last start: a person may look hours after circusd stopped it.
+        young = deaths.young_deaths(
+            self.snap.journal, watcher, self.now, float("inf"), s.crash_loop_young_s
+        )
         last = young[-1] if young else None
         said = self.snap.last_words.get(watcher)
         summary = (
