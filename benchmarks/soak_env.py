@@ -154,6 +154,7 @@ recovery_s = {t.recovery_s}
 restart_backoff_s = 0
 restart_budget = 1000000
 crash_loop_respawns = 1000000
+crash_loop_deaths = 1000000
 {patterns}"""
 
 

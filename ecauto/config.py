@@ -232,9 +232,13 @@ class WatchdogSettings:
     restart_budget: int = field(default=5, metadata=COUNT)
     restart_window_s: float = field(default=3600.0, metadata=LONG_INTERVAL)
     healthy_reset_s: float = field(default=900.0, metadata=LONG_INTERVAL)
-    # A crash loop: this many new pids within the window.
+    # A crash loop: this many new pids within the window (seen by polling, where circusd keeps
+    # no journal), or crash_loop_deaths deaths nobody asked for, each under crash_loop_young_s
+    # after its start, in circusd's journal (its hooks stop the watcher at that count).
     crash_loop_respawns: int = field(default=3, metadata=COUNT)
     crash_loop_window_s: float = field(default=120.0, metadata=INTERVAL)
+    crash_loop_deaths: int = field(default=5, metadata=COUNT)
+    crash_loop_young_s: float = field(default=10.0, metadata=INTERVAL)
     # An incident is over (a recovery message) once its finding has been gone this long.
     recovery_s: float = field(default=30.0, metadata=between(0, DAY))
     circus_timeout_s: float = field(

@@ -323,6 +323,19 @@ class Instance:
             timeout=30,
         )
 
+    def watchdog(self, *args: str, env: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
+        """`watchdog <args> --json` as an operator runs it here: (exit code, its JSON)."""
+        res = subprocess.run(
+            [str(BIN / "watchdog"), *args, "--json"],
+            env=env or self.env,
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert res.stdout.strip(), res.stderr
+        return res.returncode, json.loads(res.stdout)
+
     def watcher_cmdline(self, name: str) -> list[str]:
         """The command line circusd runs for `name`, as an operator would copy it from `ps`."""
         return psutil.Process(self.pid(name)).cmdline()

@@ -16,6 +16,8 @@ from ecauto.config import WatchdogDaemonSettings, WatchdogSettings, _watched
 from ecauto.daemon.heartbeat import Heartbeat, Phase
 from ecauto.daemon.lock import LockOwner
 from ecauto.daemon.owner import Owner
+from watchdog import deaths
+from watchdog.deaths import Entry
 from watchdog.findings import Assessment, Do
 from watchdog.identify import is_circusd
 from watchdog.policy import assess
@@ -184,6 +186,7 @@ class World:
     locks: dict[str, LockView] = field(default_factory=dict)
     mode: str = "sandbox"
     now: float = NOW
+    journal: list[Entry] = field(default_factory=list)  # circusd's hooks' journal
 
     def __post_init__(self) -> None:
         self.procs[CIRCUSD] = circusd_proc()
@@ -222,6 +225,7 @@ class World:
             locks=tuple(self.locks.values()),
             heartbeats=self.heartbeats,
             scanned=200,
+            journal=tuple(self.journal),
         )
 
 
@@ -849,3 +853,237 @@ def test_a_finding_that_only_goes_on_is_marked_as_a_repeat_an_action_never_is() 
     assert not any(f.repeat for f in a1.findings)
     a2 = run(w, a1.new_state)
     assert {(f.kind.value, f.repeat) for f in a2.findings} == {("down", True), ("duplicate", False)}
+
+
+# -- deaths from circusd's journal (its hooks: every spawn, reap, stop, start) --------------------
+
+
+def _died(w: World, watcher: str, n: int, *, life: float = 1.0, code: int = 2) -> None:
+    """`n` deaths nobody asked for, a second apart, the last one 5 s ago."""
+    for i in range(n):
+        at = w.now - 5 - (n - 1 - i)
+        pid = 900 + len(w.journal)
+        w.journal += [
+            Entry(at - life, watcher, deaths.SPAWN, pid=pid),
+            Entry(at, watcher, deaths.REAP, pid=pid, exit_code=code, life_s=life),
+        ]
+
+
+def _stop(w: World, watcher: str, by: str, *, at: float | None = None, pid: int = 0) -> None:
+    at = w.now - 3 if at is None else at
+    w.journal += [Entry(at, watcher, deaths.STOP, by=by)]
+    if pid:
+        w.journal += [Entry(at + 0.1, watcher, deaths.REAP, pid=pid, exit_code=0, by=by)]
+    w.journal += [Entry(at + 0.2, watcher, deaths.STOPPED, by=by)]
+
+
+def _gone(w: World, watcher: str) -> None:
+    """circusd stopped the watcher: its process is gone, its lock free."""
+    w.statuses[watcher], w.pids[watcher] = "stopped", ()
+    del w.procs[MANAGED[watcher]]
+    w.locks.pop(watcher, None)
+
+
+def _start(w: World, watcher: str, at: float) -> None:
+    w.journal += [Entry(at, watcher, deaths.START)]
+
+
+def _loop_stopped_by_circusd(w: World) -> None:
+    _start(w, "upload-ebay", w.now - 60)
+    _died(w, "upload-ebay", 5)
+    _stop(w, "upload-ebay", deaths.BY_CRASH_LOOP)
+    _gone(w, "upload-ebay")
+
+
+def _loop_still_active(w: World) -> None:
+    _died(w, "upload-ebay", 5)
+
+
+def _four_young_deaths(w: World) -> None:
+    _died(w, "upload-ebay", 4)
+
+
+def _five_slow_deaths(w: World) -> None:
+    _died(w, "upload-ebay", 5, life=SETTINGS.crash_loop_young_s + 1)
+
+
+def _young_deaths_then_a_requested_start(w: World) -> None:
+    _died(w, "upload-ebay", 5)
+    _start(w, "upload-ebay", w.now - 1)
+
+
+def _six_requested_restarts(w: World) -> None:
+    for i in range(6):
+        at = w.now - 30 + 4 * i
+        _stop(w, "upload-ebay", deaths.BY_REQUEST, at=at, pid=800 + i)
+        _start(w, "upload-ebay", at + 0.5)
+
+
+def _stopped_on_request(w: World) -> None:
+    _stop(w, "sync-inventory", deaths.BY_REQUEST, pid=205)
+    _gone(w, "sync-inventory")
+
+
+def _stopped_with_no_journal(w: World) -> None:
+    _start(w, "upload-base", w.now - 600)  # hooks on other watchers only
+    _gone(w, "sync-inventory")
+
+
+def _circusd_gone(w: World) -> None:
+    w.answered, w.reason = False, "no circusd listens"
+    for pid in (CIRCUSD, *MANAGED.values()):
+        del w.procs[pid]
+
+
+def _circusd_quit(w: World) -> None:
+    _circusd_gone(w)
+    for name, pid in MANAGED.items():
+        _stop(w, name, deaths.BY_QUIT, pid=pid)
+
+
+def _circusd_killed(w: World) -> None:
+    _circusd_gone(w)
+    for name in MANAGED:
+        _start(w, name, w.now - 60)
+
+
+JOURNAL_ROWS = [
+    (
+        "crash loop stopped by circusd",
+        _loop_stopped_by_circusd,
+        [("crash_loop", "upload-ebay", "alert", "critical")],
+    ),
+    (
+        "crash loop still active",
+        _loop_still_active,
+        [("crash_loop", "upload-ebay", "stop_watcher", "critical")],
+    ),
+    ("four young deaths", _four_young_deaths, []),
+    ("five deaths of long lives", _five_slow_deaths, []),
+    ("young deaths, then a requested start", _young_deaths_then_a_requested_start, []),
+    ("six requested restarts", _six_requested_restarts, []),
+    (
+        "stopped on request",
+        _stopped_on_request,
+        [("down", "sync-inventory", "none", "info")],
+    ),
+    (
+        "stopped, no journal for it",
+        _stopped_with_no_journal,
+        [("down", "sync-inventory", "alert", "warning")],
+    ),
+    ("circusd quit on request", _circusd_quit, [("circusd_down", None, "none", "info")]),
+    (
+        "circusd killed",
+        _circusd_killed,
+        [("circusd_down", None, "alert", "critical")],
+    ),
+]
+
+
+@pytest.mark.parametrize(("name", "make", "want"), JOURNAL_ROWS, ids=[r[0] for r in JOURNAL_ROWS])
+def test_deaths_from_the_journal(
+    name: str, make: Callable[[World], None], want: list[tuple[str, str | None, str, str]]
+) -> None:
+    w = World()
+    make(w)
+    a = run(w)
+    got = sorted((f.kind.value, f.daemon, f.action.value, f.severity.value) for f in a.findings)
+    assert got == sorted(want)
+
+
+def test_a_crash_loop_says_how_often_how_it_died_and_why_and_needs_a_person() -> None:
+    w = World()
+    _loop_stopped_by_circusd(w)
+    snap = replace(w.snapshot(), last_words={"upload-ebay": "upload: error: bad --platform"})
+    a = assess(snap, SETTINGS, State(), w.now)
+    (f,) = a.findings
+    assert f.summary.startswith("needs a person: it died 5 times, each under 10 s")
+    assert "(last death: exit 2)" in f.summary and "bad --platform" in f.summary
+    assert a.new_state.daemon("upload-ebay").stopped
+    assert len(a.new_state.daemon("upload-ebay").respawns) == 5
+    # The next pass finds the same incident (one alert), not a second kind of trouble.
+    a2 = assess(snap, SETTINGS, a.new_state, w.now + 1)
+    assert [(f.kind.value, f.severity.value) for f in a2.findings] == [("crash_loop", "critical")]
+    assert a2.notices == ()
+
+
+def test_requested_restarts_are_not_respawns_and_deaths_are() -> None:
+    w = World()
+    _six_requested_restarts(w)
+    w.pids["upload-ebay"] = (310,)
+    w.procs[310] = proc(310, "upload-ebay", ct=NOW - 2)
+    before = State(daemons={"upload-ebay": DaemonState(pid=203, create_time=NOW - 600)})
+    a = run(w, before)
+    assert a.new_state.daemon("upload-ebay").respawns == ()
+    _died(w, "upload-ebay", 1, code=-9)
+    a2 = run(w, before)
+    assert a2.new_state.daemon("upload-ebay").respawns == (w.now - 5,)
+
+
+def test_each_death_is_an_event_once() -> None:
+    w = World()
+    _died(w, "upload-base", 1, code=-9, life=30)
+    _stop(w, "sync-inventory", deaths.BY_REQUEST, pid=205)
+    _gone(w, "sync-inventory")
+    a = run(w)
+    got = [(r["kind"], r["daemon"], r["signal"], r["exit_code"], r["requested"]) for r in a.records]
+    assert got == [
+        ("died", "upload-base", 9, None, None),
+        ("died", "sync-inventory", None, 0, "request"),
+    ]
+    assert "killed by SIGKILL after 30.0 s (died)" in a.records[0]["summary"]
+    assert run(w, a.new_state).records == ()
+
+
+@pytest.mark.parametrize(
+    ("code", "how"),
+    [
+        (2, "exit 2"),
+        (0, "exit 0"),
+        (-9, "killed by SIGKILL"),
+        (-15, "killed by SIGTERM"),
+        (None, "exit ?"),
+        (-200, "killed by signal 200"),
+    ],
+)
+def test_how_a_death_is_told(code: int | None, how: str) -> None:
+    assert deaths.Death("w", 1, NOW, code, 1.0, None).how() == how
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        [],
+        "x",
+        {"at": "soon", "watcher": "w", "event": "reap"},
+        {"watcher": "w", "event": "reap"},
+        {"at": 1, "watcher": "w", "event": "reap", "pid": [1]},
+        {"at": 1, "watcher": "w", "event": "reap", "pid": True},
+    ],
+)
+def test_a_bad_journal_line_is_refused(line: Any) -> None:
+    with pytest.raises(ValueError):
+        Entry.from_json(line)
+
+
+def test_a_crash_loop_the_watchdog_stops_still_needs_a_person_while_circusd_stops_it() -> None:
+    w = World()
+    _loop_still_active(w)
+    a = run(w)
+    assert [f.action.value for f in a.findings] == ["stop_watcher"]
+    # Next pass: circusd is still stopping it (its journal has the stop, no start since).
+    w.journal += [Entry(w.now + 0.5, "upload-ebay", deaths.STOP, by=deaths.BY_REQUEST)]
+    w.statuses["upload-ebay"] = "stopping"
+    w.now += 1
+    a2 = run(w, a.new_state)
+    assert a2.new_state.daemon("upload-ebay").stopped
+    # Then stopped: the same crash loop, alerted, not "stopped on request".
+    _gone(w, "upload-ebay")
+    w.journal += [Entry(w.now + 0.5, "upload-ebay", deaths.STOPPED, by=deaths.BY_REQUEST)]
+    w.now += 1
+    a3 = run(w, a2.new_state)
+    assert [(f.kind.value, f.severity.value, f.action.value) for f in a3.findings] == [
+        ("crash_loop", "critical", "alert")
+    ]
+    assert "the watchdog stopped its watcher" in a3.findings[0].summary

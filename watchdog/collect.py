@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import psutil
 
@@ -41,6 +42,7 @@ from .identify import (
     process_home,
     same_file,
 )
+from .journal import JournalReader, journal_path, last_words
 from .snapshot import (
     CircusView,
     HeartbeatView,
@@ -310,6 +312,7 @@ class Collector:
         self.my_uid = os.geteuid() if hasattr(os, "geteuid") else None
         # (pid, start tick) -> (raw command line, what was read, whether its mark was read)
         self._cache: dict[tuple[int, str], tuple[bytes, ProcInfo | None, bool]] = {}
+        self.journal = JournalReader(journal_path(home.root))
 
     def circus(self) -> CircusView:
         why = endpoint_refuses(self.setup.endpoint)
@@ -339,6 +342,7 @@ class Collector:
             ),
             scanned=len(parents),
             sandbox_port=self.sandbox_port(),
+            **self.deaths(),
         )
 
     def sandbox_port(self) -> PortView | None:
@@ -347,6 +351,17 @@ class Collector:
         return sandbox_port.look(
             self.sandbox_url, key_path(self.home.root), self.settings.circus_timeout_s
         )
+
+    def deaths(self) -> dict[str, Any]:
+        """The journal's tail, and the last log line of each watcher that died on its own."""
+        journal = self.journal.read()
+        died = {e.watcher for e in journal if e.event == "reap" and e.by is None}
+        words = {}
+        for name in sorted(died & set(self.watchers)):
+            said = last_words(self.home.log / f"{name}.log")
+            if said:
+                words[name] = said
+        return {"journal": journal, "last_words": words}
 
     def processes(
         self, managed: set[int], groups: set[int]

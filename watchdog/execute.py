@@ -246,7 +246,7 @@ class Executor:
                     summary=f.summary,
                 ),
             )
-        self.events.append(records)
+        self.events.append([*a.records, *records])
         self.alert(a, outcomes)
         return outcomes
 

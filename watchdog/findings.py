@@ -170,6 +170,8 @@ class Assessment:
     new_state: State
     # Look again this soon (a young copy that may still leave by itself), or None.
     recheck_in_s: float | None = None
+    # Lines for the events file beyond the findings: each death circusd's journal told of.
+    records: tuple[dict[str, Any], ...] = ()
 
     @property
     def status(self) -> Severity | None:

@@ -22,7 +22,7 @@ from ecauto import roster
 from ecauto.config import DaemonSettings, WatchdogSettings
 from ecauto.daemon.heartbeat import Phase
 
-from . import restarts, sandbox_port
+from . import deaths, restarts, sandbox_port
 from .findings import Action, Assessment, Do, Finding, Kind, Severity, Target
 from .findings import ago as _ago
 from .identify import Who, copies, leftover_of, who
@@ -57,7 +57,13 @@ def assess(
     p.state = replace(p.state, incidents=open_)
     findings = _mark_repeats(p.findings, state.noted)
     new_state = replace(p.state, updated_at=now, noted=tuple(f.ident for f in findings))
-    return Assessment(tuple(findings), tuple(p.actions), tuple(notices), new_state, p.recheck)
+    if snap.journal:
+        until = max(state.journal_until, max(e.at for e in snap.journal))
+        new_state = replace(new_state, journal_until=until)
+    records = tuple(deaths.event(d) for d in p.new_deaths)
+    return Assessment(
+        tuple(findings), tuple(p.actions), tuple(notices), new_state, p.recheck, records
+    )
 
 
 # A watchdog whose passes fail this many times in a row (or for as many intervals) needs a person.
@@ -203,6 +209,11 @@ class _Pass:
         self.protected_pids = {0, 1, snap.my_pid, *snap.my_ancestors}
         if c.circusd_pid:
             self.protected_pids.add(c.circusd_pid)
+        # Deaths circusd's journal tells of that no pass judged yet (each one an event); on a
+        # first look, those within the restart window.
+        since = state.journal_until or now - settings.restart_window_s
+        self.new_deaths = [d for d in deaths.deaths(snap.journal) if d.at > since]
+        self.journaled = {e.watcher for e in snap.journal}  # watchers with circusd's journal
 
     # -- helpers ----------------------------------------------------------------------------
     def add(self, f: Finding, action: Action | None = None) -> None:
@@ -262,6 +273,17 @@ class _Pass:
             )
         else:
             pids = ()
+            if deaths.quit_cleanly(self.snap.journal):
+                # Its journal's last word is every watcher stopped for a quit someone asked for.
+                self.add(
+                    Finding(
+                        Kind.CIRCUSD_DOWN,
+                        Severity.INFO,
+                        None,
+                        "circusd stopped on request (circusctl quit): nothing runs",
+                    )
+                )
+                return
             summary = f"no circusd runs for this instance ({c.reason})"
         self.add(Finding(Kind.CIRCUSD_DOWN, Severity.CRITICAL, None, summary, Do.ALERT, pids))
 
@@ -286,7 +308,9 @@ class _Pass:
             elif status == "stopped":
                 if not roster.wanted(daemon, self.snap.mode):
                     continue  # stopped on purpose: the live mode talks to the real APIs
-                if self.ds(daemon).stopped:
+                if name in self.journaled:
+                    self.stopped(name, daemon)
+                elif self.ds(daemon).stopped:
                     self.add(
                         Finding(
                             Kind.DOWN,
@@ -306,8 +330,57 @@ class _Pass:
                             Do.ALERT,
                         )
                     )
-            elif self.ds(daemon).stopped:
+            elif self.ds(daemon).stopped and (
+                # circusd's journal tells a start someone asked for from a stop still under way
+                name not in self.journaled or deaths.stopped_by(self.snap.journal, name) is None
+            ):
                 self.set_ds(daemon, replace(self.ds(daemon), stopped=False))  # a person started it
+
+    def stopped(self, watcher: str, daemon: str) -> None:
+        """A stopped watcher, as circusd's journal tells who stopped it."""
+        by = deaths.stopped_by(self.snap.journal, watcher)
+        if by == deaths.BY_CRASH_LOOP:
+            self.looped(watcher, daemon, "circusd stopped its watcher")
+        elif self.ds(daemon).stopped:
+            self.looped(watcher, daemon, "the watchdog stopped its watcher")
+        elif by in (deaths.BY_REQUEST, deaths.BY_QUIT):
+            self.add(
+                Finding(Kind.DOWN, Severity.INFO, watcher, "stopped on request (circusctl stop)")
+            )
+        else:
+            self.add(
+                Finding(
+                    Kind.DOWN, Severity.WARNING, watcher, "circusd reports it stopped", Do.ALERT
+                )
+            )
+
+    def looped(self, watcher: str, daemon: str, done: str, action: Action | None = None) -> None:
+        """The crash loop circusd's journal shows: critical, once, with why the daemon exits."""
+        s = self.settings
+        # All since its last start: a person may look hours after circusd stopped it.
+        young = deaths.young_deaths(
+            self.snap.journal, watcher, self.now, float("inf"), s.crash_loop_young_s
+        )
+        last = young[-1] if young else None
+        said = self.snap.last_words.get(watcher)
+        summary = (
+            f"needs a person: it died {len(young)} times, each under "
+            f"{_ago(s.crash_loop_young_s)} after its start"
+            + (f" (last death: {last.how()})" if last else "")
+            + f"; {done}"
+            + (f"; its log says: {said}" if said else "")
+        )
+        details = {"deaths": str(len(young)), "window": _ago(s.crash_loop_window_s)}
+        if last is not None:
+            details["last death"] = last.how()
+        if said:
+            details["last error"] = said
+        self.set_ds(daemon, replace(self.ds(daemon), stopped=True))
+        do = action.do if action else Do.ALERT
+        self.add(
+            Finding(Kind.CRASH_LOOP, Severity.CRITICAL, watcher, summary, do, details=details),
+            action,
+        )
 
     # -- copies: duplicates and orphans -----------------------------------------------------
     def copies(self) -> None:
@@ -445,6 +518,13 @@ class _Pass:
 
     def track_pid(self, watcher: str, daemon: str) -> None:
         """A new managed pid the watchdog did not cause is a respawn (a crash, to Circus)."""
+        if watcher in self.journaled:
+            # circusd's journal counts every death, requested or not: polling would take a
+            # requested restart for a crash and miss a daemon that dies 50 ms after each start.
+            died = [d.at for d in self.new_deaths if d.watcher == watcher and not d.requested]
+            if died:
+                ds = self.ds(daemon)
+                self.set_ds(daemon, replace(ds, respawns=(*ds.respawns, *died)))
         pids = self.snap.circus.pids.get(watcher, ())
         if len(pids) != 1:
             return
@@ -462,7 +542,7 @@ class _Pass:
         if changed:
             if ds.expect_new_pid:
                 ds = replace(ds, expect_new_pid=False)
-            else:
+            elif watcher not in self.journaled:
                 ds = replace(ds, respawns=(*ds.respawns, self.now))
             ds = replace(ds, last_beat_at=None)
         if changed or ds.pid is None or (ds.create_time is None and ct is not None):
@@ -470,6 +550,23 @@ class _Pass:
         self.set_ds(daemon, ds)
 
     def crash_loop(self, watcher: str, daemon: str) -> None:
+        if watcher in self.journaled:
+            s = self.settings
+            if deaths.in_loop(
+                self.snap.journal,
+                watcher,
+                self.now,
+                s.crash_loop_window_s,
+                s.crash_loop_young_s,
+                s.crash_loop_deaths,
+            ):
+                self.looped(
+                    watcher,
+                    daemon,
+                    "stopping its watcher",
+                    Action(Do.STOP_WATCHER, Kind.CRASH_LOOP, daemon, watcher=watcher),
+                )
+            return
         ds = self.ds(daemon)
         recent = [t for t in ds.respawns if self.now - t <= self.settings.crash_loop_window_s]
         if len(recent) < self.settings.crash_loop_respawns:

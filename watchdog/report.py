@@ -14,6 +14,7 @@ from typing import Any
 from ecauto import redact, roster
 from ecauto.config import WatchdogSettings
 
+from . import deaths
 from .findings import Assessment, Finding, Kind, Severity
 from .snapshot import Snapshot
 from .state import State
@@ -48,6 +49,12 @@ class DaemonRow:
     last_error: str | None = None
     restarts_in_window: int = 0
     needs_person: bool = False
+    # From circusd's journal (None where it keeps none): deaths nobody asked for and stops or
+    # restarts someone asked for, in the window, and the last death ("exit 2", "killed by SIGKILL").
+    died_in_window: int | None = None
+    requested_in_window: int | None = None
+    last_death_at: float | None = None
+    last_death: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {k: (round(v, 1) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
@@ -128,6 +135,12 @@ def build(
         n = sum(1 for t in (*made, *ds.respawns) if now - t <= settings.restart_window_s)
         if ds.gave_up:
             state_word = "needs a person"
+        died = requested = None
+        last = None
+        if any(e.watcher == name for e in snap.journal):
+            died, requested, last = deaths.counts(
+                snap.journal, name, now, settings.restart_window_s
+            )
         rows.append(
             DaemonRow(
                 name=name,
@@ -143,6 +156,12 @@ def build(
                 last_error=hb.last_error if hb else None,
                 restarts_in_window=n,
                 needs_person=ds.gave_up or ds.stopped,
+                died_in_window=died,
+                requested_in_window=requested,
+                last_death_at=last.at if last else None,
+                last_death=(last.how() + (" (requested)" if last.requested else ""))
+                if last
+                else None,
             )
         )
     worst = a.status
@@ -210,6 +229,18 @@ def _clock(at: float) -> str:
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))
 
 
+def _restarts(d: DaemonRow) -> str:
+    if d.died_in_window is None:
+        return str(d.restarts_in_window)
+    return f"{d.restarts_in_window} ({d.died_in_window} died, {d.requested_in_window} requested)"
+
+
+def _death(d: DaemonRow) -> str:
+    if d.last_death_at is None or d.last_death is None:
+        return "-"
+    return f"{time.strftime('%H:%M:%S', time.localtime(d.last_death_at))} {d.last_death}"
+
+
 def render(r: Report) -> str:
     out = [
         f"ecauto on {r.host}, home {r.home}, {_clock(r.at)}",
@@ -228,6 +259,7 @@ def render(r: Report) -> str:
         "PROGRESS",
         "LAST OK",
         "RESTARTS",
+        "LAST DEATH",
         "LAST ERROR",
     )
     table = [head]
@@ -243,7 +275,8 @@ def render(r: Report) -> str:
                 d.phase or "-",
                 progress,
                 _when(d.last_success_at, r.at),
-                str(d.restarts_in_window),
+                _restarts(d),
+                _death(d),
                 (d.last_error or "-")[:60],
             )
         )
@@ -252,7 +285,10 @@ def render(r: Report) -> str:
         out.append(
             "  ".join(c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)) + "  " + row[-1]
         )
-    out.append(f"(restarts: by the watchdog or circusd in the last {_dur(r.window_s)})")
+    out.append(
+        f"(restarts: by the watchdog or circusd in the last {_dur(r.window_s)}; died: exited "
+        "on their own, requested: stopped or restarted on request, per circusd's journal)"
+    )
     out.append("")
     if r.findings:
         out.append("Found now:")

@@ -1,7 +1,9 @@
 """The restart policy of one daemon, pure: budget in a window, exponential back-off, reset.
 
-Counted against the budget: restarts the watchdog made and respawns (new pids circusd started
-after a crash), so a daemon that keeps failing either way ends up with a person, not in a loop.
+Counted against the budget: restarts the watchdog made and respawns (the deaths nobody asked for
+that circusd's journal tells of; where it keeps none, new pids circusd started), so a daemon that
+keeps failing either way ends up with a person, not in a loop. A stop or restart someone asked for
+is no respawn.
 """
 
 from __future__ import annotations

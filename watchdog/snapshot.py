@@ -14,6 +14,8 @@ from ecauto.daemon.heartbeat import Heartbeat
 from ecauto.daemon.lock import LockOwner
 from ecauto.daemon.owner import Owner
 
+from .deaths import Entry
+
 SCHEMA = 1
 # create_time comes in clock ticks (1/100 s): two readings of one process agree within this.
 SAME_START_S = 0.05
@@ -186,6 +188,10 @@ class Snapshot:
     heartbeats: dict[str, HeartbeatView] = field(default_factory=dict)
     scanned: int = 0  # processes listed in all
     sandbox_port: PortView | None = None
+    # circusd's journal (its hooks: every spawn, death, stop, start), the tail, oldest first
+    journal: tuple[Entry, ...] = ()
+    # watcher -> the last line of its log, for a watcher that died on its own (why it exits)
+    last_words: dict[str, str] = field(default_factory=dict)
     schema: int = SCHEMA
 
     def proc(self, pid: int) -> ProcInfo | None:
@@ -210,6 +216,8 @@ class Snapshot:
             "heartbeats": {k: v.to_json() for k, v in self.heartbeats.items()},
             "scanned": self.scanned,
             "sandbox_port": self.sandbox_port.to_json() if self.sandbox_port else None,
+            "journal": [e.to_json() for e in self.journal],
+            "last_words": dict(self.last_words),
         }
 
     @classmethod
@@ -230,4 +238,6 @@ class Snapshot:
             heartbeats={k: HeartbeatView.from_json(v) for k, v in d.get("heartbeats", {}).items()},
             scanned=int(d.get("scanned", 0)),
             sandbox_port=PortView.from_json(d["sandbox_port"]) if d.get("sandbox_port") else None,
+            journal=tuple(Entry.from_json(e) for e in d.get("journal", ())),
+            last_words={str(k): str(v) for k, v in d.get("last_words", {}).items()},
         )

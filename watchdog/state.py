@@ -95,6 +95,8 @@ class State:
     # The findings of the last pass (Finding.ident): one that merely goes on is not written to
     # the events file again every few seconds.
     noted: tuple[str, ...] = ()
+    # The newest circusd journal entry already judged: its deaths are in the events file.
+    journal_until: float = 0.0
     updated_at: float = 0.0
     schema: int = SCHEMA
 
@@ -112,6 +114,7 @@ class State:
             "incidents": {k: v.to_json() for k, v in sorted(self.incidents.items())},
             "seen": [v.to_json() for _, v in sorted(self.seen.items())],
             "noted": list(self.noted),
+            "journal_until": self.journal_until,
         }
 
     @classmethod
@@ -127,6 +130,7 @@ class State:
                 },
                 seen={s.pid: s for s in seen},
                 noted=tuple(str(x) for x in d.get("noted", ()))[:MAX_SEEN],
+                journal_until=float(d.get("journal_until", 0.0)),
                 updated_at=float(d.get("updated_at", 0.0)),
             )
         except (TypeError, ValueError, AttributeError) as e:
