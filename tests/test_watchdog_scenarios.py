@@ -555,8 +555,8 @@ def test_leftovers_of_a_restarted_daemon_are_ended(tmp_path: Path, reaper: Reape
             "cmd = sh -c \"sh -c 'sleep 120 &' && exec python -m ecauto.daemons.upload "
             "--platform yahoo",
         ).replace(
-            "--platform yahoo --home $(circus.env.ECAUTO_HOME) --wid $(circus.wid)",
-            '--platform yahoo --home $(circus.env.ECAUTO_HOME) --wid $(circus.wid)"',
+            '--platform yahoo --home "$(circus.env.ECAUTO_HOME)" --wid $(circus.wid)',
+            '--platform yahoo --home \\"$(circus.env.ECAUTO_HOME)\\" --wid $(circus.wid)"',
         )
 
     def helper(daemon: int) -> psutil.Process:
