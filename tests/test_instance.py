@@ -3,14 +3,34 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
+import tempfile
 import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import psutil
 import pytest
-from support import DAEMONS, WATCHERS, Instance, read_hb, read_lock, wait_for
+from support import (
+    DAEMONS,
+    REPO,
+    WATCHERS,
+    Instance,
+    Reaper,
+    free_port,
+    instance_env,
+    read_hb,
+    read_lock,
+    wait_for,
+    write_config,
+)
+
+from ecauto import config
+from ecauto.daemon.heartbeat import Heartbeat, Phase
+from ecauto.supervisor import CircusError, Control, Seen, not_working
 
 pytestmark = [pytest.mark.process, pytest.mark.timeout(180)]
 
@@ -142,3 +162,172 @@ def test_nothing_listens_beyond_loopback_and_the_home_is_owner_only(instance: In
             continue
         mode = path.stat().st_mode & 0o777
         assert mode & 0o077 == 0 or path.name == "circusd.pid", f"{path} is {oct(mode)}"
+
+
+# -- scripts/run, as an operator runs it ------------------------------------------------------
+# Each test gets a short home of its own under /tmp (a unix socket path must stay under ~107
+# bytes) and its own sandbox port; the circusd it started is stopped by the pid in its pidfile.
+
+VENV_NOTES = ("ecauto: installing", "ecauto: creating")  # scripts/_venv.sh on first use
+
+
+@pytest.fixture
+def short_tmp() -> Iterator[Path]:
+    d = Path(tempfile.mkdtemp(prefix="ec "))  # a space in every home: it must not matter
+    try:
+        yield d
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+@pytest.fixture
+def home(short_tmp: Path, reaper: Reaper) -> Iterator[Path]:
+    """The home a test gives scripts/run; whatever it started there is stopped after."""
+    h = short_tmp / "my home"
+    try:
+        yield h
+    finally:
+        stop_started(h, reaper)
+
+
+@pytest.fixture
+def cfg(short_tmp: Path) -> Path:
+    return write_config(short_tmp / "ecauto.toml", free_port(), products=100, listings=10)
+
+
+def run(
+    home: Path, config: Path, *args: str, root: Path = REPO, **env: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(root / "scripts" / "run"), *args],
+        env={**instance_env(home, config), **env},
+        cwd=home.parent,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def said(res: subprocess.CompletedProcess[str]) -> list[str]:
+    """What scripts/run said on stderr, without the venv's first-use notes."""
+    return [ln for ln in res.stderr.splitlines() if ln.strip() and not ln.startswith(VENV_NOTES)]
+
+
+def stop_started(home: Path, reaper: Reaper) -> None:
+    """Stop the instance `scripts/run --daemon` left: circusd by its pidfile, then its children."""
+    try:
+        pid = int((home / "circusd.pid").read_text().strip())
+    except (OSError, ValueError):
+        return
+    reaper.track_tree(pid)
+    try:
+        Control(f"ipc://{home}/circus/ctl.sock", timeout_s=2.0, tries=2).quit()
+    except CircusError:
+        pass
+    wait_for(lambda: not alive(pid), 60, "circusd to quit")
+    reaper.reap()
+
+
+def alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def copy_root(root: Path, edit: Callable[[str], str]) -> Path:
+    """The repository with its circus.ini edited: the rest linked, the venv shared."""
+    root.mkdir()
+    for name in ("scripts", "ecauto", "watchdog", "pyproject.toml", ".venv"):
+        (root / name).symlink_to(REPO / name)
+    (root / "circus.ini").write_text(edit((REPO / "circus.ini").read_text()))
+    return root
+
+
+def test_run_refuses_a_bad_config_key_with_the_loaders_line_and_starts_nothing(
+    home: Path, cfg: Path
+) -> None:
+    cfg.write_text(cfg.read_text().replace("hourly_cap = 3600", "hourly_cpa = 3600", 1))
+    with pytest.raises(config.ConfigError) as e:
+        config.load(cfg)
+    res = run(home, cfg, "--daemon")
+    assert res.returncode == 1
+    assert said(res) == [f"ecauto: {e.value}"]
+    assert not home.exists()  # nothing started, nothing created
+
+
+def test_run_daemon_with_a_space_in_the_home_waits_for_every_daemon_to_beat(
+    home: Path, cfg: Path
+) -> None:
+    assert " " in str(home)
+    res = run(home, cfg, "--daemon")
+    assert res.returncode == 0, res.stderr
+    assert said(res) == [], res.stderr
+    assert "each daemon beating" in res.stdout
+    ctl = Control(f"ipc://{home}/circus/ctl.sock", timeout_s=2.0)
+    for name in (*DAEMONS, "watchdog"):
+        (pid,) = ctl.pids(name)
+        hb = read_hb(home, name)
+        assert hb is not None and hb.pid == pid, name
+        cmdline = psutil.Process(pid).cmdline()
+        assert cmdline[cmdline.index("--home") + 1] == str(home)
+    assert len(ctl.pids("sandbox")) == 1
+
+
+def test_run_daemon_names_the_daemon_that_cannot_start_and_its_last_log_line(
+    home: Path, cfg: Path, short_tmp: Path
+) -> None:
+    root = copy_root(
+        short_tmp / "repo",
+        lambda t: t.replace("--platform ebay --home", "--platform ebay --bogus --home"),
+    )
+    res = run(home, cfg, "--daemon", root=root, ECAUTO_START_TIMEOUT="20")
+    assert res.returncode == 1
+    (line,) = said(res)
+    assert line.startswith("ecauto: upload-ebay does not work 20s after the start"), line
+    assert "unrecognized arguments: --bogus" in line, line
+
+
+def test_run_refuses_a_home_too_long_for_a_unix_socket_in_one_line(
+    short_tmp: Path, cfg: Path, reaper: Reaper
+) -> None:
+    home = short_tmp / ("h" * (120 - len(str(short_tmp)) - 1))
+    assert len(str(home)) == 120
+    try:
+        res = run(home, cfg, "--daemon")
+        assert res.returncode == 1
+        (line,) = said(res)
+        assert "a unix socket allows" in line and "ECAUTO_HOME" in line, line
+        assert not home.exists()
+    finally:
+        stop_started(home, reaper)
+
+
+def _hb(pid: int, beat_at: float, phase: Phase = Phase.SLEEPING) -> Heartbeat:
+    return Heartbeat(name="d", pid=pid, create_time=1.0, beat_at=beat_at, beat_s=1.0, phase=phase)
+
+
+# (what circusd and the heartbeat show, keeps a heartbeat, the phrase or None); started at 100.
+NOT_WORKING = [
+    (Seen("missing"), True, "circusd has no such watcher"),
+    (Seen("stopped"), True, "circusd reports it stopped"),
+    (Seen("active", (), False), True, "it keeps exiting"),
+    (Seen("active", (7,), False), True, "it keeps exiting"),  # a zombie not yet reaped
+    (Seen("active", (7,), True), True, "pid 7 has written no heartbeat"),
+    (Seen("active", (7,), True, heartbeat=_hb(7, 99.0)), True, "no heartbeat since"),
+    (Seen("active", (7,), True, heartbeat=_hb(6, 101.0)), True, "from pid 6, not from pid 7"),
+    (Seen("active", (7,), True, heartbeat=_hb(7, 101, Phase.STARTING)), True, "not finished"),
+    (Seen("active", (7,), True, heartbeat=_hb(7, 101, Phase.STOPPING)), True, "is stopping"),
+    (Seen("active", (7,), True, heartbeat=_hb(7, 101, Phase.WORKING)), True, None),
+    (Seen("active", (7,), True, heartbeat=_hb(7, 101)), True, None),
+    (Seen("active", (7,), True, pid_since=109.0), False, "has not lasted 3s"),
+    (Seen("active", (7,), True, pid_since=105.0), False, None),
+]
+
+
+@pytest.mark.parametrize(("seen", "beats", "want"), NOT_WORKING)
+def test_not_working_table(seen: Seen, beats: bool, want: str | None) -> None:
+    got = not_working(seen, beats, started_at=100.0, now=110.0)
+    assert (got is None) == (want is None), got
+    if want is not None:
+        assert got is not None and want in got

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 import requests
-from support import BIN, Instance, Reaper, wait_for
+from support import BIN, Instance, Reaper, sandbox_headers, wait_for
 
 pytestmark = [pytest.mark.process, pytest.mark.timeout(180)]
 
@@ -60,7 +60,9 @@ def events(inst: Instance) -> list[dict[str, Any]]:
 
 
 def chatwork(inst: Instance) -> list[str]:
-    got = requests.get(f"{inst.sandbox_url}/_sandbox/chatwork", timeout=5).json()
+    got = requests.get(
+        f"{inst.sandbox_url}/_sandbox/chatwork", headers=sandbox_headers(inst.home), timeout=5
+    ).json()
     return [str(m["body"]) for m in got]
 
 

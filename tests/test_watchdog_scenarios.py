@@ -144,6 +144,31 @@ def alive(pid: int) -> bool:
         return False
 
 
+def left_behind(inst: Instance, pids: dict[str, int]) -> str:
+    """What a failed wait needs to be understood: who is still alive, and what the watchdog did
+    (its log went to the dead circusd's stream, so its events and heartbeat are the trace)."""
+    lines = []
+    for name, pid in pids.items():
+        try:
+            p = psutil.Process(pid)
+            lines.append(f"alive: {name} pid {pid} ppid {p.ppid()} {p.status()} {p.cmdline()}")
+        except psutil.NoSuchProcess:
+            lines.append(f"gone: {name} pid {pid}")
+    try:
+        lines.append(f"circusd runs: { {n: inst.ctl.pids(n) for n in inst.watchers} }")
+    except Exception as e:  # noqa: BLE001 - circusd may be gone: that is part of the story
+        lines.append(f"circusd: {e}")
+    for name in pids:
+        hb = read_hb(inst.home, name)
+        if hb is not None:
+            lines.append(f"heartbeat {name}: pid {hb.pid} {hb.phase} at {hb.beat_at:.3f}")
+        log = inst.home / "log" / f"{name}.log"
+        if log.exists():
+            lines += [f"{name}.log: {ln}" for ln in log.read_text().splitlines()[-3:]]
+    lines += [json.dumps(e) for e in events(inst)[-30:]]
+    return "\n".join(lines)
+
+
 def test_a_duplicate_is_killed_and_the_managed_copy_survives(inst: Instance) -> None:
     managed = inst.pid("sync-inventory")
     rc, rep = report(inst)
@@ -635,7 +660,10 @@ def test_watchdog_run_under_circus_ends_duplicates_and_orphans_and_leaves_with_i
                 return got
             return None
 
-        now = wait_for(taken_over, 45, "the new circusd's daemons running and beating")
+        try:
+            now = wait_for(taken_over, 45, "the new circusd's daemons running and beating")
+        except AssertionError as e:
+            raise AssertionError(f"{e}\n{left_behind(inst, {'watchdog': dog, **pids})}") from None
         for pid in now.values():
             reaper.track(pid)
         rc, rep = report(inst)
@@ -644,7 +672,10 @@ def test_watchdog_run_under_circus_ends_duplicates_and_orphans_and_leaves_with_i
         # circusd dies for good: the watchdog ends the orphans, alerts, and leaves.
         os.kill(inst.circusd.pid, signal.SIGKILL)
         inst.circusd.wait(timeout=10)
-        wait_for(lambda: not any(alive(p) for p in now.values()), 30, "everything ended")
+        try:
+            wait_for(lambda: not any(alive(p) for p in now.values()), 30, "everything ended")
+        except AssertionError as e:
+            raise AssertionError(f"{e}\n{left_behind(inst, now)}") from None
         ev = events(inst)
         assert {e["daemon"] for e in ev if e["kind"] in ("orphan", "duplicate")} >= set(pids)
         assert any(e["kind"] == "circusd_down" for e in ev)

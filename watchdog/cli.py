@@ -322,6 +322,10 @@ class WatchdogDaemon(Daemon):
         assert self.dog is not None
         deadline = time.monotonic() + self.interval_s
         while True:
+            # Seen before the pass, so that the pass's snapshot is taken after circusd is gone:
+            # one that dies during a pass whose snapshot still shows it alive must not make us
+            # leave before a pass has ended what it left behind (nobody else would).
+            orphaned = self.orphaned()
             try:
                 a = self.dog.run_pass(self.me()).assessment
             except Exception as e:
@@ -338,11 +342,13 @@ class WatchdogDaemon(Daemon):
             # this pass has ended what the old one left behind (for a new circusd they are
             # copies it does not manage), and the new one starts a watchdog of its own, which
             # our lock would keep out.
-            if self.orphaned():
+            if orphaned:
                 self.log.warning("my circusd is gone: what it left behind is ended; leaving")
                 _flush(self.dog)
                 self._stop.set()
                 return
+            if self.orphaned():
+                continue  # it died during this pass: one more, that sees it gone
             # A young copy may still leave by itself: look again as soon as it has had its
             # settle time, rather than a whole interval later.
             wait = a.recheck_in_s
