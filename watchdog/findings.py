@@ -21,6 +21,8 @@ class Kind(enum.StrEnum):
     MISSING = "missing"
     LEFTOVERS = "leftovers"
     CIRCUSD_DOWN = "circusd_down"
+    FAILING = "failing"  # runs and beats, but its cycles keep failing
+    DB_CORRUPT = "db_corrupt"
 
 
 class Severity(enum.StrEnum):

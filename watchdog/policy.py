@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 from ecauto.config import DaemonSettings, WatchdogSettings
 from ecauto.daemon.heartbeat import Phase
 
-from . import restarts
+from . import restarts, work
 from .findings import Action, Assessment, Do, Finding, Kind, Severity, Target
 from .findings import ago as _ago
 from .identify import HEARTBEAT_DAEMONS, copies, is_ours
@@ -39,6 +39,7 @@ def assess(snap: Snapshot, settings: WatchdogSettings, state: State, now: float)
     p.watchers()
     p.copies()
     p.per_watcher()
+    p.findings.extend(work.check(snap, now))
     p.locks()
     p.leftovers()
     p.remember_seen()

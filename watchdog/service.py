@@ -96,7 +96,7 @@ class Watchdog:
     def look(self) -> PassResult:
         """Snapshot and judgement only: nothing is signalled, written or sent."""
         state = self.state_file.load() if self.state_file.path.exists() else State()
-        snap = self.collector.snapshot(groups=state.seen.keys())
+        snap = self.collector.snapshot(groups=state.seen.keys(), save=False)
         return PassResult(snap, assess(snap, self.settings, state, snap.now), (), state)
 
     def run_pass(self) -> PassResult:

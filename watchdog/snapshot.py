@@ -133,6 +133,29 @@ class HeartbeatView:
 
 
 @dataclass(frozen=True)
+class DbView:
+    """A database file's last integrity check (`PRAGMA quick_check`), which may be minutes old."""
+
+    name: str  # the file name in the home: ecauto.db, quota.db
+    ok: bool | None  # None: it could not be checked (busy, unreadable)
+    message: str  # SQLite's own words ("ok" when it is)
+    checked_at: float
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> DbView:
+        ok = d.get("ok")
+        return cls(
+            str(d["name"]),
+            ok if isinstance(ok, bool) else None,
+            str(d.get("message", "")),
+            float(d["checked_at"]),
+        )
+
+
+@dataclass(frozen=True)
 class WatcherView:
     """A watcher as circus.ini names it, and which daemon its command line starts."""
 
@@ -162,6 +185,7 @@ class Snapshot:
     locks: tuple[LockView, ...] = ()
     heartbeats: dict[str, HeartbeatView] = field(default_factory=dict)
     scanned: int = 0  # processes listed in all
+    databases: tuple[DbView, ...] = ()
     schema: int = SCHEMA
 
     def proc(self, pid: int) -> ProcInfo | None:
@@ -185,6 +209,7 @@ class Snapshot:
             "locks": [lk.to_json() for lk in self.locks],
             "heartbeats": {k: v.to_json() for k, v in self.heartbeats.items()},
             "scanned": self.scanned,
+            "databases": [db.to_json() for db in self.databases],
         }
 
     @classmethod
@@ -204,4 +229,5 @@ class Snapshot:
             locks=tuple(LockView.from_json(x) for x in d.get("locks", ())),
             heartbeats={k: HeartbeatView.from_json(v) for k, v in d.get("heartbeats", {}).items()},
             scanned=int(d.get("scanned", 0)),
+            databases=tuple(DbView.from_json(x) for x in d.get("databases", ())),
         )
