@@ -245,3 +245,27 @@ def test_check_databases_keeps_a_good_verdict_and_checks_a_bad_one_again(tmp_pat
     # ... after it, the file is checked again and the damage is seen.
     later = check_databases(home, {v.name: v for v in first}, NOW + 301)
     assert later[0].ok is False and later[0].checked_at == NOW + 301
+
+
+def test_the_heartbeat_counts_cycles_failed_in_a_row(tmp_path: Path) -> None:
+    from ecauto.config import parse
+    from ecauto.daemon.base import Daemon, common_parser
+    from ecauto.daemon.heartbeat import read_heartbeat
+
+    class Flaky(Daemon):
+        results = [False, False, False, True, False]
+
+        def run_once(self) -> None:
+            if not self.results.pop(0):
+                raise RuntimeError("database disk image is malformed")
+
+    home = Home(tmp_path).ensure()
+    d = Flaky("flaky", common_parser("flaky", "").parse_args([]), parse({}), home)
+    seen = []
+    for _ in range(5):
+        d._cycle()
+        d.beat(force=True)
+        b = read_heartbeat(home.heartbeat_path("flaky"))
+        seen.append((b.failures, failed_in_a_row(b)))
+    assert seen == [(1, 1), (2, 2), (3, 3), (0, 0), (1, 1)]
+    assert b.last_error == "cycle failed: database disk image is malformed"
