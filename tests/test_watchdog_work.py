@@ -269,3 +269,17 @@ def test_the_heartbeat_counts_cycles_failed_in_a_row(tmp_path: Path) -> None:
         seen.append((b.failures, failed_in_a_row(b)))
     assert seen == [(1, 1), (2, 2), (3, 3), (0, 0), (1, 1)]
     assert b.last_error == "cycle failed: database disk image is malformed"
+
+
+def test_a_database_that_cannot_be_read_now_is_not_called_corrupt(tmp_path: Path) -> None:
+    path = tmp_path / "ecauto.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("CREATE TABLE t (v)")
+    db.execute("BEGIN EXCLUSIVE")  # a writer in the middle of a transaction (rollback journal)
+    try:
+        v = check_database(path, NOW)
+    finally:
+        db.execute("ROLLBACK")
+        db.close()
+    assert v is not None and v.ok is None and "locked" in v.message, v
+    assert check(snap([], {}, (v,)), NOW) == []

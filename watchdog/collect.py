@@ -280,9 +280,9 @@ def check_database(path: Path, now: float) -> DbView | None:
         finally:
             db.close()
     except sqlite3.OperationalError as e:
-        if "locked" in str(e) or "busy" in str(e):
-            return DbView(path.name, None, f"not checked: {e}", now)
-        return DbView(path.name, False, str(e), now)
+        # Busy, locked, cannot open, an I/O error: it could not be read, which says nothing of
+        # its pages (and must not pass for corruption).
+        return DbView(path.name, None, f"not checked: {e}", now)
     except sqlite3.DatabaseError as e:  # "database disk image is malformed", "not a database"
         return DbView(path.name, False, str(e), now)
     said = "; ".join(str(r[0]) for r in rows)
