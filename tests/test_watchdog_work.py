@@ -283,3 +283,24 @@ def test_a_database_that_cannot_be_read_now_is_not_called_corrupt(tmp_path: Path
         db.close()
     assert v is not None and v.ok is None and "locked" in v.message, v
     assert check(snap([], {}, (v,)), NOW) == []
+
+
+def test_the_report_says_no_heartbeat_for_a_daemon_that_never_wrote_one() -> None:
+    from ecauto.config import WatchdogSettings
+    from watchdog import report
+    from watchdog.policy import assess
+    from watchdog.state import State
+
+    s = snap([proc(202, "upload-base")], {"upload-base": None})
+    s = replace(
+        s,
+        watchers={"upload-base": WatcherView("upload-base", "upload-base")},
+        circus=CircusView(True, "", CIRCUSD, {"upload-base": "active"}, {"upload-base": (202,)}),
+    )
+    settings = WatchdogSettings()
+    a = assess(s, settings, State(), NOW)
+    (f,) = [f for f in a.findings if f.kind is Kind.HUNG]
+    assert "no heartbeat since it started" in f.summary
+    r = report.build(s, a, State(), settings, [], None)
+    (row,) = r.daemons
+    assert row.state == "no heartbeat" and row.pid == 202
