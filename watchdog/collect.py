@@ -15,6 +15,7 @@ import socket
 import stat
 import sys
 import time
+import urllib.parse
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import Any
 import psutil
 
 from ecauto import redact, roster
+from ecauto.atomic import read_json_record, write_json_atomic
 from ecauto.config import WatchdogSettings
 from ecauto.daemon.heartbeat import Heartbeat, read_heartbeat
 from ecauto.daemon.lock import is_held, read_owner
@@ -45,6 +47,7 @@ from .identify import (
 from .journal import JournalReader, journal_path, last_words
 from .snapshot import (
     CircusView,
+    DbView,
     HeartbeatView,
     LockView,
     PortView,
@@ -268,6 +271,62 @@ def read_heartbeats(home: Home, names: Iterable[str]) -> dict[str, HeartbeatView
     return out
 
 
+# The databases of a home, checked with `PRAGMA quick_check` at most this often (it reads every
+# page: cheap for ecauto's files, but not for every pass). A bad verdict is checked again each
+# pass, so a restored file is seen at once.
+DATABASES = ("ecauto.db", "quota.db")
+DB_CHECK_EVERY_S = 300.0
+DB_BUSY_TIMEOUT_S = 0.5
+
+
+def check_database(path: Path, now: float) -> DbView | None:
+    """One read-only `PRAGMA quick_check` of `path`; None when there is no such file."""
+    import sqlite3  # only when a check is due
+
+    if not path.is_file():
+        return None
+    uri = "file:" + urllib.parse.quote(str(path)) + "?mode=ro"
+    try:
+        db = sqlite3.connect(uri, uri=True, timeout=DB_BUSY_TIMEOUT_S)
+        try:
+            rows = db.execute("PRAGMA quick_check(3)").fetchall()
+        finally:
+            db.close()
+    except sqlite3.OperationalError as e:
+        # Busy, locked, cannot open, an I/O error: it could not be read, which says nothing of
+        # its pages (and must not pass for corruption).
+        return DbView(path.name, None, f"not checked: {e}", now)
+    except sqlite3.DatabaseError as e:  # "database disk image is malformed", "not a database"
+        return DbView(path.name, False, str(e), now)
+    said = "; ".join(str(r[0]) for r in rows)
+    return DbView(path.name, said == "ok", said, now)
+
+
+def check_databases(
+    home: Home, cache: Mapping[str, DbView], now: float, every_s: float = DB_CHECK_EVERY_S
+) -> tuple[DbView, ...]:
+    """The verdict of each database of the home: the cached one while it is recent and good,
+    else a new check."""
+    out = []
+    for name in DATABASES:
+        old = cache.get(name)
+        if old is not None and old.ok is True and 0 <= now - old.checked_at < every_s:
+            out.append(old)
+            continue
+        view = check_database(home.root / name, now)
+        if view is not None:
+            out.append(view)
+    return tuple(out)
+
+
+def read_db_cache(path: Path) -> dict[str, DbView]:
+    try:
+        data = read_json_record(path)
+        return {k: DbView.from_json(v) for k, v in data.items() if isinstance(v, dict)}
+    except (FileNotFoundError, ValueError, KeyError, TypeError):
+        return {}
+
+
 def watcher_views(setup: CircusSetup) -> dict[str, WatcherView]:
     out = {}
     for name, spec in setup.watchers.items():
@@ -313,6 +372,9 @@ class Collector:
         # (pid, start tick) -> (raw command line, what was read, whether its mark was read)
         self._cache: dict[tuple[int, str], tuple[bytes, ProcInfo | None, bool]] = {}
         self.journal = JournalReader(journal_path(home.root))
+        # The last database verdicts: in memory for the loop, in a file for one-shot commands.
+        self.db_cache_path = home.watchdog / "db_check.json"
+        self._db_cache: dict[str, DbView] | None = None
 
     def circus(self) -> CircusView:
         why = endpoint_refuses(self.setup.endpoint)
@@ -320,8 +382,27 @@ class Collector:
             return CircusView(False, why)
         return _circusd_view(self.control, self.watchers)
 
-    def snapshot(self, groups: Iterable[int] = ()) -> Snapshot:
-        """`groups`: process groups of daemons seen before (their leftovers are read in full)."""
+    def databases(self, now: float, save: bool) -> tuple[DbView, ...]:
+        """The databases' verdicts, checked again when due; `save` keeps new ones in the file
+        (a read-only look writes nothing)."""
+        if self._db_cache is None:
+            self._db_cache = read_db_cache(self.db_cache_path)
+        views = check_databases(self.home, self._db_cache, now)
+        fresh = {v.name: v for v in views}
+        if fresh != self._db_cache:
+            self._db_cache = fresh
+            if save and self.db_cache_path.parent.is_dir():
+                try:
+                    write_json_atomic(
+                        self.db_cache_path, {k: v.to_json() for k, v in fresh.items()}
+                    )
+                except OSError as e:
+                    log.warning("database verdicts not kept: %s", e)
+        return views
+
+    def snapshot(self, groups: Iterable[int] = (), save: bool = True) -> Snapshot:
+        """`groups`: process groups of daemons seen before (their leftovers are read in full).
+        `save`: keep what was learnt for the next pass (False for a read-only look)."""
         circus = self.circus()
         managed = circus.managed() | ({circus.circusd_pid} if circus.circusd_pid else set())
         parents, procs = self.processes(managed, set(groups))
@@ -343,6 +424,7 @@ class Collector:
             scanned=len(parents),
             sandbox_port=self.sandbox_port(),
             **self.deaths(),
+            databases=self.databases(self.clock(), save),
         )
 
     def sandbox_port(self) -> PortView | None:

@@ -28,6 +28,8 @@ class Kind(enum.StrEnum):
     DISK_FULL = "disk_full"
     CONFIG_ERROR = "config_error"
     SANDBOX_PORT = "sandbox_port"
+    FAILING = "failing"  # runs and beats, but its cycles keep failing
+    DB_CORRUPT = "db_corrupt"
 
 
 class Severity(enum.StrEnum):

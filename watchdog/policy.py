@@ -22,7 +22,7 @@ from ecauto import roster
 from ecauto.config import DaemonSettings, WatchdogSettings
 from ecauto.daemon.heartbeat import Phase
 
-from . import deaths, restarts, sandbox_port
+from . import deaths, restarts, sandbox_port, work
 from .findings import Action, Assessment, Do, Finding, Kind, Severity, Target
 from .findings import ago as _ago
 from .identify import Who, copies, leftover_of, who
@@ -48,6 +48,7 @@ def assess(
     p.watchers()
     p.copies()
     p.per_watcher()
+    p.findings.extend(work.check(snap, now))
     p.locks()
     p.leftovers()
     p.findings += sandbox_port.check(snap.sandbox_port, snap.mode)

@@ -14,7 +14,7 @@ from typing import Any
 from ecauto import redact, roster
 from ecauto.config import WatchdogSettings
 
-from . import deaths
+from . import deaths, work
 from .findings import Assessment, Finding, Kind, Severity
 from .snapshot import Snapshot
 from .state import State
@@ -29,6 +29,7 @@ _STATE_WORD = [
     (Kind.WATCHDOG_FAILING, "failing"),
     (Kind.HUNG, "hung"),
     (Kind.DOWN, "stopped"),
+    (Kind.FAILING, "failing"),
     (Kind.DUPLICATE, "duplicated"),
     (Kind.ORPHAN, "orphaned"),
 ]
@@ -123,12 +124,16 @@ def build(
         ]
         pids = c.pids.get(name, ())
         pid = pids[0] if len(pids) == 1 else None
+        status = c.statuses.get(name) if c.answered else None
+        if not c.answered and (seen := work.seen_running(snap, daemon)) is not None:
+            pid, status = seen.pid, "active"  # what the watchdog sees itself: it runs and beats
         proc = snap.proc(pid) if pid else None
         ds = a.new_state.daemon(daemon)
-        status = c.statuses.get(name) if c.answered else None
         state_word = _state_word(mine, status, snap.mode, name)
         hbv = snap.heartbeats.get(daemon)
         hb = hbv.heartbeat if hbv else None
+        if state_word == "hung" and (hb is None or not _names(hb.pid, pid, snap)):
+            state_word = "no heartbeat"  # never wrote one, or only an older process did
         hb_age = hb.age(now) if hb is not None and _names(hb.pid, pid, snap) else None
         # Restarts already made (not the one this look would plan), respawns as seen now.
         made = state.daemon(daemon).restarts

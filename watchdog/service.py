@@ -140,7 +140,7 @@ class Watchdog:
 
         Without `me` (a report, a scan), the watchdog's health is read from its heartbeat."""
         state = self.state_file.load() if self.state_file.path.exists() else State()
-        snap = self.collector.snapshot(groups=state.seen.keys())
+        snap = self.collector.snapshot(groups=state.seen.keys(), save=False)
         me = me if me is not None else self_view(snap, disk_free(self.home))
         return PassResult(snap, assess(snap, self.settings, state, snap.now, me), (), state)
 

@@ -139,6 +139,29 @@ class HeartbeatView:
 
 
 @dataclass(frozen=True)
+class DbView:
+    """A database file's last integrity check (`PRAGMA quick_check`), which may be minutes old."""
+
+    name: str  # the file name in the home: ecauto.db, quota.db
+    ok: bool | None  # None: it could not be checked (busy, unreadable)
+    message: str  # SQLite's own words ("ok" when it is)
+    checked_at: float
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> DbView:
+        ok = d.get("ok")
+        return cls(
+            str(d["name"]),
+            ok if isinstance(ok, bool) else None,
+            str(d.get("message", "")),
+            float(d["checked_at"]),
+        )
+
+
+@dataclass(frozen=True)
 class WatcherView:
     """A watcher as circus.ini names it, and which daemon its command line starts."""
 
@@ -192,6 +215,7 @@ class Snapshot:
     journal: tuple[Entry, ...] = ()
     # watcher -> the last line of its log, for a watcher that died on its own (why it exits)
     last_words: dict[str, str] = field(default_factory=dict)
+    databases: tuple[DbView, ...] = ()
     schema: int = SCHEMA
 
     def proc(self, pid: int) -> ProcInfo | None:
@@ -218,6 +242,7 @@ class Snapshot:
             "sandbox_port": self.sandbox_port.to_json() if self.sandbox_port else None,
             "journal": [e.to_json() for e in self.journal],
             "last_words": dict(self.last_words),
+            "databases": [db.to_json() for db in self.databases],
         }
 
     @classmethod
@@ -240,4 +265,5 @@ class Snapshot:
             sandbox_port=PortView.from_json(d["sandbox_port"]) if d.get("sandbox_port") else None,
             journal=tuple(Entry.from_json(e) for e in d.get("journal", ())),
             last_words={str(k): str(v) for k, v in d.get("last_words", {}).items()},
+            databases=tuple(DbView.from_json(x) for x in d.get("databases", ())),
         )

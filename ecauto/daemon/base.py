@@ -73,6 +73,7 @@ class Daemon:
         self._last_error: str | None = None
         self._last_error_at: float | None = None
         self._cycles = 0
+        self._failures = 0  # cycles failed in a row
         self._last_beat = 0.0
 
     # --- hooks -------------------------------------------------------------------------------
@@ -136,6 +137,7 @@ class Daemon:
             last_error=self._last_error,
             last_error_at=self._last_error_at,
             cycles=self._cycles,
+            failures=self._failures,
         )
         try:
             write_heartbeat(self.home.heartbeat_path(self.name), hb)
@@ -246,10 +248,12 @@ class Daemon:
                 return True
             self.log.exception("cycle failed %s", fields(error=one_line(repr(e))))
             self.record_error(f"cycle failed: {e}")
+            self._failures += 1
             return False
         finally:
             self._cycles += 1
         self._last_success_at = time.time()
+        self._failures = 0
         return True
 
 

@@ -6,19 +6,19 @@ leaves this module (an error message) is scrubbed of it, in case a library ever 
 
 from __future__ import annotations
 
-import email.utils
 import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
-
-import requests
+from typing import TYPE_CHECKING, Protocol
 
 from ecauto import __version__
 from ecauto.clients import sandbox_check
 from ecauto.config import ConfigError
 from ecauto.records import one_line
+
+if TYPE_CHECKING:
+    import requests
 
 LIVE_API_URL = "https://api.chatwork.com/v2"
 SANDBOX_TOKEN = "sandbox-chatwork-token"
@@ -93,15 +93,20 @@ class Transport(Protocol):
 
 
 class RequestsTransport:
-    """The real transport: one keep-alive session."""
+    """The real transport: one keep-alive session, made at the first post (requests is slow to
+    import, and `watchdog report` only counts what waits in the outbox)."""
 
     def __init__(self) -> None:
-        self._session = requests.Session()
-        self._session.headers["User-Agent"] = f"ecauto-watchdog/{__version__}"
+        self._session: requests.Session | None = None
 
     def post(
         self, url: str, headers: Mapping[str, str], data: Mapping[str, str], timeout: float
     ) -> tuple[int, Mapping[str, str], str]:
+        import requests
+
+        if self._session is None:
+            self._session = requests.Session()
+            self._session.headers["User-Agent"] = f"ecauto-watchdog/{__version__}"
         where = url.split("?")[0]
         try:
             sandbox_check.before(url)  # in sandbox mode: only to this instance's sandbox
@@ -124,7 +129,8 @@ class RequestsTransport:
         return r.status_code, dict(r.headers), r.text
 
     def close(self) -> None:
-        self._session.close()
+        if self._session is not None:
+            self._session.close()
 
 
 def _connection_trouble(e: Exception) -> str:
@@ -184,6 +190,8 @@ def retry_after_s(headers: Mapping[str, str], now: float) -> float | None:
         try:
             wait = float(raw)
         except ValueError:
+            import email.utils  # an HTTP date: rare, and email is slow to import
+
             try:
                 wait = email.utils.parsedate_to_datetime(raw).timestamp() - now
             except (TypeError, ValueError, IndexError, OverflowError):
