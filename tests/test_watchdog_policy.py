@@ -16,7 +16,7 @@ from ecauto.config import WatchdogDaemonSettings, WatchdogSettings, _watched
 from ecauto.daemon.heartbeat import Heartbeat, Phase
 from ecauto.daemon.lock import LockOwner
 from ecauto.daemon.owner import Owner
-from watchdog import deaths
+from watchdog import deaths, policy
 from watchdog.deaths import Entry
 from watchdog.findings import Assessment, Do
 from watchdog.identify import is_circusd
@@ -1087,3 +1087,174 @@ def test_a_crash_loop_the_watchdog_stops_still_needs_a_person_while_circusd_stop
         ("crash_loop", "critical", "alert")
     ]
     assert "the watchdog stopped its watcher" in a3.findings[0].summary
+
+
+# -- each check by itself: the View in, its Step out ------------------------------------------------
+
+
+def look(w: World, state: State | None = None) -> tuple[policy.View, policy.Pass]:
+    """The view of `w` and a pass that starts from `state`, as `assess` gives every check."""
+    st = state or State()
+    return policy.view(w.snapshot(), SETTINGS, st, w.now), policy.Pass(st)
+
+
+def _circusd_quit(w: World) -> None:
+    _circusd_gone(w)
+    w.journal = [Entry(NOW - 30, "upload-ebay", deaths.STOPPED, by=deaths.BY_QUIT)]
+
+
+@pytest.mark.parametrize(
+    ("make", "want"),
+    [
+        (_healthy, []),
+        (_circusd_silent, [("critical", "alert", (CIRCUSD,), "runs but does not answer")]),
+        (_circusd_gone, [("critical", "alert", (), "no circusd runs for this instance")]),
+        (_circusd_quit, [("info", "none", (), "stopped on request (circusctl quit)")]),
+    ],
+    ids=["answers", "silent", "gone", "quit on request"],
+)
+def test_check_circusd(
+    make: Callable[[World], None], want: list[tuple[str, str, tuple[int, ...], str]]
+) -> None:
+    w = World()
+    make(w)
+    step = policy.check_circusd(*look(w))
+    got = [(f.severity.value, f.action.value, f.pids) for f in step.findings]
+    assert got == [x[:3] for x in want]
+    assert all(x[3] in f.summary for x, f in zip(want, step.findings, strict=True))
+    assert step.actions == () and step.state is None
+
+
+@pytest.mark.parametrize(
+    ("make", "want"),
+    [
+        (_healthy, []),
+        (_stale_lock, [("old", "remove_lock", (4242,), f"{HOME}/locks/old.lock")]),
+        (_stale_lock_innocent, [("old", "remove_lock", (1,), f"{HOME}/locks/old.lock")]),
+        (_lock_corrupt_held, [("upload-base", "none", (202,), None)]),
+        (_lock_innocent_held, [("upload-base", "none", (202,), None)]),
+        (_lock_not_regular, [("odd", "none", (), None)]),
+        (_lock_outside, [("odd", "none", (), None)]),
+    ],
+    ids=[
+        "held by its owner",
+        "stale",
+        "stale naming pid 1",
+        "held, corrupt",
+        "held, names pid 1",
+        "not a file",
+        "outside locks/",
+    ],
+)
+def test_check_locks(
+    make: Callable[[World], None], want: list[tuple[str, str, tuple[int, ...], str | None]]
+) -> None:
+    w = World()
+    make(w)
+    step = policy.check_locks(*look(w))
+    assert [(f.daemon, f.action.value, f.pids) for f in step.findings] == [x[:3] for x in want]
+    # Only a lock nobody holds, in locks/, is planned for removal; it names its own path.
+    assert [a.path for a in step.actions] == [x[3] for x in want if x[3] is not None]
+
+
+@pytest.mark.parametrize(
+    ("make", "state", "want"),
+    [
+        (_leftover, SEEN_500, [("upload-yahoo", [600])]),
+        (_leftover, State(), []),
+        (_leftover_leader_alive, SEEN_500, []),  # the copies check judges it
+        (_leftover_other_user, SEEN_500, []),
+        (_stranger_in_old_group, SEEN_500, []),
+        (_leftover_mark_of_a_reused_pid, SEEN_500, []),
+        (_leftover_mark_of_another_home, SEEN_500, []),
+        (_leftover_mark_of_another_daemon, SEEN_500, []),
+        (_leftover_is_a_circusd, SEEN_500, []),
+    ],
+    ids=[
+        "leftover",
+        "nothing remembered",
+        "its daemon lives",
+        "another user",
+        "no mark",
+        "reused pid",
+        "another home",
+        "another daemon",
+        "a circusd",
+    ],
+)
+def test_check_leftovers(
+    make: Callable[[World], None], state: State, want: list[tuple[str, list[int]]]
+) -> None:
+    w = World()
+    make(w)
+    step = policy.check_leftovers(*look(w, state))
+    assert [(a.daemon, [t.pid for t in a.targets]) for a in step.actions] == want
+    assert [f.daemon for f in step.findings] == [d for d, _ in want]
+
+
+@pytest.mark.parametrize(
+    ("make", "state", "ending", "recheck"),
+    [
+        (_healthy, None, set(), False),
+        (_dup, None, {"sync-inventory"}, False),
+        (_dup_young, None, set(), True),
+        (_reload_overlap, None, set(), True),
+        (_orphan_holder, None, {"upload-ebay"}, False),
+    ],
+    ids=["healthy", "duplicate", "young copy", "reload overlap", "orphan holder"],
+)
+def test_check_copies_tells_the_later_checks_what_it_judged(
+    make: Callable[[World], None], state: State | None, ending: set[str], recheck: bool
+) -> None:
+    w = World()
+    make(w)
+    step = policy.check_copies(*look(w, state))
+    assert {d for d, j in step.judged.items() if j.ending} == ending
+    assert (step.recheck is not None) is recheck
+    legit = {d: [[x.pid for x in g] for g in j.legit] for d, j in step.judged.items()}
+    managed = {d: [[p] for p in w.pids[d] if p in w.procs] for d in w.pids}
+    assert legit == {d: managed[d] for d in legit}
+
+
+def test_check_copies_judges_nothing_while_circusd_is_busy() -> None:
+    w = World()
+    _dup(w)
+    w.reason = "circusd is busy: no pids"  # answered, but without its lists
+    assert policy.check_copies(*look(w)) == policy.Step(state=State())
+
+
+def test_remember_seen_keeps_what_circusd_manages_and_forgets_the_gone() -> None:
+    w = World()
+    gone = Seen("upload-base", 4000, NOW - 900, NOW - 60)  # neither it nor its group lives
+    group = Seen("upload-yahoo", 500, NOW - 700, NOW - 60)  # gone, but its group lives
+    _leftover(w)
+    v, p = look(w, State(seen={4000: gone, 500: group}))
+    step = policy.remember_seen(v, p)
+    assert step.state is not None and step.findings == ()
+    assert sorted(step.state.seen) == sorted([500, *MANAGED.values()])
+    assert step.state.seen[202] == Seen("upload-base", 202, NOW - 600, NOW)
+
+
+def test_a_pass_numbers_each_action_by_its_finding() -> None:
+    w = World()
+    _stale_lock(w)
+    _leftover(w)
+    v, p = look(w, SEEN_500)
+    p = p.then(policy.check_locks(v, p)).then(policy.check_leftovers(v, p))
+    assert [p.findings[a.ref].kind.value for a in p.actions] == ["stale_lock", "leftovers"]
+    assert [a.ref for a in p.actions] == [0, 1]
+
+
+@pytest.mark.parametrize(
+    ("ending", "want"),
+    [(False, ("warning", "alert")), (True, ("warning", "none"))],
+    ids=["nothing else is ended", "its lock holder is being ended"],
+)
+def test_check_daemons_reads_what_the_copies_check_is_ending(
+    ending: bool, want: tuple[str, str]
+) -> None:
+    w = World()
+    v, p = look(w, _respawns(3)())
+    p = replace(p, judged={"upload-ebay": policy.Judged(legit=(), ending=ending)})
+    loops = [f for f in policy.check_daemons(v, p).findings if f.kind.value == "crash_loop"]
+    assert [(f.daemon, f.severity.value, f.action.value) for f in loops] == [("upload-ebay", *want)]
