@@ -355,6 +355,7 @@ def _targets(group: Iterable[ProcInfo]) -> tuple[Target, ...]:
 
 
 def check_circusd(v: View, p: Pass) -> Step:
+    """circusd does not answer, or no circusd runs (critical), unless it quit on request."""
     c = v.snap.circus
     if c.answered:
         return Step()
@@ -374,6 +375,7 @@ def check_circusd(v: View, p: Pass) -> Step:
 
 
 def check_watchers(v: View, p: Pass) -> Step:
+    """Each watcher circus.ini names, as circusd runs it; a person's start clears `stopped`."""
     if not v.known:
         return Step()
     state = p.state
@@ -463,6 +465,8 @@ def _looped(
 
 
 def check_copies(v: View, p: Pass) -> Step:
+    """Duplicates and orphans, per daemon. It tells the later checks which copies are
+    legitimate and which daemons are being ended (`Step.judged`)."""
     state = p.state
     found: list[Found] = []
     recheck: float | None = None
@@ -581,6 +585,8 @@ def _overlap(
 
 
 def check_daemons(v: View, p: Pass) -> Step:
+    """Per watcher: a new pid (respawn), a crash loop, the hung check of its one legitimate
+    copy, then the restart budget's health, which any finding of it so far spoils."""
     state = p.state
     found: list[Found] = []
     statuses = v.snap.circus.statuses
@@ -605,8 +611,8 @@ def check_daemons(v: View, p: Pass) -> Step:
         elif daemon not in roster.BEATING:
             healthy = judged is not None and len(judged.legit) == 1
         earlier = [*p.findings, *(f for f, _ in found)]
-        said = [f for f, _ in mine] + [f for f in earlier if f.daemon in (name, daemon)]
-        healthy = healthy and not any(f.severity is not Severity.INFO for f in said)
+        theirs = [f for f, _ in mine] + [f for f in earlier if f.daemon in (name, daemon)]
+        healthy = healthy and not any(f.severity is not Severity.INFO for f in theirs)
         state = state.with_daemon(daemon, restarts.settle(ds, healthy, v.settings, v.now))
         found += mine
     return Step(found=tuple(found), state=state)
@@ -836,6 +842,7 @@ def check_work(v: View, p: Pass) -> Step:
 
 
 def check_locks(v: View, p: Pass) -> Step:
+    """A lock nobody holds is removed; only when it is a regular file in `<home>/locks`."""
     locks_dir = os.path.normpath(os.path.join(v.snap.home, "locks"))
     found: list[Found] = []
     for lv in v.snap.locks:
