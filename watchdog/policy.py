@@ -16,11 +16,12 @@ which daemons are being ended), the `Step` what it adds. `assess` folds them in 
    ended (the crash-loop check reads both), a reload's overlap.
 4. `check_daemons`: per watcher, new pids (respawns), crash loops, the hung check of the
    legitimate copy, and the restart budget's health (it reads the findings so far).
-5. `check_work`, 6. `check_locks`, 7. `check_leftovers` (from the managed processes remembered
-   by the last pass), 8. `check_sandbox_port`.
-9. `remember_seen`: the managed processes of this pass, for the next (after the leftovers).
-10. `check_self`: the watchdog's own health.
+5. `check_work`, 6. `check_locks`, 8. `check_sandbox_port`, 10. `check_self` (the watchdog's
+   own health) read the view alone; their place only orders the findings.
+7. `check_leftovers`: from the managed processes the last pass remembered, so before
+9. `remember_seen`, which remembers this pass's for the next.
 Then the findings become incidents and notices, and a finding that merely goes on is marked.
+A check pairs each action with the finding it answers; `Pass.then` sets `Action.ref` from that.
 
 Who is legitimate: for each daemon, the copy circusd manages; when circusd does not answer, the
 copies whose parent is a live circusd of this instance. Any other copy of this instance (our
