@@ -5,15 +5,30 @@ from __future__ import annotations
 import signal
 import sqlite3
 import subprocess
+import sys
 from pathlib import Path
 
 import psutil
 import pytest
 import requests
-from support import Reaper, Rig, read_hb, read_lock, sandbox_headers, wait_for
+from support import (
+    Reaper,
+    Rig,
+    fill,
+    free_port,
+    instance_env,
+    read_hb,
+    read_lock,
+    sandbox_headers,
+    wait_for,
+    write_config,
+)
 
 from ecauto.clients.base import BaseClient
 from ecauto.credentials import StaticToken
+from ecauto.daemon.lock import is_held
+from ecauto.home import Home
+from ecauto.quota.shared import QuotaStore
 from ecauto.store import Store
 
 pytestmark = [pytest.mark.process, pytest.mark.timeout(90)]
@@ -90,6 +105,52 @@ def test_a_bad_config_stops_the_start_with_one_line(rig: Rig) -> None:
     assert res.returncode == 78
     assert res.stderr.strip().count("\n") == 0 and "upload.base.extra" in res.stderr
     assert not (rig.home / "locks" / "upload-base.lock").exists()
+
+
+def test_the_config_line_passes_the_redaction(rig: Rig) -> None:
+    """ecauto.toml quotes a bad value back; a credential pasted there, or a terminal escape,
+    must not reach stderr (a terminal, or Circus's log file) as it is."""
+    secret = "base-refresh-5f0c2e9a71"
+    rig.config.write_text(
+        rig.config.read_text().replace(
+            "interval_s = 2\n", f'interval_s = "{secret}\\u001b[2J"\n', 1
+        )
+    )
+    rig.env["BASE_REFRESH_TOKEN"] = secret
+    res = rig.run("ecauto.daemons.upload", "--platform", "base")
+    assert res.returncode == 78
+    assert "upload.base.interval_s" in res.stderr and "***" in res.stderr, res.stderr
+    assert secret not in res.stderr and "\x1b" not in res.stderr
+
+
+def test_a_full_disk_at_the_lock_is_one_line_and_leaves_nothing(
+    tmp_path: Path, tiny_home: Path
+) -> None:
+    """The lock's own write hits ENOSPC (a filled tmpfs home): one line and exit 1, no
+    traceback; the lock let go, so once space is back the next start is clean."""
+    config = write_config(tmp_path / "ecauto.toml", free_port())
+    env = instance_env(tiny_home, config)
+    Home(tiny_home).ensure()
+    # The quota database is opened as the daemon is built, before its lock: kept open here, its
+    # -wal and -shm files need no new space.
+    quota = QuotaStore(tiny_home / "quota.db")
+    fill(tiny_home / "filler")
+    try:
+        res = subprocess.run(
+            [sys.executable, "-m", "ecauto.daemons.upload", "--platform", "base"],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        quota.close()
+    assert res.returncode == 1, res.stderr
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "No space left on device" in lines[0], res.stderr
+    assert "upload-base: not started: cannot write" in lines[0]
+    assert not is_held(tiny_home / "locks" / "upload-base.lock")
 
 
 def test_a_listing_caught_mid_upload_is_neither_lost_nor_sent_twice(rig: Rig) -> None:
