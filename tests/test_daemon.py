@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
 import subprocess
@@ -26,8 +27,9 @@ from support import (
 
 from ecauto.clients.base import BaseClient
 from ecauto.credentials import StaticToken
-from ecauto.daemon.lock import is_held
-from ecauto.home import Home
+from ecauto.daemon.early import home_of
+from ecauto.daemon.lock import LockOwner, SingletonLock, is_held
+from ecauto.home import Home, resolve_home
 from ecauto.quota.shared import QuotaStore
 from ecauto.store import Store
 
@@ -199,3 +201,51 @@ def test_a_second_signal_leaves_at_once(tmp_path: Path, reaper: Reaper) -> None:
     assert p.wait(timeout=5) == 130
     assert not (rig.home / "locks" / "sync-inventory.lock").exists()
     assert not psutil.pid_exists(p.pid) or psutil.Process(p.pid).status() == "zombie"
+
+
+@pytest.mark.parametrize(
+    "module, args, name",
+    [
+        ("ecauto.daemons.sync", [], "sync-inventory"),
+        ("ecauto.daemons.upload", ["--platform", "ebay"], "upload-ebay"),
+    ],
+)
+def test_a_refused_copy_leaves_before_its_heavy_imports(
+    tmp_path: Path, module: str, args: list[str], name: str
+) -> None:
+    """A copy started while its daemon runs used to import requests, psutil and SQLite first
+    (about 0.5 s idle, over the watchdog's 3 s settle on a busy machine, which then ended it
+    with SIGTERM before it could say why). It must find the lock taken with the stdlib alone."""
+    home = Home(tmp_path / "home").ensure()
+    lock = SingletonLock(
+        home.lock_path(name), LockOwner.for_this_process(name, str(home.root), 0.0)
+    )
+    lock.acquire()
+    try:
+        res = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", module, "--home", str(home.root), *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        lock.release()
+    imported = {ln.split("|")[-1].strip() for ln in res.stderr.splitlines() if "import time:" in ln}
+    said = [ln for ln in res.stderr.splitlines() if ln.strip() and "import time:" not in ln]
+    assert res.returncode == 75, res.stderr[-2000:]
+    assert said == [
+        f"{name}: not started: {name} is already running as pid {os.getpid()};"
+        f" lock {home.lock_path(name)}"
+    ]
+    assert not imported & {"requests", "psutil", "sqlite3", "ecauto.config", "ecauto.store"}
+
+
+def test_the_early_look_resolves_the_home_as_the_daemon_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for env in ("", "elsewhere/h", "~/x"):
+        monkeypatch.setenv("ECAUTO_HOME", env)
+        for explicit in (None, "rel/../home", "~/y", str(tmp_path / "abs")):
+            assert home_of(explicit) == resolve_home(explicit)

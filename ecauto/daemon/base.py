@@ -23,6 +23,7 @@ from ecauto import config as config_mod
 from ecauto import logsetup, redact
 from ecauto.cliargs import Parser, seconds
 from ecauto.config import Config, ConfigError
+from ecauto.daemon import early
 from ecauto.daemon.heartbeat import Heartbeat, Phase, write_heartbeat
 from ecauto.daemon.lock import LockHeld, LockOwner, SingletonLock
 from ecauto.daemon.owner import Owner, export
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # --once and the cycle failed, or an unexpected crash
-EXIT_LOCKED = 75  # another copy holds the singleton lock (EX_TEMPFAIL)
+EXIT_LOCKED = early.EXIT_LOCKED  # another copy holds the singleton lock (EX_TEMPFAIL)
 EXIT_CONFIG = 78  # bad configuration or missing credential (EX_CONFIG)
 EXIT_FORCED = 130  # a second stop signal cut the current unit of work short
 
@@ -171,7 +172,7 @@ class Daemon:
             lock.acquire()
         except LockHeld as e:
             # One line, and nothing of the holder's is touched: not its heartbeat, not its lock.
-            redact.complain(refused(self.name, e))
+            redact.complain(early.refused(self.name, e))
             return EXIT_LOCKED
         except ConfigError as e:  # an unsafe home
             redact.complain(f"{self.name}: {e}")
@@ -301,11 +302,6 @@ def run_daemon(factory: Any, parser: argparse.ArgumentParser, argv: Sequence[str
         redact.complain(f"{name}: not started: {_why(e) if isinstance(e, OSError) else e}")
         return EXIT_FAILED
     return daemon.serve()
-
-
-def refused(name: str, e: LockHeld) -> str:
-    """The one line of a copy that finds its daemon already running."""
-    return f"{name}: not started: {e}"
 
 
 def _why(e: OSError) -> str:
