@@ -885,3 +885,34 @@ def test_process_exits_78_on_bad_config(tmp_path: Path) -> None:
     assert proc.returncode == 78
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "sandbox.spapi_rate" in lines[0]
+
+
+@pytest.mark.process
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("unsafe", ["open to others", "a symlink"])
+def test_process_exits_78_on_an_unsafe_home(tmp_path: Path, unsafe: str) -> None:
+    """The sandbox keeps the key the daemons prove it by: its home is checked as theirs is."""
+    home = tmp_path / "home"
+    if unsafe == "a symlink":
+        (tmp_path / "real").mkdir(mode=0o700)
+        home.symlink_to(tmp_path / "real")
+    else:
+        home.mkdir()
+        home.chmod(0o777)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "ecauto.sandbox", "--port", "0", "--home", str(home)],
+        cwd=tmp_path,
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        _, err = proc.communicate(timeout=20)
+    except subprocess.TimeoutExpired:  # it started: the home was not checked
+        proc.kill()
+        _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 78, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"sandbox: unsafe home: {home}"), err
+    assert not (tmp_path / "real" / "secrets").exists()
