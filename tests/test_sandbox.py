@@ -829,20 +829,23 @@ def _env() -> dict[str, str]:
     return env
 
 
-@pytest.mark.process
-@pytest.mark.timeout(60)
-def test_process_serves_until_sigterm_and_exits_0(tmp_path: Path) -> None:
-    port_file = tmp_path / "port"
-    home = tmp_path / "home"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ecauto.sandbox", "--port", "0", "--port-file", str(port_file)]
-        + ["--home", str(home)],
-        cwd=tmp_path,
+def _sandbox_process(cwd: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "ecauto.sandbox", "--port", "0", *args],
+        cwd=cwd,
         env=_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+@pytest.mark.process
+@pytest.mark.timeout(60)
+def test_process_serves_until_sigterm_and_exits_0(tmp_path: Path) -> None:
+    port_file = tmp_path / "port"
+    home = tmp_path / "home"
+    proc = _sandbox_process(tmp_path, "--port-file", str(port_file), "--home", str(home))
     try:
         port = int(wait_for(lambda: port_file.exists() and port_file.read_text().strip(), 20))
         health = requests.get(f"http://127.0.0.1:{port}/_sandbox/health", timeout=5)
@@ -899,14 +902,7 @@ def test_process_exits_78_on_an_unsafe_home(tmp_path: Path, unsafe: str) -> None
     else:
         home.mkdir()
         home.chmod(0o777)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ecauto.sandbox", "--port", "0", "--home", str(home)],
-        cwd=tmp_path,
-        env=_env(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = _sandbox_process(tmp_path, "--home", str(home))
     try:
         _, err = proc.communicate(timeout=20)
     except subprocess.TimeoutExpired:  # it started: the home was not checked
