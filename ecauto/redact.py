@@ -15,6 +15,7 @@ escaped, so that nothing that could still hide a token, or forge a log line, is 
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 import threading
@@ -149,4 +150,5 @@ def error_line(text: object, limit: int = 300) -> str:
 def complain(text: object) -> None:
     """Why a command stops, as one scrubbed line on stderr (it may quote a config value or an
     error a library made, and stderr goes to a terminal or to a log file)."""
+    register_env(os.environ)  # it may come before logging is set up (a bad argument)
     print(error_line(text, 2000), file=sys.stderr)

@@ -125,6 +125,14 @@ def test_the_config_line_passes_the_redaction(rig: Rig) -> None:
     assert secret not in res.stderr and "\x1b" not in res.stderr
 
 
+def test_a_bad_argument_line_passes_the_redaction(rig: Rig) -> None:
+    secret = "ebay-access-2b7d90c4e1"
+    rig.env["EBAY_ACCESS_TOKEN"] = secret
+    res = rig.run("ecauto.daemons.upload", "--platform", "base", "--interval", secret)
+    assert res.returncode == 2 and "--interval" in res.stderr and "***" in res.stderr
+    assert secret not in res.stderr
+
+
 def test_a_full_disk_at_the_lock_is_one_line_and_leaves_nothing(
     tmp_path: Path, tiny_home: Path
 ) -> None:

@@ -54,7 +54,6 @@ def leave_if_running(name_for: Callable[[argparse.Namespace], str], argv: Sequen
         holder = None
     from ecauto import redact
 
-    redact.register_env(os.environ)
     redact.complain(refused(name, LockHeld(path, holder)))
     sys.exit(EXIT_LOCKED)
 
