@@ -4,7 +4,7 @@ Settings come from the [sandbox] table of ecauto.toml; each flag overrides its k
 
 Exit codes: 0 stopped by a signal; 2 usage error; 69 cannot start (home not writable, address
 not available) or the server thread died; 73 cannot write --port-file; 78 bad configuration (in
-the file or in flag values); 98 the port is taken by another program (98 is EADDRINUSE).
+the file or in flag values) or an unsafe home (as the daemons', see ecauto.home); 98 the port is taken by another program (98 is EADDRINUSE).
 """
 
 from __future__ import annotations
