@@ -179,7 +179,8 @@ class Daemon:
             return EXIT_CONFIG
         except OSError as e:
             # A full disk or a quota: acquire() let go of all it took, so the next start is clean.
-            redact.complain(f"{self.name}: not started: cannot write {lock.path}: {_why(e)}")
+            where = e.filename or lock.path
+            redact.complain(f"{self.name}: not started: cannot write {where}: {_why(e)}")
             return EXIT_FAILED
         self._install_signals()
         # Before any work: whatever this daemon starts carries the mark, so that what outlives
