@@ -61,7 +61,7 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 class _Parser(Parser):
     def error(self, message: str) -> NoReturn:
-        print(f"{self.prog}: {message} (see --help)", file=sys.stderr)
+        _complain(f"{self.prog}: {message} (see --help)")  # it quotes what was typed
         raise SystemExit(report_mod.EXIT["unknown"])
 
 
