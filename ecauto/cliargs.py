@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import NoReturn
+
+from ecauto import redact
 
 
 class Parser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
-        print(f"{self.prog}: {message} (see --help)", file=sys.stderr)
+        redact.complain(f"{self.prog}: {message} (see --help)")  # it quotes what was typed
         raise SystemExit(2)
 
 

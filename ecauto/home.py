@@ -161,7 +161,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         Home(resolve_home(args[0] if args else None)).ensure()
     except (HomeError, OSError) as e:
-        print(f"ecauto: {e}", file=sys.stderr)
+        from ecauto import redact
+
+        redact.complain(f"ecauto: {e}")
         return 1
     return 0
 

@@ -15,7 +15,9 @@ escaped, so that nothing that could still hide a token, or forge a log line, is 
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 import threading
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -143,3 +145,10 @@ def scrub_tree(value: Any) -> Any:
 def error_line(text: object, limit: int = 300) -> str:
     """An error for a database field or a heartbeat: scrubbed, then one bounded line."""
     return one_line(scrub(text), limit)
+
+
+def complain(text: object) -> None:
+    """Why a command stops, as one scrubbed line on stderr (it may quote a config value or an
+    error a library made, and stderr goes to a terminal or to a log file)."""
+    register_env(os.environ)  # it may come before logging is set up (a bad argument)
+    print(error_line(text, 2000), file=sys.stderr)

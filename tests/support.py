@@ -615,3 +615,23 @@ def as_user(uid: int, gid: int, fn: Callable[[], Any]) -> Any:
     answer = json.loads(data or b'{"error": "no answer"}')
     assert "error" not in answer, answer["error"]
     return answer["ok"]
+
+
+def fill(path: Path) -> None:
+    with open(path, "wb", buffering=0) as f:  # unbuffered: closing it has nothing left to fail
+        try:
+            while True:
+                f.write(b"\0" * 65536)
+        except OSError:
+            pass
+    # What is left is less than a page: one more byte in a new file must fail.
+    probe = path.with_name("probe")
+    try:
+        with open(probe, "wb") as f:
+            f.write(b"x" * 8192)
+            f.flush()
+            os.fsync(f.fileno())
+    except OSError:
+        pass
+    finally:
+        probe.unlink(missing_ok=True)

@@ -20,6 +20,7 @@ import pytest
 import requests
 from support import HOST, TOKEN, Clock, Sandbox, deliver_all, first_lines, incident, make
 
+from ecauto import redact
 from ecauto.config import AlertSettings
 from watchdog.alerts import Alerter
 from watchdog.notices import Notice
@@ -338,6 +339,29 @@ def test_the_token_is_never_written_logged_or_shown(
     assert all(TOKEN not in t for t in texts)
     for record in caplog.records:
         assert record.exc_text is None or TOKEN not in record.exc_text
+
+
+def test_what_chatwork_says_back_is_redacted_where_the_outbox_keeps_it(
+    tmp_path: Path, clock: Clock, refusing: tuple[str, type[_Refusing]]
+) -> None:
+    """A server may echo any secret of the instance (not only the Chatwork token) and control
+    characters; the held reason is kept in the outbox's state file and shown in the report."""
+    secret = "lwa-refresh-9d3e7c51aa"
+    redact.register([secret])
+    url, handler = refusing
+    handler.answers[:] = [(401, {}, f'{{"errors":["bad {secret} \\u001b[2J"]}}')]
+    outbox = tmp_path / "outbox"
+    alerter = make(outbox, url, clock)
+    alerter.submit([incident("hung/a", clock)])
+    clock.advance(10)
+
+    d = alerter.deliver()
+
+    assert "HTTP 401" in d.last_error and "***" in d.last_error, d
+    state = (outbox / "state.json").read_text()
+    assert "HTTP 401" in state and "***" in state
+    for text in (d.last_error, state):
+        assert secret not in text and "\x1b" not in text and "\\u001b" not in text
 
 
 def test_alerts_off_without_a_target(tmp_path: Path, clock: Clock) -> None:

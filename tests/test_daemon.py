@@ -2,18 +2,35 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
 import subprocess
+import sys
 from pathlib import Path
 
 import psutil
 import pytest
 import requests
-from support import Reaper, Rig, read_hb, read_lock, sandbox_headers, wait_for
+from support import (
+    Reaper,
+    Rig,
+    fill,
+    free_port,
+    instance_env,
+    read_hb,
+    read_lock,
+    sandbox_headers,
+    wait_for,
+    write_config,
+)
 
 from ecauto.clients.base import BaseClient
 from ecauto.credentials import StaticToken
+from ecauto.daemon.early import home_of
+from ecauto.daemon.lock import LockOwner, SingletonLock, is_held
+from ecauto.home import Home, resolve_home
+from ecauto.quota.shared import QuotaStore
 from ecauto.store import Store
 
 pytestmark = [pytest.mark.process, pytest.mark.timeout(90)]
@@ -92,6 +109,60 @@ def test_a_bad_config_stops_the_start_with_one_line(rig: Rig) -> None:
     assert not (rig.home / "locks" / "upload-base.lock").exists()
 
 
+def test_the_config_line_passes_the_redaction(rig: Rig) -> None:
+    """ecauto.toml quotes a bad value back; a credential pasted there, or a terminal escape,
+    must not reach stderr (a terminal, or Circus's log file) as it is."""
+    secret = "base-refresh-5f0c2e9a71"
+    rig.config.write_text(
+        rig.config.read_text().replace(
+            "interval_s = 2\n", f'interval_s = "{secret}\\u001b[2J"\n', 1
+        )
+    )
+    rig.env["BASE_REFRESH_TOKEN"] = secret
+    res = rig.run("ecauto.daemons.upload", "--platform", "base")
+    assert res.returncode == 78
+    assert "upload.base.interval_s" in res.stderr and "***" in res.stderr, res.stderr
+    assert secret not in res.stderr and "\x1b" not in res.stderr
+
+
+def test_a_bad_argument_line_passes_the_redaction(rig: Rig) -> None:
+    secret = "ebay-access-2b7d90c4e1"
+    rig.env["EBAY_ACCESS_TOKEN"] = secret
+    res = rig.run("ecauto.daemons.upload", "--platform", "base", "--interval", secret)
+    assert res.returncode == 2 and "--interval" in res.stderr and "***" in res.stderr
+    assert secret not in res.stderr
+
+
+def test_a_full_disk_at_the_lock_is_one_line_and_leaves_nothing(
+    tmp_path: Path, tiny_home: Path
+) -> None:
+    """The lock's own write hits ENOSPC (a filled tmpfs home): one line and exit 1, no
+    traceback; the lock let go, so once space is back the next start is clean."""
+    config = write_config(tmp_path / "ecauto.toml", free_port())
+    env = instance_env(tiny_home, config)
+    Home(tiny_home).ensure()
+    # The quota database is opened as the daemon is built, before its lock: kept open here, its
+    # -wal and -shm files need no new space.
+    quota = QuotaStore(tiny_home / "quota.db")
+    fill(tiny_home / "filler")
+    try:
+        res = subprocess.run(
+            [sys.executable, "-m", "ecauto.daemons.upload", "--platform", "base"],
+            env=env,
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        quota.close()
+    assert res.returncode == 1, res.stderr
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "No space left on device" in lines[0], res.stderr
+    assert "upload-base: not started: cannot write" in lines[0]
+    assert not is_held(tiny_home / "locks" / "upload-base.lock")
+
+
 def test_a_listing_caught_mid_upload_is_neither_lost_nor_sent_twice(rig: Rig) -> None:
     # Given two listings a crash left 'uploading': one reached BASE before the crash, one did not
     assert rig.run("ecauto.daemons.upload", "--platform", "base", "--once").returncode == 0
@@ -138,3 +209,51 @@ def test_a_second_signal_leaves_at_once(tmp_path: Path, reaper: Reaper) -> None:
     assert p.wait(timeout=5) == 130
     assert not (rig.home / "locks" / "sync-inventory.lock").exists()
     assert not psutil.pid_exists(p.pid) or psutil.Process(p.pid).status() == "zombie"
+
+
+@pytest.mark.parametrize(
+    "module, args, name",
+    [
+        ("ecauto.daemons.sync", [], "sync-inventory"),
+        ("ecauto.daemons.upload", ["--platform", "ebay"], "upload-ebay"),
+    ],
+)
+def test_a_refused_copy_leaves_before_its_heavy_imports(
+    tmp_path: Path, module: str, args: list[str], name: str
+) -> None:
+    """A copy started while its daemon runs used to import requests, psutil and SQLite first
+    (about 0.5 s idle, over the watchdog's 3 s settle on a busy machine, which then ended it
+    with SIGTERM before it could say why). It must find the lock taken with the stdlib alone."""
+    home = Home(tmp_path / "home").ensure()
+    lock = SingletonLock(
+        home.lock_path(name), LockOwner.for_this_process(name, str(home.root), 0.0)
+    )
+    lock.acquire()
+    try:
+        res = subprocess.run(
+            [sys.executable, "-X", "importtime", "-m", module, "--home", str(home.root), *args],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        lock.release()
+    imported = {ln.split("|")[-1].strip() for ln in res.stderr.splitlines() if "import time:" in ln}
+    said = [ln for ln in res.stderr.splitlines() if ln.strip() and "import time:" not in ln]
+    assert res.returncode == 75, res.stderr[-2000:]
+    assert said == [
+        f"{name}: not started: {name} is already running as pid {os.getpid()};"
+        f" lock {home.lock_path(name)}"
+    ]
+    assert not imported & {"requests", "psutil", "sqlite3", "ecauto.config", "ecauto.store"}
+
+
+def test_the_early_look_resolves_the_home_as_the_daemon_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    for env in ("", "elsewhere/h", "~/x"):
+        monkeypatch.setenv("ECAUTO_HOME", env)
+        for explicit in (None, "rel/../home", "~/y", str(tmp_path / "abs")):
+            assert home_of(explicit) == resolve_home(explicit)

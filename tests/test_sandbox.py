@@ -829,20 +829,23 @@ def _env() -> dict[str, str]:
     return env
 
 
-@pytest.mark.process
-@pytest.mark.timeout(60)
-def test_process_serves_until_sigterm_and_exits_0(tmp_path: Path) -> None:
-    port_file = tmp_path / "port"
-    home = tmp_path / "home"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ecauto.sandbox", "--port", "0", "--port-file", str(port_file)]
-        + ["--home", str(home)],
-        cwd=tmp_path,
+def _sandbox_process(cwd: Path, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "ecauto.sandbox", "--port", "0", *args],
+        cwd=cwd,
         env=_env(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
+
+
+@pytest.mark.process
+@pytest.mark.timeout(60)
+def test_process_serves_until_sigterm_and_exits_0(tmp_path: Path) -> None:
+    port_file = tmp_path / "port"
+    home = tmp_path / "home"
+    proc = _sandbox_process(tmp_path, "--port-file", str(port_file), "--home", str(home))
     try:
         port = int(wait_for(lambda: port_file.exists() and port_file.read_text().strip(), 20))
         health = requests.get(f"http://127.0.0.1:{port}/_sandbox/health", timeout=5)
@@ -885,3 +888,27 @@ def test_process_exits_78_on_bad_config(tmp_path: Path) -> None:
     assert proc.returncode == 78
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "sandbox.spapi_rate" in lines[0]
+
+
+@pytest.mark.process
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("unsafe", ["open to others", "a symlink"])
+def test_process_exits_78_on_an_unsafe_home(tmp_path: Path, unsafe: str) -> None:
+    """The sandbox keeps the key the daemons prove it by: its home is checked as theirs is."""
+    home = tmp_path / "home"
+    if unsafe == "a symlink":
+        (tmp_path / "real").mkdir(mode=0o700)
+        home.symlink_to(tmp_path / "real")
+    else:
+        home.mkdir()
+        home.chmod(0o777)
+    proc = _sandbox_process(tmp_path, "--home", str(home))
+    try:
+        _, err = proc.communicate(timeout=20)
+    except subprocess.TimeoutExpired:  # it started: the home was not checked
+        proc.kill()
+        _, err = proc.communicate(timeout=10)
+    assert proc.returncode == 78, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"sandbox: unsafe home: {home}"), err
+    assert not (tmp_path / "real" / "secrets").exists()

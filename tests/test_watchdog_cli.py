@@ -42,3 +42,12 @@ def test_cannot_tell_is_one_line(tmp_path: Path, args: list[str], code: int, say
     assert res.returncode == code, res.stderr
     assert len(lines) == 1 and says in lines[0], res.stderr
     assert "Traceback" not in res.stderr
+
+
+@pytest.mark.parametrize("args", [["report", "--home"], ["scan", "--home"], ["scan", "--bogus"]])
+def test_the_one_line_passes_the_redaction(tmp_path: Path, args: list[str]) -> None:
+    """What a command says back quotes what it was given: a terminal escape in it is written
+    escaped (it could clear the operator's screen or forge a line), as in every log line."""
+    res = run(tmp_path, *args, str(tmp_path / "no\x1b[2Jhome"))
+    assert res.returncode == 3, res.stderr
+    assert "\x1b" not in res.stderr and "no\\x1b[2Jhome" in res.stderr

@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ from support import (
     BIN,
     Instance,
     Reaper,
+    fill,
     free_port,
     read_hb,
     sandbox_headers,
@@ -96,46 +96,6 @@ def start_watchdog(inst: Instance) -> subprocess.Popen[str]:
 def passes_after(inst: Instance, t: float) -> bool:
     hb = read_hb(inst.home, "watchdog")
     return hb is not None and hb.last_success_at is not None and hb.last_success_at > t
-
-
-@pytest.fixture
-def tiny_home(tmp_path: Path) -> Iterator[Path]:
-    """A 4 MB tmpfs mounted as the home: filling it gives every write in the home a real
-    ENOSPC, as a full disk does (needs root and mount; skipped where not permitted)."""
-    home = tmp_path / "home"
-    home.mkdir()
-    res = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=4m,mode=0700", "tmpfs", str(home)],
-        capture_output=True,
-        text=True,
-    )
-    if res.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {res.stderr.strip()}")
-    try:
-        yield home
-    finally:
-        subprocess.run(["umount", "-l", str(home)], check=False)
-
-
-def fill(path: Path) -> None:
-    with open(path, "wb") as f:
-        try:
-            while True:
-                f.write(b"\0" * 65536)
-                f.flush()
-        except OSError:
-            pass
-    # What is left is less than a page: one more byte in a new file must fail.
-    probe = path.with_name("probe")
-    try:
-        with open(probe, "wb") as f:
-            f.write(b"x" * 8192)
-            f.flush()
-            os.fsync(f.fileno())
-    except OSError:
-        pass
-    finally:
-        probe.unlink(missing_ok=True)
 
 
 def test_a_full_disk_is_critical_and_alerted_and_the_watchdog_recovers_by_itself(

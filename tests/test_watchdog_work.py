@@ -3,6 +3,7 @@ silent; and the database check itself against real SQLite files."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from dataclasses import replace
 from pathlib import Path
@@ -232,6 +233,34 @@ def test_check_database_on_real_files(tmp_path: Path) -> None:
 
     assert check_database(tmp_path / "absent.db", NOW) is None
     assert not (tmp_path / "absent.db").exists(), "a read-only check creates nothing"
+
+
+def test_a_database_that_is_a_link_or_no_regular_file_is_not_opened(tmp_path: Path) -> None:
+    """SQLite follows links: a home's ecauto.db linked to a file elsewhere was checked (and
+    reported "ok") as if it were the instance's, and a FIFO in its place was silently skipped."""
+    elsewhere = tmp_path / "elsewhere.db"
+    make_db(elsewhere)
+    linked = tmp_path / "ecauto.db"
+    linked.symlink_to(elsewhere)
+    v = check_database(linked, NOW)
+    assert (
+        v is not None
+        and v.ok is None
+        and v.message == ("not checked: ecauto.db is a symlink (not followed)")
+    )
+
+    fifo = tmp_path / "quota.db"
+    os.mkfifo(fifo)
+    v = check_database(fifo, NOW)
+    assert v is not None and v.ok is None and "quota.db is not a regular file" in v.message
+
+    # Its journal too: SQLite would open a linked -wal beside a real database.
+    real = tmp_path / "real" / "ecauto.db"
+    real.parent.mkdir()
+    make_db(real)
+    (real.parent / "ecauto.db-wal").symlink_to(elsewhere)
+    v = check_database(real, NOW)
+    assert v is not None and v.ok is None and "ecauto.db-wal is a symlink" in v.message
 
 
 def test_check_databases_keeps_a_good_verdict_and_checks_a_bad_one_again(tmp_path: Path) -> None:

@@ -283,8 +283,12 @@ def check_database(path: Path, now: float) -> DbView | None:
     """One read-only `PRAGMA quick_check` of `path`; None when there is no such file."""
     import sqlite3  # only when a check is due
 
-    if not path.is_file():
+    try:
+        refused = _not_a_plain_file(path)
+    except FileNotFoundError:
         return None
+    if refused:
+        return DbView(path.name, None, f"not checked: {refused}", now)
     uri = "file:" + urllib.parse.quote(str(path)) + "?mode=ro"
     try:
         db = sqlite3.connect(uri, uri=True, timeout=DB_BUSY_TIMEOUT_S)
@@ -300,6 +304,24 @@ def check_database(path: Path, now: float) -> DbView | None:
         return DbView(path.name, False, str(e), now)
     said = "; ".join(str(r[0]) for r in rows)
     return DbView(path.name, said == "ok", said, now)
+
+
+def _not_a_plain_file(path: Path) -> str | None:
+    """Why SQLite must not open `path` or its journal files (a link, a FIFO, a folder), or None;
+    FileNotFoundError when the database itself is absent. SQLite follows links: a link in the
+    home would have the watchdog read (and report on) a file outside it."""
+    for p in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+        try:
+            st = os.lstat(p)
+        except FileNotFoundError:
+            if p == path:
+                raise
+            continue
+        if stat.S_ISLNK(st.st_mode):
+            return f"{p.name} is a symlink (not followed)"
+        if not stat.S_ISREG(st.st_mode):
+            return f"{p.name} is not a regular file"
+    return None
 
 
 def check_databases(

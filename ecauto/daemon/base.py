@@ -11,7 +11,7 @@ import argparse
 import logging
 import os
 import signal
-import sys
+import sqlite3
 import threading
 import time
 from collections.abc import Sequence
@@ -20,9 +20,10 @@ from typing import Any
 import psutil
 
 from ecauto import config as config_mod
-from ecauto import logsetup
+from ecauto import logsetup, redact
 from ecauto.cliargs import Parser, seconds
 from ecauto.config import Config, ConfigError
+from ecauto.daemon import early
 from ecauto.daemon.heartbeat import Heartbeat, Phase, write_heartbeat
 from ecauto.daemon.lock import LockHeld, LockOwner, SingletonLock
 from ecauto.daemon.owner import Owner, export
@@ -34,7 +35,7 @@ log = logging.getLogger(__name__)
 
 EXIT_OK = 0
 EXIT_FAILED = 1  # --once and the cycle failed, or an unexpected crash
-EXIT_LOCKED = 75  # another copy holds the singleton lock (EX_TEMPFAIL)
+EXIT_LOCKED = early.EXIT_LOCKED  # another copy holds the singleton lock (EX_TEMPFAIL)
 EXIT_CONFIG = 78  # bad configuration or missing credential (EX_CONFIG)
 EXIT_FORCED = 130  # a second stop signal cut the current unit of work short
 
@@ -162,17 +163,25 @@ class Daemon:
                 signal.signal(sig, self._on_signal)
 
     def serve(self) -> int:
-        self.home.ensure()
         lock = SingletonLock(
             self.home.lock_path(self.name),
             LockOwner.for_this_process(self.name, str(self.home.root), self._create_time),
         )
         try:
+            self.home.ensure()
             lock.acquire()
         except LockHeld as e:
             # One line, and nothing of the holder's is touched: not its heartbeat, not its lock.
-            print(f"{self.name}: not started: {e}", file=sys.stderr)
+            redact.complain(early.refused(self.name, e))
             return EXIT_LOCKED
+        except ConfigError as e:  # an unsafe home
+            redact.complain(f"{self.name}: {e}")
+            return EXIT_CONFIG
+        except OSError as e:
+            # A full disk or a quota: acquire() let go of all it took, so the next start is clean.
+            where = e.filename or lock.path
+            redact.complain(f"{self.name}: not started: cannot write {where}: {_why(e)}")
+            return EXIT_FAILED
         self._install_signals()
         # Before any work: whatever this daemon starts carries the mark, so that what outlives
         # it can be proven ours (and nothing else is ever taken for its leftovers).
@@ -192,7 +201,7 @@ class Daemon:
             self.log.warning("second stop signal: leaving now")
             code = EXIT_FORCED
         except ConfigError as e:
-            print(f"{self.name}: {e}", file=sys.stderr)
+            redact.complain(f"{self.name}: {e}")
             code = EXIT_CONFIG
         except Exception as e:
             self.log.exception("crashed %s", fields(error=one_line(repr(e))))
@@ -288,6 +297,13 @@ def run_daemon(factory: Any, parser: argparse.ArgumentParser, argv: Sequence[str
         home = Home.resolve(args.home).ensure()  # HomeError is a ConfigError: one line, 78
         daemon = factory(args, cfg, home)
     except ConfigError as e:
-        print(f"{name}: {e}", file=sys.stderr)
+        redact.complain(f"{name}: {e}")
         return EXIT_CONFIG
+    except (OSError, sqlite3.Error) as e:  # the quota database on a full or read-only disk
+        redact.complain(f"{name}: not started: {_why(e) if isinstance(e, OSError) else e}")
+        return EXIT_FAILED
     return daemon.serve()
+
+
+def _why(e: OSError) -> str:
+    return e.strerror or str(e) or type(e).__name__

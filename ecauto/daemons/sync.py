@@ -10,6 +10,17 @@ never dropped. Whoever settles the last batch pushes the changed prices to BASE.
 
 from __future__ import annotations
 
+# A copy of a running daemon leaves before the heavy imports below (see ecauto.daemon.early).
+# ruff: noqa: E402
+import sys
+
+from ecauto.daemon import early
+
+NAME = "sync-inventory"
+
+if __name__ == "__main__":
+    early.leave_if_running(lambda args: NAME, sys.argv[1:])
+
 import argparse
 import time
 from collections.abc import Sequence
@@ -28,7 +39,6 @@ from ecauto.logsetup import fields
 from ecauto.quota import Stopped
 from ecauto.store import PriceUpdate, Store
 
-NAME = "sync-inventory"
 # A batch that fails for reasons other than quota is tried this many times before it is marked
 # failed for this cycle (and the error recorded); quota refusals are retried without limit.
 MAX_BATCH_TRIES = 4

@@ -4,7 +4,7 @@ Settings come from the [sandbox] table of ecauto.toml; each flag overrides its k
 
 Exit codes: 0 stopped by a signal; 2 usage error; 69 cannot start (home not writable, address
 not available) or the server thread died; 73 cannot write --port-file; 78 bad configuration (in
-the file or in flag values); 98 the port is taken by another program (98 is EADDRINUSE).
+the file or in flag values) or an unsafe home (as the daemons', see ecauto.home); 98 the port is taken by another program (98 is EADDRINUSE).
 """
 
 from __future__ import annotations
@@ -22,8 +22,9 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from ecauto import config, logsetup
+from ecauto import config, logsetup, redact
 from ecauto.cliargs import Parser
+from ecauto.home import Home
 from ecauto.logsetup import fields
 from ecauto.sandbox.port import holder
 from ecauto.sandbox.server import SandboxServer
@@ -134,10 +135,6 @@ def _op_limit(text: str) -> tuple[str, float, int]:
         raise config.ConfigError(f"--op-limit {text!r} must look like OP=RATE:BURST") from None
 
 
-def home_from(args: argparse.Namespace) -> Path:
-    return Path(os.path.abspath(args.home or os.environ.get("ECAUTO_HOME") or "var"))
-
-
 def write_port_file(path: Path, port: int) -> None:
     """Write atomically, so a reader polling the file never sees it half written."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -167,10 +164,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         settings = settings_from(args)
     except config.ConfigError as e:
-        print(f"sandbox: {e}", file=sys.stderr)
+        redact.complain(f"sandbox: {e}")
         return EXIT_CONFIG
     logsetup.configure("sandbox")
-    home = home_from(args)
+    try:
+        # Checked as the daemons check theirs: it holds the key the daemons prove it with.
+        home = Home.resolve(args.home).ensure().root
+    except config.ConfigError as e:  # HomeError: a link, another user's, open to others
+        redact.complain(f"sandbox: {e}")
+        return EXIT_CONFIG
+    except OSError as e:
+        redact.complain(f"sandbox: cannot make its home: {e}")
+        return EXIT_UNAVAILABLE
     # Caught before the start, so a signal during it stops us cleanly rather than killing.
     stop = _Stop()
     for name in ("SIGTERM", "SIGINT"):
@@ -182,21 +187,20 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:
         if e.errno == errno.EADDRINUSE:
             who = holder(settings.port)
-            print(
+            redact.complain(
                 f"sandbox: port {settings.port} on {settings.host} is taken by another program"
-                f"{f' ({who})' if who else ''}; not started",
-                file=sys.stderr,
+                f"{f' ({who})' if who else ''}; not started"
             )
             return EXIT_PORT_TAKEN
         where = f"{settings.host}:{settings.port}"
-        print(f"sandbox: cannot start (listen={where} home={home}): {e}", file=sys.stderr)
+        redact.complain(f"sandbox: cannot start (listen={where} home={home}): {e}")
         return EXIT_UNAVAILABLE
     try:
         if args.port_file:
             try:
                 write_port_file(Path(args.port_file), server.port)
             except OSError as e:
-                print(f"sandbox: cannot write {args.port_file}: {e}", file=sys.stderr)
+                redact.complain(f"sandbox: cannot write {args.port_file}: {e}")
                 return EXIT_CANTCREAT
         log.info(
             "sandbox listening %s",

@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from ecauto.records import one_line
+from ecauto import redact
 from watchdog.alerts.chatwork import (
     ChatworkTarget,
     Outcome,
@@ -50,9 +50,12 @@ class Attempt:
                 outcome = Outcome(None, f"Chatwork: {e}")
             except Exception as e:  # noqa: BLE001 - a transport bug must not end the watchdog
                 outcome = Outcome(None, f"Chatwork: {type(e).__name__}: {e}")
-            # Whatever the text came from, it leaves here without the token.
+            # Whatever the text came from, it leaves here without the token, nor any other
+            # secret a server might echo (the one redaction, ecauto.redact).
             self._outcome = Outcome(
-                outcome.status, one_line(target.scrub(outcome.error), 300), outcome.retry_after_s
+                outcome.status,
+                redact.error_line(target.scrub(outcome.error), 300),
+                outcome.retry_after_s,
             )
             self._done.set()
 

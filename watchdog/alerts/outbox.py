@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ecauto import redact
 from ecauto.atomic import fsync_dir, read_json_record, write_json_atomic
 from ecauto.logsetup import fields
 from ecauto.records import get
@@ -118,7 +119,7 @@ class Outbox:
     def set_aside(self, seqs: Iterable[int], suffix: str, reason: str) -> None:
         for seq in seqs:
             self._unsaved.pop(seq, None)
-            self._set_aside(self.folder / Entry(seq, 0.0, ()).name, suffix, reason)
+            self._set_aside(self.folder / Entry(seq, 0.0, ()).name, suffix, redact.scrub(reason))
 
     def flush_unsaved(self) -> None:
         self._prepare()
@@ -158,7 +159,8 @@ class Outbox:
     def write_state(self, data: dict[str, Any]) -> bool:
         try:
             self._prepare()
-            _write_durable(self.folder / STATE_NAME, data)
+            # It keeps why delivery is held (Chatwork's own words): redacted, as all that leaves.
+            _write_durable(self.folder / STATE_NAME, redact.scrub_tree(data))
         except OSError as e:
             self._warn_once(
                 "state",
