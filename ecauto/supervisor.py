@@ -13,14 +13,13 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import sys
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ecauto import config, roster
+from ecauto import config, redact, roster
 from ecauto.backoff import compute_backoff
 from ecauto.cliargs import Parser
 from ecauto.daemon.heartbeat import Heartbeat, Phase, read_heartbeat
@@ -361,7 +360,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (CircusError, config.ConfigError) as e:
         problem = one_line(str(e))
     if problem:
-        print(f"ecauto: {problem}", file=sys.stderr)
+        redact.complain(f"ecauto: {problem}")  # it may quote the last line of a daemon's log
         return 1
     if args.check == "started":
         print(
