@@ -312,16 +312,24 @@ class Instance:
             ).json()
         )
 
-    def circusctl(self, *args: str) -> subprocess.CompletedProcess[str]:
+    def circusctl(self, *args: str, busy_s: float = 20.0) -> subprocess.CompletedProcess[str]:
+        """`circusctl <args>` as an operator types it, typed again while circusd refuses it for
+        being busy with another command (CIRCUS_NOTES: "arbiter is already running ...": while
+        any watcher stops or starts, circusd refuses every other start, stop and restart)."""
         env = dict(self.env, CIRCUSCTL_ENDPOINT=self.endpoint)
-        return subprocess.run(
-            [str(BIN / "circusctl"), *args],
-            env=env,
-            cwd=self.root,
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
+        deadline = time.monotonic() + busy_s
+        while True:
+            res = subprocess.run(
+                [str(BIN / "circusctl"), *args],
+                env=env,
+                cwd=self.root,
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            if "arbiter is already running" not in res.stderr or time.monotonic() > deadline:
+                return res
+            time.sleep(0.2)  # circusd's busy spell is over within a watcher's stop
 
     def watchdog(self, *args: str, env: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
         """`watchdog <args> --json` as an operator runs it here: (exit code, its JSON)."""
