@@ -46,16 +46,7 @@ coalesce_s = 0
 
 
 def report(inst: Instance, env: dict[str, str] | None = None) -> tuple[int, dict[str, Any]]:
-    res = subprocess.run(
-        [str(BIN / "watchdog"), "report", "--json", "--ini", str(inst.ini)],
-        env=env or inst.env,
-        cwd=inst.root,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert res.stdout.strip(), res.stderr
-    return res.returncode, json.loads(res.stdout)
+    return inst.watchdog("report", "--ini", str(inst.ini), env=env)
 
 
 def found(rep: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -3,16 +3,14 @@ a daemon whose every cycle fails, and a frozen circusd whose daemons still run a
 
 from __future__ import annotations
 
-import json
 import re
 import signal
-import subprocess
 from pathlib import Path
 from typing import Any
 
 import psutil
 import pytest
-from support import BIN, Instance, Reaper, free_port, send_signal, wait_for, write_config
+from support import Instance, Reaper, free_port, send_signal, wait_for, write_config
 
 pytestmark = [pytest.mark.process, pytest.mark.timeout(180)]
 
@@ -27,16 +25,7 @@ circus_timeout_s = 1
 
 
 def report(inst: Instance) -> tuple[int, dict[str, Any]]:
-    res = subprocess.run(
-        [str(BIN / "watchdog"), "report", "--json"],
-        env=inst.env,
-        cwd=inst.root,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert res.stdout.strip(), res.stderr
-    return res.returncode, json.loads(res.stdout)
+    return inst.watchdog("report")
 
 
 def row(rep: dict[str, Any], name: str) -> dict[str, Any]:
