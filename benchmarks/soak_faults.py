@@ -60,7 +60,7 @@ import requests
 from soak_env import DAEMONS, LEGACY, Lab, Timings
 from soak_watch import Fault, Monitor, Scope, alive
 
-from ecauto.supervisor import CircusError, Control
+from ecauto.circusd import CircusError, Control
 
 DAEMON_KINDS = ("kill-daemon", "sigstop", "dup-exact", "dup-lockless", "stale-lock", "heartbeat")
 SANDBOX_MODES = {

@@ -31,8 +31,8 @@ from typing import Any
 import psutil
 from soak_env import LEGACY, MANAGED, Lab
 
+from ecauto.circusd import read_ini
 from ecauto.home import Home
-from ecauto.supervisor import read_ini
 from watchdog import report as report_mod
 from watchdog.service import Watchdog
 

@@ -36,8 +36,8 @@ sys.path.insert(0, str(REPO / "tests"))
 from support import Instance, Reaper  # noqa: E402
 
 from ecauto import config as config_mod  # noqa: E402
+from ecauto.circusd import Control, read_ini  # noqa: E402
 from ecauto.home import Home  # noqa: E402
-from ecauto.supervisor import Control, read_ini  # noqa: E402
 from watchdog.collect import Collector, list_processes  # noqa: E402
 
 ATTRS = ["name", "ppid", "status", "create_time", "uids", "cmdline", "cwd", "environ"]

@@ -24,11 +24,11 @@ from typing import Any, TypeVar
 import psutil
 import requests
 
+from ecauto.circusd import Control
 from ecauto.config import AlertSettings, SandboxSettings
 from ecauto.daemon.heartbeat import Heartbeat, read_heartbeat
 from ecauto.sandbox.key import HEADER, key_path, load_or_create
 from ecauto.sandbox.server import SandboxServer
-from ecauto.supervisor import Control
 from watchdog.alerts import Alerter, ChatworkTarget
 from watchdog.notices import Notice
 

@@ -29,8 +29,9 @@ from support import (
 )
 
 from ecauto import config
+from ecauto.circusd import CircusError, Control
 from ecauto.daemon.heartbeat import Heartbeat, Phase
-from ecauto.supervisor import CircusError, Control, Seen, not_working
+from ecauto.supervisor import Seen, not_working
 
 pytestmark = [pytest.mark.process, pytest.mark.timeout(180)]
 

@@ -18,10 +18,10 @@ import psutil
 import pytest
 from support import Reaper, as_user, start_process, unprivileged_user, wait_for
 
+from ecauto.circusd import read_ini
 from ecauto.config import WatchdogDaemonSettings, WatchdogSettings, _watched
 from ecauto.daemon.owner import Owner, export
 from ecauto.home import Home
-from ecauto.supervisor import read_ini
 from watchdog.collect import Collector, list_processes
 from watchdog.events import EventLog
 from watchdog.execute import Executor

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from ecauto import roster
+from ecauto.circusd import read_ini
 from ecauto.roster import ROSTER
-from ecauto.supervisor import read_ini
 from watchdog.collect import watcher_views
 from watchdog.identify import (
     claimed,

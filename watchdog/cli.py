@@ -30,13 +30,13 @@ import psutil
 
 from ecauto import config as config_mod
 from ecauto import logsetup
+from ecauto.circusd import CircusError, CircusSetup, read_ini
 from ecauto.cliargs import Parser
 from ecauto.config import Config, ConfigError
 from ecauto.daemon.base import EXIT_CONFIG, Daemon, common_parser
 from ecauto.home import Home
 from ecauto.logsetup import fields
 from ecauto.records import one_line
-from ecauto.supervisor import CircusError, CircusSetup, read_ini
 
 from . import lastgood
 from . import report as report_mod

@@ -25,6 +25,7 @@ import psutil
 
 from ecauto import redact, roster
 from ecauto.atomic import read_json_record, write_json_atomic
+from ecauto.circusd import CircusError, CircusSetup, CircusUnavailable, Control
 from ecauto.config import WatchdogSettings
 from ecauto.daemon.heartbeat import Heartbeat, read_heartbeat
 from ecauto.daemon.lock import is_held, read_owner
@@ -32,7 +33,6 @@ from ecauto.daemon.owner import Owner
 from ecauto.daemon.owner import read as read_mark
 from ecauto.home import Home
 from ecauto.sandbox.key import key_path
-from ecauto.supervisor import CircusError, CircusSetup, CircusUnavailable, Control
 
 from . import sandbox_port
 from .identify import (

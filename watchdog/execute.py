@@ -20,12 +20,12 @@ from typing import Any, Protocol
 
 import psutil
 
+from ecauto.circusd import CircusError, Control
 from ecauto.daemon.lock import remove_if_unheld
 from ecauto.daemon.owner import read as read_mark
 from ecauto.home import Home
 from ecauto.logsetup import fields
 from ecauto.records import one_line
-from ecauto.supervisor import CircusError, Control
 from watchdog.notices import Notice
 
 from .events import EventLog

@@ -18,12 +18,12 @@ from dataclasses import dataclass, replace
 
 import psutil
 
+from ecauto.circusd import CircusSetup, Control
 from ecauto.config import Config
 from ecauto.daemon.lock import LockHeld, LockOwner, SingletonLock
 from ecauto.home import Home
 from ecauto.logsetup import fields
 from ecauto.records import one_line
-from ecauto.supervisor import CircusSetup, Control
 
 from .collect import Collector
 from .events import EventLog
