@@ -144,6 +144,11 @@ def test_locks_held_unheld_and_unreadable(tmp_path: Path) -> None:
     fd = os.open(held, os.O_RDWR)
     fcntl.flock(fd, fcntl.LOCK_EX)
     c.home.lock_path("b").write_text(json.dumps(dict(owner, name="b", pid=1)))
+    # "e" names a live process that does not hold it (our parent): the holder is still found.
+    named_wrong = c.home.lock_path("e")
+    named_wrong.write_text(json.dumps(dict(owner, name="e", pid=os.getppid())))
+    fd_e = os.open(named_wrong, os.O_RDWR)
+    fcntl.flock(fd_e, fcntl.LOCK_EX)
     c.home.lock_path("c").write_text("")
     (c.home.locks / "d.lock").mkdir()
     (c.home.locks / "notes.txt").write_text("not a lock")
@@ -151,7 +156,9 @@ def test_locks_held_unheld_and_unreadable(tmp_path: Path) -> None:
         views = {v.name: v for v in c.snapshot().locks}
     finally:
         os.close(fd)
-    assert set(views) == {"a", "b", "c", "d"}
+        os.close(fd_e)
+    assert set(views) == {"a", "b", "c", "d", "e"}
+    assert (views["e"].held, views["e"].holder_pid) == (True, os.getpid())
     assert (views["a"].held, views["a"].holder_pid, views["a"].owner.pid) == (  # type: ignore[union-attr]
         True,
         os.getpid(),

@@ -30,7 +30,7 @@ import psutil
 
 from ecauto import config as config_mod
 from ecauto import logsetup
-from ecauto.circusd import CircusError, CircusSetup, read_ini
+from ecauto.circusd import SETUP_CACHE, CircusError, CircusSetup, read_ini
 from ecauto.cliargs import Parser
 from ecauto.config import Config, ConfigError
 from ecauto.daemon.base import EXIT_CONFIG, Daemon, common_parser
@@ -132,7 +132,7 @@ def _load(args: argparse.Namespace) -> tuple[Home, Config, Watchdog]:
     # The ini expands $(circus.env.ECAUTO_HOME) (the control socket lives in the home): read it
     # as the circusd of this home did, whatever the calling shell has set.
     os.environ["ECAUTO_HOME"] = str(home.root)
-    setup = read_ini(args.ini)
+    setup = read_ini(args.ini, cache=home.root / SETUP_CACHE)
     return home, cfg, Watchdog(home, cfg, setup, None)
 
 
@@ -272,7 +272,7 @@ class WatchdogDaemon(Daemon):
     def setup(self) -> None:
         try:
             os.environ["ECAUTO_HOME"] = str(self.home.root)  # as in _load
-            setup = read_ini(self.args.ini)
+            setup = read_ini(self.args.ini, cache=self.home.root / SETUP_CACHE)
         except CircusError as e:
             raise ConfigError(str(e)) from None
         self.circus_setup = setup
