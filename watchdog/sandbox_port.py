@@ -13,7 +13,6 @@ from __future__ import annotations
 import urllib.parse
 from pathlib import Path
 
-from ecauto.clients.sandbox_check import challenge
 from ecauto.sandbox.key import read_key
 from ecauto.sandbox.port import holder
 
@@ -28,6 +27,8 @@ def look(sandbox_url: str, key_file: Path, timeout_s: float) -> PortView | None:
         key = read_key(key_file)
     except OSError:
         return None
+    from ecauto.clients.sandbox_check import challenge  # http.client and ssl: sandbox mode only
+
     proof = challenge(sandbox_url, key, timeout_s)
     if proof.ours or not proof.answered:
         return PortView(port, False)
