@@ -6,7 +6,6 @@ import errno
 import json
 import os
 import stat
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,8 @@ def write_json_atomic(path: Path, data: dict[str, Any], durable: bool = False) -
 
 def write_bytes_atomic(path: Path, data: bytes, durable: bool = False) -> None:
     """As `write_json_atomic`, for bytes."""
+    import tempfile  # (with random and shutil) only when writing: a report reads
+
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as f:
