@@ -38,9 +38,9 @@ from . import sandbox_port
 from .identify import (
     CIRCUSD_FILES,
     Identity,
+    VenvLaunchers,
     claimed,
     identify,
-    is_venv_launcher,
     process_home,
     same_file,
 )
@@ -386,6 +386,7 @@ class Collector:
         self.clock = clock
         self.watchers = watcher_views(setup)
         self.project = str(setup.path.parent)  # the instance's folder: where circus.ini is
+        self.launchers = VenvLaunchers.of(self.project)
         self.patterns: Mapping[str, Sequence[str]] = {
             n: d.patterns for n, d in settings.daemons.items() if d.patterns
         }
@@ -528,6 +529,10 @@ class Collector:
                     cwd: str | None = p.cwd()
                 except (psutil.AccessDenied, psutil.ZombieProcess, OSError):
                     cwd = None
+                try:
+                    exe = p.exe()  # the image's path (a venv launcher is known by it)
+                except (psutil.AccessDenied, psutil.ZombieProcess, OSError):
+                    exe = ""
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
             return None
         ident: Identity = identify(cmdline, self.patterns)
@@ -561,7 +566,7 @@ class Collector:
             daemon=daemon,
             role=role if (daemon or role is Role.CIRCUSD) else Role.OTHER,
             by_pattern=ident.by_pattern,
-            launcher=bool(cmdline) and is_venv_launcher(cmdline[0]),
+            launcher=self.launchers.is_launcher(exe),
             owner=owner,
         )
 
