@@ -329,8 +329,9 @@ time.sleep(300)
 """
 
 
+@pytest.mark.parametrize("frozen", [False, True])
 def test_a_venv_launcher_pair_is_ended_through_its_interpreter(
-    home: Home, reaper: Reaper, tmp_path: Path
+    home: Home, reaper: Reaper, tmp_path: Path, frozen: bool
 ) -> None:
     """The interpreter is signalled and finishes; its launcher leaves by itself once it has (not
     signalled: its job object, on Windows, would kill the interpreter at once)."""
@@ -347,6 +348,10 @@ def test_a_venv_launcher_pair_is_ended_through_its_interpreter(
     lp = psutil.Process(launcher.pid)
     (child,) = lp.children()
     reaper.track(child.pid)
+    if frozen:  # both stopped (SIGSTOP): a hung copy
+        for p in (lp, child):
+            p.suspend()
+        wait_for(lambda: child.status() == lp.status() == psutil.STATUS_STOPPED, 5, "stopped")
     ex = Executor(
         home,
         None,

@@ -117,12 +117,13 @@ class Processes:
         # still there after the timeout is killed with the other survivors: nothing is left.
         held = launchers_among(alive, self.launchers)
         for p in alive:
-            if p.pid in held:
-                continue
             try:
-                p.terminate()
+                if p.pid not in held:
+                    p.terminate()
+                # A stopped process acts on SIGTERM only now; a stopped launcher could not
+                # follow its child.
                 if hasattr(signal, "SIGCONT"):
-                    p.send_signal(signal.SIGCONT)  # a stopped process acts on SIGTERM only now
+                    p.send_signal(signal.SIGCONT)
             except psutil.NoSuchProcess:
                 pass
         survivors = _wait_gone(alive, timeout_s)
