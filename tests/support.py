@@ -643,3 +643,50 @@ def fill(path: Path) -> None:
         pass
     finally:
         probe.unlink(missing_ok=True)
+
+
+# What the test launcher does at startup, from its venv's site-packages (a .pth line runs it
+# before Python reads its own command line): what CPython's venvlauncher.exe does on Windows.
+_LAUNCH = """\
+import ctypes, os, signal, subprocess, sys, site
+
+
+def _tied() -> None:
+    # The Windows launcher's job object kills its child when it dies: PR_SET_PDEATHSIG here.
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+
+
+if os.environ.get("ECAUTO_TEST_LAUNCHED") == sys.executable:
+    # The interpreter it started, which takes the launcher for its executable (as on Windows:
+    # Python reads and clears __PYVENV_LAUNCHER__ at its start): the project's packages are
+    # those of the venv the tests run from.
+    site.addsitedir({packages!r})
+else:
+    _env = dict(os.environ, __PYVENV_LAUNCHER__=sys.executable, ECAUTO_TEST_LAUNCHED=sys.executable)
+    _child = subprocess.Popen([{python!r}, *sys.orig_argv[1:]], env=_env, preexec_fn=_tied)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # it ignores Ctrl events; its child gets them
+    _rc = _child.wait()
+    os._exit(_rc if _rc >= 0 else 128 - _rc)
+"""
+
+
+def venv_launcher(venv: Path, python: str = sys.executable) -> Path:
+    """A Windows venv launcher's shape on Linux: `<venv>/Scripts/python.exe`, a real executable
+    of its own (a copy of the interpreter, so the OS names it as its image) that runs nothing
+    itself: it starts `python` as its child with the same arguments, `__PYVENV_LAUNCHER__` set
+    to its own path, waits, and exits with the child's code. The child, as on Windows, takes the
+    launcher for its executable and the launcher's venv for its own."""
+    base = os.path.realpath(python)
+    exe = venv / "Scripts" / "python.exe"
+    exe.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(base, exe)
+    (venv / "pyvenv.cfg").write_text(
+        f"home = {os.path.dirname(base)}\ninclude-system-site-packages = false\n"
+    )
+    v = sys.version_info
+    site = venv / "lib" / f"python{v.major}.{v.minor}" / "site-packages"
+    site.mkdir(parents=True, exist_ok=True)
+    packages = next(p for p in sys.path if p.endswith("site-packages") and p.startswith(sys.prefix))
+    (site / "_ecauto_launch.py").write_text(_LAUNCH.format(python=python, packages=packages))
+    (site / "_ecauto_launch.pth").write_text("import _ecauto_launch\n")
+    return exe

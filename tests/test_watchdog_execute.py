@@ -14,13 +14,21 @@ from pathlib import Path
 
 import psutil
 import pytest
-from support import Reaper, as_user, start_process, unprivileged_user, wait_for
+from support import (
+    Reaper,
+    as_user,
+    start_process,
+    unprivileged_user,
+    venv_launcher,
+    wait_for,
+)
 
 from ecauto.daemon.owner import Owner
 from ecauto.home import Home
 from watchdog.events import EventLog
 from watchdog.execute import Executor, Processes
 from watchdog.findings import Action, Assessment, Do, Finding, Kind, Severity, Target
+from watchdog.identify import VenvLaunchers
 from watchdog.state import State
 
 pytestmark = [pytest.mark.process, pytest.mark.timeout(60)]
@@ -307,3 +315,52 @@ def test_processes_verify_accepts_the_same_process(reaper: Reaper, tmp_path: Pat
     proc = sleeper(reaper, tmp_path)
     p, why = Processes().verify(target(psutil.Process(proc.pid)))
     assert p is not None and p.pid == proc.pid and why == ""
+
+
+# A daemon's shape: SIGTERM lets it finish (it says so in a file) and exit 0.
+GRACEFUL = """
+import pathlib, signal, sys, time
+def stop(*_):
+    pathlib.Path(sys.argv[1]).write_text("finished")
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+print("ready", flush=True)
+time.sleep(300)
+"""
+
+
+@pytest.mark.parametrize("frozen", [False, True])
+def test_a_venv_launcher_pair_is_ended_through_its_interpreter(
+    home: Home, reaper: Reaper, tmp_path: Path, frozen: bool
+) -> None:
+    """The interpreter is signalled and finishes; its launcher leaves by itself once it has (not
+    signalled: its job object, on Windows, would kill the interpreter at once)."""
+    exe = venv_launcher(tmp_path / ".venv")
+    done = tmp_path / "done"
+    launcher = start_process(
+        reaper,
+        [str(exe), "-c", GRACEFUL, str(done)],
+        dict(os.environ),
+        tmp_path,
+        stdout=subprocess.PIPE,
+    )
+    assert launcher.stdout is not None and launcher.stdout.readline() == "ready\n"
+    lp = psutil.Process(launcher.pid)
+    (child,) = lp.children()
+    reaper.track(child.pid)
+    if frozen:  # both stopped (SIGSTOP): a hung copy
+        for p in (lp, child):
+            p.suspend()
+        wait_for(lambda: child.status() == lp.status() == psutil.STATUS_STOPPED, 5, "stopped")
+    ex = Executor(
+        home,
+        None,
+        EventLog(home.watchdog / "events.jsonl"),
+        term_timeout_s=10.0,
+        processes=Processes(launchers=VenvLaunchers((str(tmp_path / ".venv"),))),
+    )
+    out = ex.terminate(ending(target(lp), target(child)))
+    assert out.ok and out.result == f"ended pid {', '.join(sorted([str(lp.pid), str(child.pid)]))}"
+    launcher.wait(timeout=10)  # (its exit status went to psutil, which reaped it)
+    assert done.read_text() == "finished"  # the interpreter was not cut short
+    assert not child.is_running()

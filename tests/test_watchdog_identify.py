@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,12 +12,13 @@ from ecauto.circusd import read_ini
 from ecauto.roster import ROSTER
 from watchdog.collect import watcher_views
 from watchdog.identify import (
+    VenvLaunchers,
     claimed,
     copies,
     identify,
     is_circusd,
     is_ours,
-    is_venv_launcher,
+    launched_by,
     process_home,
 )
 from watchdog.snapshot import ProcInfo, Role
@@ -286,19 +288,109 @@ def test_is_ours(proc: ProcInfo, ours: bool) -> None:
     assert is_ours(proc, "/h", 1000) is ours
 
 
+# The Windows shapes: the instance's clone in C:\ecauto, its venv beside circus.ini.
+WIN = VenvLaunchers((r"C:\ecauto\.venv",))
+WIN_LAUNCHER = r"C:\ecauto\.venv\Scripts\python.exe"
+BASE = r"C:\Users\op\AppData\Local\Programs\Python\Python311\python.exe"
+ARGS = ("-m", "ecauto.inventory.sync_daemon", "--home", r"C:\ecauto\var")
+
+
 @pytest.mark.parametrize(
-    ("arg0", "launcher"),
+    ("launchers", "exe", "launcher"),
     [
-        (r"C:\ecauto\.venv\Scripts\python.exe", True),
-        (r"C:\ecauto\venv\Scripts\pythonw.exe", True),
-        ("c:/ecauto/venv/scripts/PYTHON.EXE", True),
-        (r'"C:\ecauto\venv\Scripts\python.exe"', True),
-        (r"C:\Python311\python.exe", False),
-        ("/srv/venv/bin/python", False),
+        (WIN, WIN_LAUNCHER, True),
+        (WIN, r"C:\ecauto\.venv\Scripts\pythonw.exe", True),
+        (WIN, "c:/ECAUTO/.venv/scripts/PYTHON.EXE", True),  # Windows paths ignore case
+        (WIN, f'"{WIN_LAUNCHER}"', True),
+        (WIN, BASE, False),  # the base interpreter
+        (WIN, r"C:\ecauto\.venv\Scripts\watchdog.exe", False),  # a console script
+        (WIN, r"C:\other\.venv\Scripts\python.exe", False),  # another clone's venv
+        (WIN, r"C:\ecauto\.venv\Scripts\x\python.exe", False),
+        (WIN, "", False),  # the image could not be read
+        (VenvLaunchers(), WIN_LAUNCHER, False),  # no venv of the instance known
+        (VenvLaunchers(("/srv/ecauto/.venv",)), "/srv/ecauto/.venv/Scripts/python.exe", True),
+        (VenvLaunchers(("/srv/ecauto/.venv",)), "/srv/ecauto/.venv/scripts/python.exe", False),
+        (VenvLaunchers(("/srv/ecauto/.venv",)), "/srv/ecauto/.venv/bin/python", False),
     ],
 )
-def test_venv_launcher(arg0: str, launcher: bool) -> None:
-    assert is_venv_launcher(arg0) is launcher
+def test_a_venv_launcher_is_known_by_its_image_in_the_instances_venv(
+    launchers: VenvLaunchers, exe: str, launcher: bool
+) -> None:
+    assert launchers.is_launcher(exe) is launcher
+
+
+def test_the_instances_venvs_are_beside_its_ini_and_the_one_running(tmp_path: Path) -> None:
+    import sys
+
+    venvs = VenvLaunchers.of(str(tmp_path)).venvs
+    assert venvs[0] == str(tmp_path / ".venv")
+    assert (sys.prefix in venvs) is (sys.prefix != sys.base_prefix)
+
+
+def win(
+    pid: int,
+    ppid: int,
+    exe0: str,
+    *,
+    args: tuple[str, ...] = ARGS,
+    launcher: bool = False,
+    uid: int | None = None,
+    ct: float = 100.0,
+    home: str | None = r"C:\ecauto\var",
+) -> ProcInfo:
+    """A process as the collector reads it on Windows (no uids there: psutil has none)."""
+    x = p(pid, ppid, home=home, launcher=launcher, ct=ct)
+    return replace(x, uid=uid, pgid=None, cmdline=(exe0, *args), cwd=r"C:\ecauto")
+
+
+LAUNCHER = win(500, 400, WIN_LAUNCHER, launcher=True)
+
+
+@pytest.mark.parametrize(
+    ("child", "paired"),
+    [
+        # older venvlaunchers: the base interpreter in argv[0], the rest handed on as typed
+        (win(501, 500, BASE, ct=100.02), True),
+        # newer ones hand on their command line unchanged
+        (win(501, 500, WIN_LAUNCHER, ct=100.3), True),
+        # started in the same clock tick
+        (win(501, 500, BASE, ct=99.97), True),
+        # not its child
+        (win(501, 400, BASE), False),
+        # older than the launcher: its parent pid was reused by the launcher
+        (win(501, 500, BASE, ct=90.0), False),
+        # other arguments: the launcher did not start it for its own command
+        (win(501, 500, BASE, args=(*ARGS, "--once")), False),
+        (win(501, 500, BASE, args=ARGS[:-1]), False),
+        # argv[0] that is no interpreter
+        (win(501, 500, r"C:\tools\notepad.exe"), False),
+        # another user
+        (win(501, 500, BASE, uid=1001), False),
+        # another home
+        (win(501, 500, BASE, home=r"C:\other\var"), False),
+        # itself
+        (win(500, 500, BASE), False),
+    ],
+)
+def test_the_launcher_rule(child: ProcInfo, paired: bool) -> None:
+    assert launched_by(LAUNCHER, child) is paired
+
+
+def test_no_launcher_no_pair() -> None:
+    # The same shape from a python.exe that is not a venv launcher of this instance (another
+    # clone's venv, or the base interpreter running a child of its own): two processes.
+    not_ours = win(500, 400, r"C:\other\.venv\Scripts\python.exe", launcher=False)
+    assert not launched_by(not_ours, win(501, 500, BASE))
+    assert [len(g) for g in copies([not_ours, win(501, 500, BASE)])] == [1, 1]
+
+
+def test_a_windows_launcher_pair_is_one_copy_launcher_first() -> None:
+    child = win(501, 500, BASE, ct=100.02)
+    other = win(601, 600, BASE, ct=50.0)  # a copy of its own, started by hand
+    assert sorted([x.pid for x in g] for g in copies([child, other, LAUNCHER])) == [
+        [500, 501],
+        [601],
+    ]
 
 
 @pytest.mark.parametrize(

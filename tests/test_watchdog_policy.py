@@ -1235,6 +1235,28 @@ def test_remember_seen_keeps_what_circusd_manages_and_forgets_the_gone() -> None
     assert step.state.seen[202] == Seen("upload-base", 202, NOW - 600, NOW)
 
 
+def test_a_managed_launchers_interpreter_is_remembered_and_its_leftovers_found() -> None:
+    """The daemon runs in the interpreter a venv launcher started: its children carry the
+    interpreter's mark, so it is remembered with the launcher circusd manages."""
+    w = World()
+    w.procs[205] = proc(205, "sync-inventory", launcher=True)
+    w.procs[206] = proc(206, "sync-inventory", ppid=205, pgid=205)
+    w.pids["sync-inventory"] = (205,)
+    v, p = look(w)
+    step = policy.remember_seen(v, p)
+    assert step.state is not None
+    assert {205, 206} <= set(step.state.seen)
+    # The pair is gone; what the interpreter started lives on in the launcher's group.
+    w = World()
+    w.pids["sync-inventory"] = (207,)
+    w.procs[207] = proc(207, "sync-inventory", ct=NOW - 5)
+    mark = Owner("sync-inventory", 206, NOW - 600, HOME)
+    _leftover(w, mark, pgid=205)
+    v, p = look(w, step.state)
+    found = policy.check_leftovers(v, p).found
+    assert [(f.kind.value, f.pids) for f, _ in found] == [("leftovers", (600,))]
+
+
 def test_a_pass_numbers_each_action_by_its_finding() -> None:
     w = World()
     _stale_lock(w)

@@ -142,7 +142,13 @@ def snap(
         ([proc(202, "upload-base")], None, None),  # no heartbeat
         ([proc(202, "upload-base")], hb(pid=999), None),  # the heartbeat is another's
         ([proc(202, "upload-base")], hb(phase=Phase.STOPPING), None),
-        ([proc(202, "upload-base"), proc(302, None, ppid=202)], hb(pid=302), 202),  # launcher
+        (  # a venv launcher: the interpreter it started beats for it
+            [replace(proc(202, "upload-base"), launcher=True), proc(302, "upload-base", ppid=202)],
+            hb(pid=302),
+            202,
+        ),
+        # a child of one that is no launcher is not the copy circusd started
+        ([proc(202, "upload-base"), proc(302, "upload-base", ppid=202)], hb(pid=302), None),
         ([], hb(), None),
     ],
 )

@@ -40,8 +40,9 @@ from ecauto.records import one_line
 
 from . import lastgood
 from . import report as report_mod
+from .execute import as_record
 from .findings import Severity
-from .identify import is_circusd
+from .identify import VenvLaunchers, is_circusd, launched_by
 from .policy import SelfView
 from .service import Busy, PassResult, Watchdog, is_disk_full, make_notifier
 
@@ -257,7 +258,9 @@ class WatchdogDaemon(Daemon):
         self.default_interval_s = cfg.watchdog.interval_s
         super().__init__(NAME, args, cfg, home)
         self.dog: Watchdog | None = None
-        self.circusd_parent: psutil.Process | None = None
+        # From my parent up to the circusd that started me (a venv launcher between: see
+        # `_up_to_circusd`); empty when no circusd started me.
+        self.circusd_line: tuple[psutil.Process, ...] = ()
         self.circus_setup: CircusSetup | None = None
         self.loaded = loaded or lastgood.Loaded(cfg)
         self.config_seen = lastgood.signature(args.config)
@@ -277,7 +280,7 @@ class WatchdogDaemon(Daemon):
             raise ConfigError(str(e)) from None
         self.circus_setup = setup
         self.dog = self.make_dog()
-        self.circusd_parent = _circusd_parent()
+        self.circusd_line = _up_to_circusd(VenvLaunchers.of(str(setup.path.parent)))
         self.dog.executor.deliver()  # what an earlier run left in the outbox
 
     def make_dog(self) -> Watchdog:
@@ -376,27 +379,50 @@ class WatchdogDaemon(Daemon):
             self.log.warning("failed pass not reported %s", fields(error=one_line(repr(e2))))
 
     def orphaned(self) -> bool:
-        p = self.circusd_parent
-        if p is None:
+        line = self.circusd_line
+        if not line:
             # Started with a Circus worker id but no circusd above us: the circusd that started
             # us died before we looked (seen in the chaos soak). Left running, we would hold the
             # lock against every later circusd's watchdog. Started by hand (no --wid): stay.
             return self.args.wid is not None
-        return not p.is_running() or os.getppid() != p.pid
+        if os.getppid() != line[0].pid:
+            return True
+        try:
+            # Every link still the same process (is_running compares the start time too), still
+            # the child of the next: a launcher whose circusd died is reparented on POSIX; on
+            # Windows it keeps the dead one's pid as its parent, which `is_running` catches.
+            for p, up in zip(line, line[1:], strict=False):
+                if not p.is_running() or p.ppid() != up.pid:
+                    return True
+            return not line[-1].is_running()
+        except psutil.Error:
+            return True
 
 
 class PassFailed(Exception):
     """A watchdog pass raised; the message is its one line."""
 
 
-def _circusd_parent() -> psutil.Process | None:
+def _up_to_circusd(launchers: VenvLaunchers) -> tuple[psutil.Process, ...]:
+    """My parent up to the circusd that started me, or () when none did. Past a venv launcher
+    of this instance (`identify.launched_by`): on Windows circusd starts
+    `.venv\\Scripts\\python.exe`, which runs this interpreter as its child and only waits."""
+    line: list[psutil.Process] = []
     try:
-        parent = psutil.Process().parent()
-        if parent is not None and is_circusd(parent.cmdline(), parent.name()):
-            return parent
+        me = psutil.Process()
+        child = as_record(me, launchers)
+        parent = me.parent()
+        while parent is not None and parent.pid not in {me.pid, *(p.pid for p in line)}:
+            if is_circusd(parent.cmdline(), parent.name()):
+                return (*line, parent)
+            rec = as_record(parent, launchers)
+            if child is None or rec is None or not launched_by(rec, child):
+                return ()
+            line.append(parent)
+            child, parent = rec, parent.parent()
     except psutil.Error:
         pass
-    return None
+    return ()
 
 
 def _flush(dog: Watchdog) -> None:

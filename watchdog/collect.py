@@ -38,10 +38,10 @@ from . import sandbox_port
 from .identify import (
     CIRCUSD_FILES,
     Identity,
+    VenvLaunchers,
     claimed,
     identify,
     is_circusd,
-    is_venv_launcher,
     process_home,
     same_file,
 )
@@ -459,6 +459,7 @@ class Collector:
         self.clock = clock
         self.watchers = watcher_views(setup)
         self.project = str(setup.path.parent)  # the instance's folder: where circus.ini is
+        self.launchers = VenvLaunchers.of(self.project)
         self.patterns: Mapping[str, Sequence[str]] = {
             n: d.patterns for n, d in settings.daemons.items() if d.patterns
         }
@@ -601,6 +602,10 @@ class Collector:
                     cwd: str | None = p.cwd()
                 except (psutil.AccessDenied, psutil.ZombieProcess, OSError):
                     cwd = None
+                try:
+                    exe = p.exe()  # the image's path (a venv launcher is known by it)
+                except (psutil.AccessDenied, psutil.ZombieProcess, OSError):
+                    exe = ""
         except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
             return None
         ident: Identity = identify(cmdline, self.patterns)
@@ -634,7 +639,7 @@ class Collector:
             daemon=daemon,
             role=role if (daemon or role is Role.CIRCUSD) else Role.OTHER,
             by_pattern=ident.by_pattern,
-            launcher=bool(cmdline) and is_venv_launcher(cmdline[0]),
+            launcher=self.launchers.is_launcher(exe),
             owner=owner,
         )
 

@@ -30,8 +30,8 @@ from watchdog.notices import Notice
 
 from .events import EventLog
 from .findings import Action, Assessment, Do, Finding, Severity, Target
-from .identify import identify, is_circusd, process_home, same_home
-from .snapshot import SAME_START_S
+from .identify import VenvLaunchers, identify, is_circusd, launched_by, process_home, same_home
+from .snapshot import SAME_START_S, ProcInfo
 
 log = logging.getLogger(__name__)
 
@@ -54,11 +54,17 @@ class Outcome:
 class Processes:
     """The OS process table, as far as the executor touches it."""
 
-    def __init__(self, my_pid: int | None = None, my_uid: int | None = None) -> None:
+    def __init__(
+        self,
+        my_pid: int | None = None,
+        my_uid: int | None = None,
+        launchers: VenvLaunchers | None = None,
+    ) -> None:
         self.my_pid = os.getpid() if my_pid is None else my_pid
         self.my_uid = (
             (os.geteuid() if hasattr(os, "geteuid") else None) if my_uid is None else my_uid
         )
+        self.launchers = launchers or VenvLaunchers.of(None)
 
     def verify(self, t: Target) -> tuple[psutil.Process | None, str]:
         """The process if it is still exactly the one planned for, else None and why not: every
@@ -103,11 +109,21 @@ class Processes:
             except psutil.NoSuchProcess:
                 pass
         alive = list(family.values())
+        # A venv launcher is not signalled while the interpreter it started is: the interpreter
+        # runs the daemon and is signalled, the launcher only waits for it and leaves with its
+        # exit code. Signalled first, the launcher would take the interpreter down with it
+        # before it finished its unit of work (on Windows its job object kills the child), or,
+        # where nothing ties the two, leave the interpreter running without it. A launcher
+        # still there after the timeout is killed with the other survivors: nothing is left.
+        held = launchers_among(alive, self.launchers)
         for p in alive:
             try:
-                p.terminate()
+                if p.pid not in held:
+                    p.terminate()
+                # A stopped process acts on SIGTERM only now; a stopped launcher could not
+                # follow its child.
                 if hasattr(signal, "SIGCONT"):
-                    p.send_signal(signal.SIGCONT)  # a stopped process acts on SIGTERM only now
+                    p.send_signal(signal.SIGCONT)
             except psutil.NoSuchProcess:
                 pass
         survivors = _wait_gone(alive, timeout_s)
@@ -145,6 +161,35 @@ class Processes:
                     p.send_signal(signal.SIGCONT)  # so it can act on circusd's SIGTERM
             except psutil.NoSuchProcess:
                 pass
+
+
+def as_record(p: psutil.Process, launchers: VenvLaunchers) -> ProcInfo | None:
+    """What the launcher rule (`identify.launched_by`) reads of a live process, or None."""
+    try:
+        with p.oneshot():
+            try:
+                exe = p.exe()
+            except (psutil.AccessDenied, OSError):
+                exe = ""
+            return ProcInfo(
+                pid=p.pid,
+                create_time=p.create_time(),
+                ppid=p.ppid(),
+                uid=p.uids().effective if hasattr(p, "uids") else None,
+                pgid=None,
+                status=p.status(),
+                name=p.name(),
+                cmdline=tuple(p.cmdline()),
+                launcher=launchers.is_launcher(exe),
+            )
+    except psutil.Error:
+        return None
+
+
+def launchers_among(procs: Sequence[psutil.Process], launchers: VenvLaunchers) -> set[int]:
+    """The pids in `procs` that are the venv launcher of another one in `procs`."""
+    recs = [r for r in (as_record(p, launchers) for p in procs) if r is not None]
+    return {a.pid for a in recs for b in recs if launched_by(a, b)}
 
 
 def _changed_place(p: psutil.Process, t: Target, cmdline: tuple[str, ...]) -> str:

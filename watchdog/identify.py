@@ -12,6 +12,7 @@ import enum
 import ntpath
 import os
 import posixpath
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -55,13 +56,6 @@ def is_python(arg0: str) -> bool:
     if b.endswith(".exe"):
         b = b[:-4]
     return b in ("py", "pyw") or b.startswith("python")
-
-
-def is_venv_launcher(arg0: str) -> bool:
-    """Windows venvs start `<venv>\\Scripts\\python.exe`, a launcher that runs the base interpreter
-    as its child with the same arguments: the pair is one copy, not two."""
-    p = arg0.replace("\\", "/").lower().strip('"')
-    return p.endswith(("/scripts/python.exe", "/scripts/pythonw.exe"))
 
 
 def _entry(cmdline: Sequence[str]) -> tuple[str, str, list[str]] | None:
@@ -251,22 +245,90 @@ def is_ours(p: ProcInfo, home: str, my_uid: int | None) -> bool:
     return same_home(p.home, home)
 
 
+# -- the Windows venv launcher: one copy with the interpreter it starts -------------------------
+
+
+@dataclass(frozen=True)
+class VenvLaunchers:
+    """The platform fact, kept apart so that it can be tested anywhere: where a venv launcher's
+    executable lives. On Windows `<venv>\\Scripts\\python.exe` is not the interpreter but a copy
+    of CPython's venvlauncher.exe: it reads the venv's pyvenv.cfg, sets `__PYVENV_LAUNCHER__` to
+    its own path, starts the base interpreter (`C:\\...\\Python311\\python.exe`) as its child
+    with its own command line (older launchers put the base interpreter's path in argv[0]), puts
+    it in a job object that kills it when the launcher dies, ignores Ctrl events, waits, and
+    exits with the child's code. The daemon runs in the child.
+
+    Only the instance's own venvs count: the one beside its circus.ini (where scripts/run makes
+    it) and the one this watchdog runs from (circusd and so every daemon is started from it)."""
+
+    venvs: tuple[str, ...] = ()
+    folder: str = "Scripts"
+    names: frozenset[str] = frozenset({"python.exe", "pythonw.exe"})
+
+    @classmethod
+    def of(cls, project: str | None) -> VenvLaunchers:
+        """This instance's: `project` is the folder of its circus.ini."""
+        venvs = [os.path.join(os.path.abspath(project), ".venv")] if project else []
+        if sys.prefix != sys.base_prefix and sys.prefix not in venvs:
+            venvs.append(sys.prefix)
+        return cls(tuple(venvs))
+
+    def is_launcher(self, exe: str | None) -> bool:
+        """Whether an executable (the OS's path of a process's image, not its argv[0], which
+        is whatever was typed) is a venv launcher of this instance."""
+        if not exe:
+            return False
+        folder, name = ntpath.split(exe.strip('"'))  # ntpath splits on either slash
+        if name.lower() not in self.names:
+            return False
+        return any(_same_dir(folder, v, self.folder) for v in self.venvs)
+
+
+def _same_dir(folder: str, venv: str, sub: str) -> bool:
+    """Whether `folder` is `venv`/`sub`: Windows paths without case and with either slash,
+    POSIX paths exactly."""
+    if "\\" in folder + venv or ntpath.splitdrive(folder)[0] or ntpath.splitdrive(venv)[0]:
+        want = ntpath.normcase(ntpath.normpath(ntpath.join(venv, sub)))
+        return ntpath.normcase(ntpath.normpath(folder)) == want
+    return posixpath.normpath(folder) == posixpath.normpath(posixpath.join(venv, sub))
+
+
+def launched_by(launcher: ProcInfo, child: ProcInfo) -> bool:
+    """THE launcher rule: `child` is the interpreter that `launcher`, a venv launcher of this
+    instance (`ProcInfo.launcher`, from `VenvLaunchers`), started for its own command: the two
+    are one copy of a daemon. Every part is needed: the parent relation and the start order by
+    (pid, create_time) (a pid reused after the launcher died is no child of it), the same
+    arguments, the same user, the same daemon and home."""
+    return (
+        launcher.launcher
+        and child.ppid == launcher.pid
+        and child.pid != launcher.pid
+        and child.create_time + SAME_START_S >= launcher.create_time
+        and _passed_on(launcher.cmdline, child.cmdline)
+        and launcher.uid == child.uid
+        and launcher.daemon == child.daemon
+        and launcher.home == child.home
+    )
+
+
+def _passed_on(launcher: Sequence[str], child: Sequence[str]) -> bool:
+    """The launcher's command line, as it hands it on: the same, or (older launchers) with the
+    base interpreter in argv[0]."""
+    if not launcher or not child or tuple(launcher[1:]) != tuple(child[1:]):
+        return False
+    return launcher[0] == child[0] or is_python(child[0])
+
+
 def copies(procs: Sequence[ProcInfo]) -> list[tuple[ProcInfo, ...]]:
-    """Group one daemon's processes into copies: a venv launcher and its interpreter child (same
-    daemon, same home) are one copy, the launcher first."""
+    """Group one daemon's processes into copies: a venv launcher and the interpreter it started
+    (`launched_by`) are one copy, the launcher first."""
     by_pid = {p.pid: p for p in procs}
 
     def head(p: ProcInfo) -> ProcInfo:
         seen = {p.pid}
         while True:
             parent = by_pid.get(p.ppid)
-            if (
-                parent is None
-                or parent.pid in seen
-                or not parent.launcher
-                or parent.daemon != p.daemon
-                or parent.home != p.home
-            ):
+            if parent is None or parent.pid in seen or not launched_by(parent, p):
                 return p
             seen.add(parent.pid)
             p = parent

@@ -939,8 +939,9 @@ def check_sandbox_port(v: View, p: Pass) -> Step:
 def remember_seen(v: View, p: Pass) -> Step:
     """Managed daemon processes, remembered while they or their process group live."""
     seen = dict(p.state.seen)
+    head = {x.pid: g[0] for gs in v.copies.values() for g in gs for x in g}  # (venv launchers)
     for x in v.ours:
-        if x.pid in v.managed and x.daemon and x.pgid == x.pid:
+        if head[x.pid].pid in v.managed and x.daemon and head[x.pid].pgid == head[x.pid].pid:
             seen[x.pid] = Seen(x.daemon, x.pid, x.create_time, v.now)
     live_groups = {x.pgid for x in v.snap.procs if x.pgid is not None}
     live = {x.pid for x in v.snap.procs}

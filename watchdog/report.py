@@ -16,6 +16,7 @@ from ecauto.config import WatchdogSettings
 
 from . import deaths, work
 from .findings import Assessment, Finding, Kind, Severity
+from .identify import launched_by
 from .snapshot import Snapshot
 from .state import State
 
@@ -195,8 +196,8 @@ def _names(hb_pid: int, pid: int | None, snap: Snapshot) -> bool:
     child of a Windows venv launcher)."""
     if pid is None or hb_pid == pid:
         return True
-    child = snap.proc(hb_pid)
-    return child is not None and child.ppid == pid
+    child, parent = snap.proc(hb_pid), snap.proc(pid)
+    return child is not None and parent is not None and launched_by(parent, child)
 
 
 def _state_word(findings: list[Finding], status: str | None, mode: str, name: str) -> str:

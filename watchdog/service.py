@@ -27,7 +27,7 @@ from ecauto.records import one_line
 
 from .collect import Collector
 from .events import EventLog
-from .execute import Executor, Notifier, Outcome
+from .execute import Executor, Notifier, Outcome, Processes
 from .findings import Assessment, Finding
 from .incidents import incidents
 from .notices import Notice
@@ -123,6 +123,7 @@ class Watchdog:
             self.events,
             notifier,
             self.settings.term_timeout_s,
+            Processes(launchers=self.collector.launchers),
             clock=clock,
         )
         self.clock = clock

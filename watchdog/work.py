@@ -14,7 +14,7 @@ from ecauto.daemon.heartbeat import Heartbeat, Phase
 
 from .findings import Do, Finding, Kind, Severity
 from .findings import ago as _ago
-from .identify import is_ours
+from .identify import is_ours, launched_by
 from .snapshot import SAME_START_S, DbView, ProcInfo, Role, Snapshot
 
 
@@ -142,4 +142,4 @@ def seen_running(snap: Snapshot, daemon: str) -> ProcInfo | None:
         return None
     writer = snap.proc(hb.pid)
     # The copy itself, or the interpreter child of a Windows venv launcher.
-    return x if writer is not None and (writer.pid == x.pid or writer.ppid == x.pid) else None
+    return x if writer is not None and (writer.pid == x.pid or launched_by(x, writer)) else None
