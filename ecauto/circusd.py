@@ -7,12 +7,16 @@ already running" (so commands are retried, and `status == "error"` is always che
 
 from __future__ import annotations
 
+import os
+import re
+import shlex
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ecauto.backoff import compute_backoff
+from ecauto.daemon.early import LOG_FILE_ENV
 
 BUSY = "arbiter is already running"
 
@@ -31,7 +35,7 @@ class WatcherSpec:
     cmdline: str  # cmd and args as circusd will run them, `$(circus.wid)` still unexpanded
     priority: int
     singleton: bool
-    log: str = ""  # its stderr stream's file: where a daemon's one-line reason goes
+    log: str = ""  # the daemon's own log ($ECAUTO_LOG_FILE): where its one-line reason goes
 
 
 @dataclass(frozen=True)
@@ -46,6 +50,7 @@ class CircusSetup:
 def read_ini(path: str | Path) -> CircusSetup:
     """Read the ini the way circusd will (same parser, same environment expansion)."""
     from circus.config import get_config  # circus is slow to import: only when needed
+    from circus.util import parse_env_dict
 
     p = Path(path).resolve()
     if not p.is_file():
@@ -54,16 +59,27 @@ def read_ini(path: str | Path) -> CircusSetup:
         cfg = get_config(str(p))
     except Exception as e:  # circus raises bare Exceptions and configparser errors alike
         raise CircusError(f"{p}: cannot read circus config: {e}") from None
+    for key in ("endpoint", "pubsub_endpoint"):  # Circus has no default for $(circus.env.X)
+        unset = re.search(r"\$\(circus\.env\.(\w+)\)", str(cfg.get(key) or ""))
+        if unset:
+            raise CircusError(
+                f"{p}: {key} needs ${unset.group(1).upper()}, which is not set "
+                f"(scripts/run sets it, and so does the activated venv)"
+            )
     watchers = {}
     for w in cfg.get("watchers", []):
         line = " ".join(x for x in (w.get("cmd", ""), w.get("args", "") or "") if x)
-        stream = w.get("stderr_stream")
+        # $NAME in an env value is expanded when circusd makes the watcher, not by get_config.
+        try:
+            log = parse_env_dict({"log": str((w.get("env") or {}).get(LOG_FILE_ENV, ""))})["log"]
+        except TypeError:  # a $NAME that is not set: circusd cannot make this watcher either
+            log = ""
         watchers[w["name"]] = WatcherSpec(
             w["name"],
             line,
             int(w.get("priority", 0)),
             str(w.get("singleton", "")).lower() in ("true", "1"),
-            str(stream.get("filename", "")) if isinstance(stream, dict) else "",
+            log,
         )
     return CircusSetup(
         p,
@@ -72,6 +88,21 @@ def read_ini(path: str | Path) -> CircusSetup:
         str(cfg.get("pubsub_endpoint") or ""),
         str(cfg.get("logoutput") or ""),
     )
+
+
+def python_word(path: str, windows: bool = os.name == "nt") -> str:
+    """`path` written so that Circus reads it back as one word of a watcher's `cmd`: circus.ini's
+    `cmd = $(circus.env.ECAUTO_PYTHON)`. Circus splits cmd with shell rules on POSIX (so the
+    path is shell-quoted when it needs it) but keeps quotes inside the word on Windows, where a
+    path with a space therefore cannot be written at all (CircusError, one line)."""
+    if not windows:
+        return shlex.quote(path)
+    if any(c.isspace() or c == '"' for c in path):
+        raise CircusError(
+            f"the interpreter {path} has a space in its path, which Circus cannot run on "
+            f"Windows: make the venv in a folder without spaces"
+        )
+    return path
 
 
 class Control:
