@@ -50,7 +50,7 @@ class CircusSetup:
 def read_ini(path: str | Path) -> CircusSetup:
     """Read the ini the way circusd will (same parser, same environment expansion)."""
     from circus.config import get_config  # circus is slow to import: only when needed
-    from circus.util import parse_env_dict
+    from circus.util import parse_env_dict, replace_gnu_args
 
     p = Path(path).resolve()
     if not p.is_file():
@@ -59,12 +59,17 @@ def read_ini(path: str | Path) -> CircusSetup:
         cfg = get_config(str(p))
     except Exception as e:  # circus raises bare Exceptions and configparser errors alike
         raise CircusError(f"{p}: cannot read circus config: {e}") from None
-    for key in ("endpoint", "pubsub_endpoint"):  # Circus has no default for $(circus.env.X)
-        unset = re.search(r"\$\(circus\.env\.(\w+)\)", str(cfg.get(key) or ""))
+    # Circus has no default for $(circus.env.X). A reader outside circusd (`watchdog scan` from
+    # a timer, say) knows the home only: on POSIX the endpoints follow from it.
+    defaults = home_endpoints(os.environ.get("ECAUTO_HOME", ""))
+    ends = {}
+    for key in ("endpoint", "pubsub_endpoint"):
+        ends[key] = replace_gnu_args(str(cfg.get(key) or ""), env=defaults)
+        unset = re.search(r"\$\(circus\.env\.(\w+)\)", ends[key])
         if unset:
             raise CircusError(
                 f"{p}: {key} needs ${unset.group(1).upper()}, which is not set "
-                f"(scripts/run sets it, and so does the activated venv)"
+                f"(the launcher, scripts/run, sets it)"
             )
     watchers = {}
     for w in cfg.get("watchers", []):
@@ -83,11 +88,23 @@ def read_ini(path: str | Path) -> CircusSetup:
         )
     return CircusSetup(
         p,
-        cfg["endpoint"],
+        ends["endpoint"],
         watchers,
-        str(cfg.get("pubsub_endpoint") or ""),
+        ends["pubsub_endpoint"],
         str(cfg.get("logoutput") or ""),
     )
+
+
+def home_endpoints(home: str, windows: bool = os.name == "nt") -> dict[str, str]:
+    """ECAUTO_ENDPOINT and ECAUTO_PUBSUB_ENDPOINT of the instance in `home`: unix sockets in the
+    owner-only home on POSIX. None on Windows (pyzmq has no ipc there; the TCP ports are the
+    launcher's to choose), nor without a home."""
+    if windows or not home:
+        return {}
+    return {
+        "ECAUTO_ENDPOINT": f"ipc://{home}/circus/ctl.sock",
+        "ECAUTO_PUBSUB_ENDPOINT": f"ipc://{home}/circus/pub.sock",
+    }
 
 
 def python_word(path: str, windows: bool = os.name == "nt") -> str:

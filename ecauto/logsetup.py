@@ -43,20 +43,24 @@ class OwnLog(logging.handlers.RotatingFileHandler):
 
     fds 1 and 2 always point at the current file (`early.point_stdio_at`), so a traceback the
     interpreter prints, or a line `redact.complain` writes, lands beside the events and moves
-    with them at each rotation. During the renames they point at the null device: Windows
-    cannot rename a file that any handle holds open."""
+    with them at each rotation. On Windows they point at the null device during the renames,
+    since it cannot rename a file that any handle holds open; on POSIX a line written meanwhile
+    goes to the file just renamed, not nowhere."""
 
     def _open(self) -> io.TextIOWrapper:
         stream = super()._open()
         early.point_stdio_at(stream.fileno())
         return stream
 
+    closed_during_renames = os.name == "nt"
+
     def doRollover(self) -> None:  # noqa: N802 - logging's name
-        null = os.open(os.devnull, os.O_WRONLY)
-        try:
-            early.point_stdio_at(null)
-        finally:
-            os.close(null)
+        if self.closed_during_renames:
+            null = os.open(os.devnull, os.O_WRONLY)
+            try:
+                early.point_stdio_at(null)
+            finally:
+                os.close(null)
         try:
             super().doRollover()
         finally:

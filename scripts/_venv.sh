@@ -23,15 +23,12 @@ ecauto_venv() {
     [ "${PIPESTATUS[0]}" = 0 ] || { echo "ecauto: installing failed (see above)" >&2; return 1; }
     echo "$want" > "$stamp"
   fi
-  if ! grep -q "ECAUTO_PUBSUB_ENDPOINT" "$venv/bin/activate" 2>/dev/null; then
+  if ! grep -q "ecauto-instance" "$venv/bin/activate" 2>/dev/null; then
     cat >> "$venv/bin/activate" <<'ACTIVATE'
-# ecauto-instance: the instance's home, and circusctl (and every reader of circus.ini, which
-# takes its endpoints from the environment) pointed at its private control socket.
+# ecauto-instance: the instance's home, and circusctl pointed at its private control socket.
 case "${ECAUTO_HOME:-var}" in /*) ;; *) ECAUTO_HOME="$PWD/${ECAUTO_HOME:-var}" ;; esac
 export ECAUTO_HOME
-export ECAUTO_ENDPOINT="ipc://$ECAUTO_HOME/circus/ctl.sock"
-export ECAUTO_PUBSUB_ENDPOINT="ipc://$ECAUTO_HOME/circus/pub.sock"
-export CIRCUSCTL_ENDPOINT="$ECAUTO_ENDPOINT"
+export CIRCUSCTL_ENDPOINT="ipc://$ECAUTO_HOME/circus/ctl.sock"
 ACTIVATE
   fi
   export VIRTUAL_ENV="$venv"

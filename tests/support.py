@@ -243,12 +243,12 @@ class Instance:
         self.ini.write_text(text)
         # What the launcher sets for circusd (circus.ini reads them): the venv's interpreter by
         # absolute path, as one word of Circus's cmd, and the endpoints.
-        self.env = dict(
-            instance_env(self.home, self.config),
-            ECAUTO_PYTHON=python_word(sys.executable),
-            ECAUTO_ENDPOINT=self.endpoint,
-            ECAUTO_PUBSUB_ENDPOINT=f"ipc://{self.sockdir}/pub.sock",
-        )
+        self.circus_env = {
+            "ECAUTO_PYTHON": python_word(sys.executable),
+            "ECAUTO_ENDPOINT": self.endpoint,
+            "ECAUTO_PUBSUB_ENDPOINT": f"ipc://{self.sockdir}/pub.sock",
+        }
+        self.env = dict(instance_env(self.home, self.config), **self.circus_env)
         self.ctl = Control(self.endpoint, timeout_s=2.0)
         self.circusd: subprocess.Popen[bytes] | None = None
 

@@ -25,7 +25,7 @@ from circus.util import replace_gnu_args
 from circus.watcher import Watcher
 from support import REPO, free_port
 
-from ecauto.circusd import CircusError, python_word, read_ini
+from ecauto.circusd import CircusError, home_endpoints, python_word, read_ini
 
 # Every flag Circus 0.19 branches on (read from its source): util (log files, process info),
 # watcher (streams refused, copy_env forced, reaping), process (no preexec, cmd split without
@@ -163,10 +163,19 @@ def test_streams_drop_every_watcher_on_windows(
         assert names == sorted(MODULES)
 
 
-def test_a_missing_endpoint_is_one_line(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("ECAUTO_HOME", "/tmp/h")
+def test_without_the_endpoints_a_reader_takes_the_homes_sockets_or_says_what_is_missing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`watchdog scan` from a timer knows the home only: on POSIX that is enough."""
     monkeypatch.delenv("ECAUTO_ENDPOINT", raising=False)
-    with pytest.raises(CircusError, match=r"needs \$ECAUTO_ENDPOINT, which is not set"):
+    monkeypatch.delenv("ECAUTO_PUBSUB_ENDPOINT", raising=False)
+    monkeypatch.setenv("ECAUTO_HOME", "/srv/ecauto/var")
+    setup = read_ini(REPO / "circus.ini")
+    assert setup.endpoint == "ipc:///srv/ecauto/var/circus/ctl.sock"
+    assert setup.pubsub_endpoint == "ipc:///srv/ecauto/var/circus/pub.sock"
+    assert home_endpoints("C:\\ecauto\\var", windows=True) == {}  # the launcher's ports
+    monkeypatch.delenv("ECAUTO_HOME")
+    with pytest.raises(CircusError, match=r"endpoint needs \$ECAUTO_ENDPOINT, which is not set"):
         read_ini(REPO / "circus.ini")
 
 
