@@ -48,7 +48,8 @@ class OwnLog(logging.handlers.RotatingFileHandler):
     goes to the file just renamed, not nowhere."""
 
     def _open(self) -> io.TextIOWrapper:
-        stream = super()._open()
+        fd = early.open_log(self.baseFilename)
+        stream = open(fd, "a", encoding=self.encoding, errors=self.errors)  # noqa: SIM115
         early.point_stdio_at(stream.fileno())
         return stream
 

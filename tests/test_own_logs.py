@@ -132,3 +132,24 @@ def test_a_daemon_rotates_its_own_log_and_keeps_stderr_on_the_current_file(
     # The kept lines are the last ones, in order, none lost between the files.
     numbers = [int(m) for t in texts for m in re.findall(r"line (\d{3}) x", t)]
     assert numbers == list(range(numbers[0], 300)) and numbers[0] > 0
+
+
+def test_a_log_that_is_a_symbolic_link_is_not_written_through(
+    tmp_path: Path, reaper: Reaper
+) -> None:
+    victim = tmp_path / "victim"
+    victim.write_text("untouched\n")
+    log = tmp_path / "rot.log"
+    log.symlink_to(victim)
+    p = start_process(
+        reaper,
+        [sys.executable, "-c", ROTATING, "posix"],
+        {"PATH": "/usr/bin:/bin", "ECAUTO_LOG_FILE": str(log)},
+        REPO,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    out, err = p.communicate(timeout=60)
+    assert victim.read_text() == "untouched\n"
+    assert f"cannot open the log file {log}" in err
+    assert "RuntimeError: the end, after the rotations" in err  # nothing lost: on stderr instead

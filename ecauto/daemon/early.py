@@ -45,7 +45,7 @@ def log_to_file(environ: Mapping[str, str] = os.environ) -> None:
     if not path:
         return
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = open_log(path)
     except OSError as e:
         print(f"cannot open the log file {path}: {e.strerror or e}", file=sys.stderr)
         return
@@ -53,6 +53,13 @@ def log_to_file(environ: Mapping[str, str] = os.environ) -> None:
         point_stdio_at(fd)
     finally:
         os.close(fd)
+
+
+def open_log(path: str) -> int:
+    """The log opened for append, the owner's only, never through a symbolic link (the home's
+    own checks come later than this, the very first thing a daemon does)."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+    return os.open(path, flags, 0o600)
 
 
 def point_stdio_at(fd: int) -> None:
