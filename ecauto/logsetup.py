@@ -47,13 +47,13 @@ class OwnLog(logging.handlers.RotatingFileHandler):
     since it cannot rename a file that any handle holds open; on POSIX a line written meanwhile
     goes to the file just renamed, not nowhere."""
 
+    closed_during_renames = os.name == "nt"
+
     def _open(self) -> io.TextIOWrapper:
         fd = early.open_log(self.baseFilename)
         stream = open(fd, "a", encoding=self.encoding, errors=self.errors)  # noqa: SIM115
         early.point_stdio_at(stream.fileno())
         return stream
-
-    closed_during_renames = os.name == "nt"
 
     def doRollover(self) -> None:  # noqa: N802 - logging's name
         if self.closed_during_renames:
