@@ -151,6 +151,7 @@ class Monitor(threading.Thread):
         self.home = str(lab.home)
         self.ini = str(lab.inst.ini)
         os.environ["ECAUTO_HOME"] = self.home  # as `watchdog report` reads the ini
+        os.environ.update(lab.inst.circus_env)  # its endpoints
         self.dog = Watchdog(Home(lab.home), lab.cfg, read_ini(lab.inst.ini), None)
         self.lock = threading.Lock()
         self.latest: Sample | None = None

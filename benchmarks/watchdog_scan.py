@@ -96,6 +96,7 @@ def main() -> int:
     try:
         inst.start()
         os.environ["ECAUTO_HOME"] = str(inst.home)
+        os.environ.update(inst.circus_env)  # its endpoints, as circusd read them
         cfg = config_mod.load(inst.config)
         setup = read_ini(inst.ini)
         home = Home(inst.home)

@@ -12,6 +12,7 @@ import importlib.util
 import json
 import os
 import re
+import shlex
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from typing import Any
 
 from ecauto.atomic import read_regular, write_json_atomic
 from ecauto.backoff import compute_backoff
+from ecauto.daemon.early import LOG_FILE_ENV
 
 BUSY = "arbiter is already running"
 # What circus.ini said, kept in the home by `read_ini` (see there).
@@ -40,7 +42,7 @@ class WatcherSpec:
     cmdline: str  # cmd and args as circusd will run them, `$(circus.wid)` still unexpanded
     priority: int
     singleton: bool
-    log: str = ""  # its stderr stream's file: where a daemon's one-line reason goes
+    log: str = ""  # the daemon's own log ($ECAUTO_LOG_FILE): where its one-line reason goes
 
 
 @dataclass(frozen=True)
@@ -83,29 +85,73 @@ def read_ini(path: str | Path, cache: Path | None = None) -> CircusSetup:
 
 def _parse(p: Path) -> CircusSetup:
     from circus.config import get_config  # circus is slow to import: only when needed
+    from circus.util import parse_env_dict, replace_gnu_args
 
     try:
         cfg = get_config(str(p))
     except Exception as e:  # circus raises bare Exceptions and configparser errors alike
         raise CircusError(f"{p}: cannot read circus config: {e}") from None
+    # Circus has no default for $(circus.env.X). A reader outside circusd (`watchdog scan` from
+    # a timer, say) knows the home only: on POSIX the endpoints follow from it.
+    defaults = home_endpoints(os.environ.get("ECAUTO_HOME", ""))
+    ends = {}
+    for key in ("endpoint", "pubsub_endpoint"):
+        ends[key] = replace_gnu_args(str(cfg.get(key) or ""), env=defaults)
+        unset = re.search(r"\$\(circus\.env\.(\w+)\)", ends[key])
+        if unset:
+            raise CircusError(
+                f"{p}: {key} needs ${unset.group(1).upper()}, which is not set "
+                f"(the launcher, scripts/run, sets it)"
+            )
     watchers = {}
     for w in cfg.get("watchers", []):
         line = " ".join(x for x in (w.get("cmd", ""), w.get("args", "") or "") if x)
-        stream = w.get("stderr_stream")
+        # $NAME in an env value is expanded when circusd makes the watcher, not by get_config.
+        try:
+            log = parse_env_dict({"log": str((w.get("env") or {}).get(LOG_FILE_ENV, ""))})["log"]
+        except TypeError:  # a $NAME that is not set: circusd cannot make this watcher either
+            log = ""
         watchers[w["name"]] = WatcherSpec(
             w["name"],
             line,
             int(w.get("priority", 0)),
             str(w.get("singleton", "")).lower() in ("true", "1"),
-            str(stream.get("filename", "")) if isinstance(stream, dict) else "",
+            log,
         )
     return CircusSetup(
         p,
-        cfg["endpoint"],
+        ends["endpoint"],
         watchers,
-        str(cfg.get("pubsub_endpoint") or ""),
+        ends["pubsub_endpoint"],
         str(cfg.get("logoutput") or ""),
     )
+
+
+def home_endpoints(home: str, windows: bool = os.name == "nt") -> dict[str, str]:
+    """ECAUTO_ENDPOINT and ECAUTO_PUBSUB_ENDPOINT of the instance in `home`: unix sockets in the
+    owner-only home on POSIX. None on Windows (pyzmq has no ipc there; the TCP ports are the
+    launcher's to choose), nor without a home."""
+    if windows or not home:
+        return {}
+    return {
+        "ECAUTO_ENDPOINT": f"ipc://{home}/circus/ctl.sock",
+        "ECAUTO_PUBSUB_ENDPOINT": f"ipc://{home}/circus/pub.sock",
+    }
+
+
+def python_word(path: str, windows: bool = os.name == "nt") -> str:
+    """`path` written so that Circus reads it back as one word of a watcher's `cmd`: circus.ini's
+    `cmd = $(circus.env.ECAUTO_PYTHON)`. Circus splits cmd with shell rules on POSIX (so the
+    path is shell-quoted when it needs it) but keeps quotes inside the word on Windows, where a
+    path with a space therefore cannot be written at all (CircusError, one line)."""
+    if not windows:
+        return shlex.quote(path)
+    if any(c.isspace() or c == '"' for c in path):
+        raise CircusError(
+            f"the interpreter {path} has a space in its path, which Circus cannot run on "
+            f"Windows: make the venv in a folder without spaces"
+        )
+    return path
 
 
 # Circus expands $(circus.env.NAME) and ((circus.env.NAME)) from the whole environment, names

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import io
 import logging
+import logging.handlers
 import os
 import sys
 import time
+from collections.abc import Mapping
 
 from ecauto import redact
+from ecauto.daemon import early
+
+# Rotation of a daemon's own log (circus.ini sets them per watcher; these when it does not).
+MAX_BYTES_ENV = "ECAUTO_LOG_MAX_BYTES"
+BACKUPS_ENV = "ECAUTO_LOG_BACKUPS"
+MAX_BYTES = 10 * 1024 * 1024
+BACKUPS = 5
 
 
 class _Formatter(logging.Formatter):
@@ -28,11 +38,43 @@ class _Formatter(logging.Formatter):
         return redact.scrub(super().format(record), multiline=True)
 
 
-def configure(name: str, level: str | None = None) -> None:
-    """Send the root logger to stderr, one line per event, tagged with the daemon name and pid.
+class OwnLog(logging.handlers.RotatingFileHandler):
+    """The daemon's own log file, rotated by the daemon itself: one writer per file.
 
-    stdout and stderr are switched to line buffering too, so that Circus's log files show each
-    event the moment it happens even when the interpreter was not started with -u.
+    fds 1 and 2 always point at the current file (`early.point_stdio_at`), so a traceback the
+    interpreter prints, or a line `redact.complain` writes, lands beside the events and moves
+    with them at each rotation. On Windows they point at the null device during the renames,
+    since it cannot rename a file that any handle holds open; on POSIX a line written meanwhile
+    goes to the file just renamed, not nowhere."""
+
+    closed_during_renames = os.name == "nt"
+
+    def _open(self) -> io.TextIOWrapper:
+        fd = early.open_log(self.baseFilename)
+        stream = open(fd, "a", encoding=self.encoding, errors=self.errors)  # noqa: SIM115
+        early.point_stdio_at(stream.fileno())
+        return stream
+
+    def doRollover(self) -> None:  # noqa: N802 - logging's name
+        if self.closed_during_renames:
+            null = os.open(os.devnull, os.O_WRONLY)
+            try:
+                early.point_stdio_at(null)
+            finally:
+                os.close(null)
+        try:
+            super().doRollover()
+        finally:
+            if self.stream is None:  # a rename refused (a reader holds it on Windows): go on
+                self.stream = self._open()
+
+
+def configure(name: str, level: str | None = None) -> None:
+    """Send the root logger to stderr, one line per event, tagged with the daemon name and pid;
+    under Circus (`$ECAUTO_LOG_FILE`, see ecauto.daemon.early) to that file, rotated here.
+
+    stdout and stderr are switched to line buffering too, so that each event shows the moment
+    it happens even when the interpreter was not started with -u.
     Every entry point calls this first, so it is also where the environment's credentials are
     registered for redaction (ecauto.redact).
     """
@@ -41,13 +83,39 @@ def configure(name: str, level: str | None = None) -> None:
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
             reconfigure(line_buffering=True)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _handler(os.environ)
     handler.setFormatter(_Formatter(name))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level or os.environ.get("ECAUTO_LOG_LEVEL", "INFO"))
     # urllib3 logs every new connection at DEBUG only; keep INFO readable either way.
     logging.getLogger("urllib3").setLevel(logging.WARNING)
+
+
+def _handler(env: Mapping[str, str]) -> logging.Handler:
+    path = env.get(early.LOG_FILE_ENV)
+    if not path:
+        return logging.StreamHandler(sys.stderr)
+    try:
+        return OwnLog(
+            path,
+            maxBytes=_count(env, MAX_BYTES_ENV, MAX_BYTES),
+            backupCount=_count(env, BACKUPS_ENV, BACKUPS),
+            encoding="utf-8",
+            errors="backslashreplace",
+        )
+    except OSError as e:  # a log folder gone or read-only: the events still go somewhere
+        redact.complain(f"cannot open the log file {path}: {e.strerror or e}; logging to stderr")
+        return logging.StreamHandler(sys.stderr)
+
+
+def _count(env: Mapping[str, str], key: str, default: int) -> int:
+    text = env.get(key, "")
+    if text.isdigit():
+        return int(text)
+    if text:
+        redact.complain(f"{key}={text!r} is not a whole number; using {default}")
+    return default
 
 
 def fields(**kv: object) -> str:

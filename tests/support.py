@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import psutil
 import requests
 
-from ecauto.circusd import Control
+from ecauto.circusd import Control, python_word
 from ecauto.config import AlertSettings, SandboxSettings
 from ecauto.daemon.heartbeat import Heartbeat, read_heartbeat
 from ecauto.sandbox.key import HEADER, key_path, load_or_create
@@ -233,10 +233,6 @@ class Instance:
         self.sockdir = Path(tempfile.mkdtemp(prefix="ecc-"))
         self.endpoint = f"ipc://{self.sockdir}/ctl.sock"
         text = (REPO / "circus.ini").read_text()
-        text = re.sub(r"(?m)^endpoint = .*$", f"endpoint = {self.endpoint}", text)
-        text = re.sub(
-            r"(?m)^pubsub_endpoint = .*$", f"pubsub_endpoint = ipc://{self.sockdir}/pub.sock", text
-        )
         self.watchers = WATCHERS
         if not watchdog:  # a test that drives `watchdog scan` itself, with no loop racing it
             text = re.sub(r"(?ms)^\[watcher:watchdog\].*?(?=^\[|\Z)", "", text)
@@ -245,7 +241,14 @@ class Instance:
             text = ini_edit(text)
         self.ini = root / "circus.ini"
         self.ini.write_text(text)
-        self.env = instance_env(self.home, self.config)
+        # What the launcher sets for circusd (circus.ini reads them): the venv's interpreter by
+        # absolute path, as one word of Circus's cmd, and the endpoints.
+        self.circus_env = {
+            "ECAUTO_PYTHON": python_word(sys.executable),
+            "ECAUTO_ENDPOINT": self.endpoint,
+            "ECAUTO_PUBSUB_ENDPOINT": f"ipc://{self.sockdir}/pub.sock",
+        }
+        self.env = dict(instance_env(self.home, self.config), **self.circus_env)
         self.ctl = Control(self.endpoint, timeout_s=2.0)
         self.circusd: subprocess.Popen[bytes] | None = None
 

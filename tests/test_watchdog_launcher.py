@@ -27,13 +27,13 @@ term_timeout_s = 5
 
 def launched(tmp_path: Path, watcher: str) -> tuple[Path, Callable[[str], str]]:
     """The launcher in the instance's venv (beside its circus.ini), and an ini edit that starts
-    `watcher` through it instead of `python`."""
+    `watcher` through it instead of the interpreter."""
     exe = venv_launcher(tmp_path / ".venv")
 
     def edit(text: str) -> str:
-        head = f"[watcher:{watcher}]\ncmd = python "
+        head = f"[watcher:{watcher}]\ncmd = $(circus.env.ECAUTO_PYTHON)\n"
         assert head in text
-        return text.replace(head, f"[watcher:{watcher}]\ncmd = {exe} ")
+        return text.replace(head, f"[watcher:{watcher}]\ncmd = {exe}\n")
 
     return exe, edit
 

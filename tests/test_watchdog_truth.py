@@ -40,9 +40,9 @@ def with_args(watcher: str, extra: str) -> Any:
     """An ini edit that appends `extra` to one watcher's command line."""
 
     def edit(text: str) -> str:
-        pattern = rf"(?ms)(^\[watcher:{re.escape(watcher)}\]\ncmd = [^\n]*)"
+        pattern = rf"(?ms)(^\[watcher:{re.escape(watcher)}\]\ncmd = [^\n]*\nargs = [^\n]*)"
         out, n = re.subn(pattern, lambda m: m.group(1) + " " + extra, text)
-        assert n == 1, f"no [watcher:{watcher}] cmd in circus.ini"
+        assert n == 1, f"no [watcher:{watcher}] cmd and args in circus.ini"
         return out
 
     return edit

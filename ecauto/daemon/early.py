@@ -1,4 +1,10 @@
-"""A copy started while its daemon runs leaves at once, before the daemon's heavy imports.
+"""What a daemon does first, before its heavy imports: its own log, and leaving if it runs already.
+
+Under Circus (`ECAUTO_LOG_FILE` set by circus.ini) stdout and stderr are pointed at the daemon's
+own log file first of all, so that a daemon that dies before its logging starts (an import
+error, a bad argument) still leaves its traceback there: Circus 0.19 has no streams on Windows.
+
+A copy started while its daemon runs leaves at once, before the daemon's heavy imports.
 
 Started by hand (or by a second supervisor), a copy used to import requests, psutil and the
 store before it found the lock taken: about half a second on an idle machine, over the three
@@ -13,13 +19,75 @@ import argparse
 import os
 import re
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, TextIO
 
-from ecauto.daemon.lock import LockHeld, LockOwner, is_held, read_owner
+if TYPE_CHECKING:
+    from ecauto.daemon.lock import LockHeld
+
+# Nothing but the standard library at import time: an import that fails here would leave no trace.
 
 EXIT_LOCKED = 75  # EX_TEMPFAIL: the daemon runs already
 _NAME = re.compile(r"^[a-z][a-z0-9-]*$")
+# The daemon's own log file, named per watcher in circus.ini; unset when started by hand.
+LOG_FILE_ENV = "ECAUTO_LOG_FILE"
+
+
+def log_to_file(environ: Mapping[str, str] = os.environ) -> None:
+    """Point stdout and stderr (fds 1 and 2) at `$ECAUTO_LOG_FILE`, opened for append, when set.
+
+    The first thing an entry point does: from here on even the interpreter's own traceback of
+    a failed import lands in the daemon's log. `logsetup.configure` later takes the same file
+    over for its rotating handler. A file that cannot be opened leaves stderr where it was (a
+    line there says why), so nothing is lost that was not lost before."""
+    path = environ.get(LOG_FILE_ENV)
+    if not path:
+        return
+    try:
+        fd = open_log(path)
+    except OSError as e:
+        print(f"cannot open the log file {path}: {e.strerror or e}", file=sys.stderr)
+        return
+    try:
+        point_stdio_at(fd)
+    finally:
+        os.close(fd)
+
+
+def open_log(path: str) -> int:
+    """The log opened for append, the owner's only, never through a symbolic link (the home's
+    own checks come later than this, the very first thing a daemon does)."""
+    flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+    return os.open(path, flags, 0o600)
+
+
+def point_stdio_at(fd: int) -> None:
+    """Make fds 1 and 2 the file open at `fd` (they share its offset and append mode), and
+    sys.stdout and sys.stderr line-buffered UTF-8 writers on them."""
+    for stream in (sys.stdout, sys.stderr):
+        if stream is not None:
+            try:
+                stream.flush()
+            except (OSError, ValueError):
+                pass  # a closed or broken stream: nothing of it to keep
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    sys.stdout = _writer(1, sys.stdout)
+    sys.stderr = _writer(2, sys.stderr)
+
+
+_OURS: list[TextIO] = []
+
+
+def _writer(fd: int, current: TextIO | None) -> TextIO:
+    # Made once: the interpreter's own writer may not follow a dup2 (on a Windows console it
+    # keeps the console's handle; under pythonw it is None). Ours never closes the fd.
+    if current is not None and any(current is w for w in _OURS):
+        return current
+    w = open(fd, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False)  # noqa: SIM115
+    _OURS.append(w)
+    return w
 
 
 def leave_if_running(name_for: Callable[[argparse.Namespace], str], argv: Sequence[str]) -> None:
@@ -27,6 +95,8 @@ def leave_if_running(name_for: Callable[[argparse.Namespace], str], argv: Sequen
 
     Anything unusual (a bad argument, an unsafe or missing home) returns too: the full start
     then reports it as it always does."""
+    from ecauto.daemon.lock import LockHeld, LockOwner, is_held, read_owner  # noqa: F811
+
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument("--home")
     p.add_argument("--platform")

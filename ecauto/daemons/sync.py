@@ -10,7 +10,8 @@ never dropped. Whoever settles the last batch pushes the changed prices to BASE.
 
 from __future__ import annotations
 
-# A copy of a running daemon leaves before the heavy imports below (see ecauto.daemon.early).
+# Its own log first, and a copy of a running daemon leaves, before the heavy imports below
+# (see ecauto.daemon.early).
 # ruff: noqa: E402
 import sys
 
@@ -19,6 +20,7 @@ from ecauto.daemon import early
 NAME = "sync-inventory"
 
 if __name__ == "__main__":
+    early.log_to_file()  # under Circus: stderr into the daemon's own log, before anything can fail
     early.leave_if_running(lambda args: NAME, sys.argv[1:])
 
 import argparse

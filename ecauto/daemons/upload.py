@@ -8,13 +8,15 @@ nothing is listed twice.
 
 from __future__ import annotations
 
-# A copy of a running daemon leaves before the heavy imports below (see ecauto.daemon.early).
+# Its own log first, and a copy of a running daemon leaves, before the heavy imports below
+# (see ecauto.daemon.early).
 # ruff: noqa: E402
 import sys
 
 from ecauto.daemon import early
 
 if __name__ == "__main__":
+    early.log_to_file()  # under Circus: stderr into the daemon's own log, before anything can fail
     early.leave_if_running(lambda args: f"upload-{args.platform}", sys.argv[1:])
 
 import argparse

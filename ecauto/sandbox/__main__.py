@@ -9,6 +9,16 @@ the file or in flag values) or an unsafe home (as the daemons', see ecauto.home)
 
 from __future__ import annotations
 
+# Under Circus, stderr goes into the sandbox's own log before the heavy imports below can fail
+# (see ecauto.daemon.early).
+# ruff: noqa: E402
+import sys
+
+from ecauto.daemon import early
+
+if __name__ == "__main__":
+    early.log_to_file()
+
 import argparse
 import dataclasses
 import errno
@@ -16,7 +26,6 @@ import logging
 import os
 import re
 import signal
-import sys
 import time
 from pathlib import Path
 from types import FrameType
