@@ -387,3 +387,27 @@ def test_the_foreground_launcher_stops_everything_on_sigterm(
     for name in DAEMONS:
         log = (home / "log" / f"{name}.log").read_text()
         assert "Traceback" not in log, name
+
+
+# -- start at boot: what the Task Scheduler and systemd are given ----------------------------
+
+TASK = "{http://schemas.microsoft.com/windows/2004/02/mit/task}"
+
+
+def test_the_task_scheduler_runs_the_launcher_in_the_foreground_and_restarts_it() -> None:
+    import xml.etree.ElementTree as ET
+
+    task = ET.parse(REPO / "scripts" / "windows" / "ecauto-circusd-task.xml").getroot()
+    command = task.findtext(f"{TASK}Actions/{TASK}Exec/{TASK}Command")
+    args = (task.findtext(f"{TASK}Actions/{TASK}Exec/{TASK}Arguments") or "").split()
+    assert command is not None and command.endswith(r"\.venv\Scripts\python.exe")
+    assert args[:2] == ["-m", "ecauto"] and args[-1] == "run"  # no --daemon: the foreground
+    launcher.parser().parse_args(args[2:])  # the launcher takes these arguments
+    settings = task.find(f"{TASK}Settings")
+    assert settings is not None
+    assert settings.findtext(f"{TASK}ExecutionTimeLimit") == "PT0S"
+    assert settings.find(f"{TASK}RestartOnFailure") is not None
+    assert task.find(f"{TASK}Triggers/{TASK}BootTrigger") is not None
+    unit = (REPO / "scripts" / "systemd" / "ecauto-circusd.service").read_text()
+    assert "\nExecStart=%h/ecauto/scripts/run\n" in unit  # which execs `python -m ecauto run`
+    assert "exec python -m ecauto --ini" in (REPO / "scripts" / "run").read_text()
