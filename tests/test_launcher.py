@@ -353,7 +353,15 @@ def test_a_pidfile_naming_a_dead_pid_or_a_live_stranger_is_cleared_and_the_stran
     # And the pidfile of our live circusd is never taken for stale.
     assert launcher.clear_stale_pidfile(inst) is None
     assert launcher.read_pid(home / "circusd.pid") == circusd
-    assert ecauto(env, home.parent, "stop").returncode == 0
+
+    # When circusd dies hard, its pidfile and sockets stay: status still knows at once.
+    os.kill(circusd, signal.SIGKILL)
+    wait_for(lambda: launcher.holder(circusd) is None, 10, "circusd gone")
+    assert launcher.read_pid(home / "circusd.pid") == circusd
+    started = time.monotonic()
+    res = ecauto(env, home.parent, "status")
+    assert res.returncode == 3 and res.stdout.startswith("ecauto: not running"), res.stderr
+    assert time.monotonic() - started < 1.5
     assert stranger.poll() is None
 
 
@@ -387,6 +395,42 @@ def test_the_foreground_launcher_stops_everything_on_sigterm(
     for name in DAEMONS:
         log = (home / "log" / f"{name}.log").read_text()
         assert "Traceback" not in log, name
+
+
+@pytest.mark.process
+@pytest.mark.timeout(240)
+def test_bare_circusd_and_circusctl_from_the_clone_behave_as_the_readme_says(
+    home: Path, env: dict[str, str], reaper: Reaper
+) -> None:
+    activate = REPO / ".venv" / "bin" / "activate"
+    if "ecauto-instance-2" not in (activate.read_text() if activate.exists() else ""):
+        pytest.skip("the venv was not made by scripts/run or scripts/test (no activate additions)")
+    # In a fresh shell they are not there: `./ecauto.sh` is the way.
+    res = subprocess.run(
+        ["sh", "-c", "circusctl status"], env=env, cwd=REPO, capture_output=True, text=True
+    )
+    assert res.returncode == 127 and "not found" in res.stderr
+
+    # In an activated shell, once the home is made, they reach this instance as typed.
+    Home(home).ensure()
+
+    def activated(command: str, **kw: Any) -> Any:
+        line = f". {activate} && {command}"
+        return subprocess.Popen(["bash", "-c", line], env=env, cwd=REPO, text=True, **kw)
+
+    circusd = activated("exec circusd circus.ini", stdout=subprocess.DEVNULL)
+    reaper.track(circusd.pid)
+    names = set(WATCHERS)
+
+    def listed() -> bool:
+        out, _ = activated("circusctl status", stdout=subprocess.PIPE).communicate(timeout=30)
+        return {ln.split(":")[0] for ln in out.splitlines() if ln.endswith(": active")} == names
+
+    wait_for(listed, 60, "circusctl status listing every watcher active", interval=0.5)
+    reaper.track_tree(circusd.pid)
+    assert ecauto(env, home.parent, "status").returncode == 0  # the same instance
+    assert ecauto(env, home.parent, "stop").returncode == 0
+    assert circusd.wait(timeout=30) == 0
 
 
 # -- start at boot: what the Task Scheduler and systemd are given ----------------------------
