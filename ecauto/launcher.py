@@ -171,16 +171,18 @@ def listening(endpoint: str) -> bool:
     return True  # another transport: let the call tell
 
 
-def running(inst: Instance, setup: CircusSetup) -> tuple[int | None, bool]:
-    """(our circusd's pid from the pidfile or None, whether its endpoint takes connections)."""
-    return our_circusd(inst), listening(setup.endpoint)
+def running(inst: Instance, endpoint: str) -> tuple[int | None, bool]:
+    """(our circusd's pid from the pidfile or None, whether `endpoint` takes connections).
+    The daily commands ask first with the endpoint the launcher gives circusd, before reading
+    circus.ini (Circus's import alone takes a quarter of a second)."""
+    return our_circusd(inst), listening(endpoint)
 
 
 # -- run ------------------------------------------------------------------------------------
 
 
 def already_running(inst: Instance, setup: CircusSetup) -> str | None:
-    pid, open_ = running(inst, setup)
+    pid, open_ = running(inst, setup.endpoint)
     shim = inst.platform.shim
     if pid is not None:
         return f"already running: circusd pid {pid} of this home (`{shim} status`; `{shim} stop` first to restart it)"
@@ -224,7 +226,8 @@ def run(inst: Instance, detach: bool, timeout_s: float) -> int:
     inst.platform.protect(inst.home.root)
     stale = clear_stale_pidfile(inst)
     if stale is not None:
-        print(f"ecauto: removed a stale {PIDFILE} (pid {stale} is no circusd of this home)")
+        why = f"pid {stale} is no circusd of this home" if stale else "it held no pid"
+        print(f"ecauto: removed a stale {PIDFILE} ({why})")
     argv = [sys.executable, "-m", "circus.circusd", str(inst.ini)]
     proc = inst.platform.start(argv, inst.env, inst.root, detach=detach)
     if proc is not None and not detach:
@@ -258,9 +261,11 @@ def _quit_on_signals(endpoint: str, proc: Any) -> None:
     def handler(signum: int, frame: FrameType | None) -> None:
         try:
             Control(endpoint, timeout_s=1.0, tries=1).quit()
-        except CircusError:
+        except CircusUnavailable:
             if proc.poll() is None:
-                proc.terminate()  # our own child: circusd that does not answer
+                proc.terminate()  # our own child: a circusd that does not answer
+        except CircusError:
+            pass  # busy with the quit already asked for: it is on its way
 
     names = ("SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK")
     for sig in (getattr(signal, n) for n in names if hasattr(signal, n)):
@@ -275,11 +280,11 @@ def _not_running(inst: Instance) -> str:
 
 
 def status(inst: Instance) -> int:
-    setup = read_ini(inst.ini)
-    pid, open_ = running(inst, setup)
+    pid, open_ = running(inst, inst.endpoints.control)
     if pid is None and not open_:
         print(_not_running(inst))
         return NOT_RUNNING
+    setup = read_ini(inst.ini)
     try:
         statuses = Control(setup.endpoint, timeout_s=2.0, tries=3).statuses()
     except CircusUnavailable:
@@ -292,13 +297,13 @@ def status(inst: Instance) -> int:
 
 
 def restart(inst: Instance, name: str) -> int:
-    setup = read_ini(inst.ini)
-    if name not in setup.watchers:
-        raise CircusError(f"no watcher named {name!r} (watchers: {', '.join(setup.watchers)})")
-    pid, open_ = running(inst, setup)
+    pid, open_ = running(inst, inst.endpoints.control)
     if pid is None and not open_:
         print(_not_running(inst))
         return NOT_RUNNING
+    setup = read_ini(inst.ini)
+    if name not in setup.watchers:
+        raise CircusError(f"no watcher named {name!r} (watchers: {', '.join(setup.watchers)})")
     # It waits for the daemon to finish its unit of work (graceful_timeout, 30 s at most).
     ctl = Control(setup.endpoint, timeout_s=90.0, tries=10)
     old = ctl.pids(name)
@@ -316,11 +321,11 @@ def stop(inst: Instance, timeout_s: float) -> int:
     """`quit`, then wait until that circusd process is gone (each daemon stops gracefully)."""
     import psutil
 
-    setup = read_ini(inst.ini)
-    pid, open_ = running(inst, setup)
+    pid, open_ = running(inst, inst.endpoints.control)
     if pid is None and not open_:
         print(_not_running(inst))
         return 0
+    setup = read_ini(inst.ini)
     ctl = Control(setup.endpoint, timeout_s=2.0, tries=3)
     if pid is None:
         pid = ctl.circusd_pid()  # it answers without a pidfile: ask it who it is
