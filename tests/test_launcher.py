@@ -4,7 +4,9 @@ stopped from a clone, as an operator does."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -431,6 +433,100 @@ def test_bare_circusd_and_circusctl_from_the_clone_behave_as_the_readme_says(
     assert ecauto(env, home.parent, "status").returncode == 0  # the same instance
     assert ecauto(env, home.parent, "stop").returncode == 0
     assert circusd.wait(timeout=30) == 0
+
+
+# The launcher's Windows branch end to end on Linux: the seam records each command and starts
+# circusd for real (without the Win32 creation flags Linux has no use for), on 127.0.0.1 TCP.
+WINDOWS_SEAM = """
+import json, subprocess, sys
+from ecauto.launcher import main
+from ecauto.platform import Commands, Windows
+
+class Seam(Commands):
+    def note(self, **what):
+        with open(sys.argv[1], "a") as f:
+            f.write(json.dumps(what) + "\\n")
+
+    def run(self, argv):
+        self.note(run=list(argv))
+        sid = '"shop-pc\\\\taro","S-1-5-21-1-2-3-1001"' if argv[0] == "whoami" else ""
+        return subprocess.CompletedProcess(argv, 0, sid, "")
+
+    def popen(self, argv, **kw):
+        self.note(popen=list(argv), creationflags=kw.pop("creationflags"))
+        return subprocess.Popen(argv, start_new_session=True, **kw)
+
+raise SystemExit(main(sys.argv[2:], platform=Windows(Seam())))
+"""
+
+
+@pytest.mark.process
+@pytest.mark.timeout(240)
+def test_the_windows_branch_runs_an_instance_on_loopback_tcp(
+    home: Path, env: dict[str, str], reaper: Reaper
+) -> None:
+    # circus.ini with the endpoints from the launcher's environment, as on Windows.
+    ini = home.parent / "circus.ini"
+    text = (REPO / "circus.ini").read_text()
+    text = re.sub(r"(?m)^endpoint = .*$", "endpoint = $(circus.env.ECAUTO_ENDPOINT)", text)
+    text = re.sub(
+        r"(?m)^pubsub_endpoint = .*$",
+        "pubsub_endpoint = $(circus.env.ECAUTO_PUBSUB_ENDPOINT)",
+        text,
+    )
+    ini.write_text(text)
+    port = free_port()
+    env = {**env, "ECAUTO_CIRCUS_PORT": str(port)}
+    log = home.parent / "seam.jsonl"
+    script = home.parent / "seam.py"
+    script.write_text(WINDOWS_SEAM)
+
+    def windows(*args: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, str(script), str(log), "--ini", str(ini), *args]
+        return subprocess.run(
+            argv, env=env, cwd=home.parent, capture_output=True, text=True, timeout=120
+        )
+
+    res = windows("run", "--daemon")
+    assert res.returncode == 0, res.stderr
+    assert f"at tcp://127.0.0.1:{port}, each daemon beating" in res.stdout
+    assert res.stdout.strip().splitlines()[-1].startswith("ecauto: next: `.\\ecauto.cmd status`")
+    seen = [json.loads(line) for line in log.read_text().splitlines()]
+    assert seen == [
+        {"run": ["whoami", "/user", "/fo", "csv", "/nh"]},
+        {
+            "run": [
+                "icacls",
+                str(home),
+                "/inheritance:r",
+                "/grant:r",
+                "*S-1-5-21-1-2-3-1001:(OI)(CI)F",
+            ]
+        },
+        {
+            "popen": [sys.executable, "-m", "circus.circusd", str(ini)],
+            "creationflags": CREATE_NEW_PROCESS_GROUP | CREATE_NO_WINDOW,
+        },
+    ]
+    circusd = launcher.read_pid(home / "circusd.pid")
+    assert circusd is not None
+    reaper.track_tree(circusd)
+    listening = {
+        c.laddr.port
+        for c in psutil.Process(circusd).net_connections("tcp")
+        if c.status == psutil.CONN_LISTEN
+    }
+    assert listening >= {port, port + 1}
+    assert not (home / "circus" / "ctl.sock").exists()  # no unix socket on this branch
+
+    status = windows("status")
+    assert status.returncode == 0, status.stderr
+    assert len(status.stdout.splitlines()) == len(WATCHERS)
+    assert windows("stop").returncode == 0
+    started = time.monotonic()
+    res = windows("status")
+    assert res.returncode == 3 and res.stdout.startswith("ecauto: not running")
+    assert time.monotonic() - started < 1.5  # a refused connect, not a zmq timeout
 
 
 # -- start at boot: what the Task Scheduler and systemd are given ----------------------------
