@@ -217,9 +217,21 @@ def alerts_line(home: Path, cfg: config.Config, environ: Mapping[str, str]) -> s
     return f"alerts go to Chatwork room {target.room_id}"
 
 
+def unusable(inst: Instance, setup: CircusSetup) -> str | None:
+    """An endpoint circus.ini names that cannot work on this platform (circusd would die)."""
+    for endpoint in (setup.endpoint, setup.pubsub_endpoint):
+        if endpoint and not endpoint.startswith(inst.platform.transports):
+            return (
+                f"{inst.ini} names {endpoint}, which cannot work on {inst.platform.name}: name "
+                f"$(circus.env.ECAUTO_ENDPOINT) and $(circus.env.ECAUTO_PUBSUB_ENDPOINT) there"
+            )
+    return None
+
+
 def run(inst: Instance, detach: bool, timeout_s: float) -> int:
     setup = read_ini(inst.ini)
-    problem = preflight(setup, inst.home.root) or already_running(inst, setup)
+    problem = unusable(inst, setup) or preflight(setup, inst.home.root)
+    problem = problem or already_running(inst, setup)
     if problem:
         raise CircusError(problem)
     inst.home.ensure()

@@ -52,6 +52,7 @@ class Commands:
 class Platform(Protocol):
     name: str
     shim: str  # how the operator types the daily commands from the repository root
+    transports: tuple[str, ...]  # the zmq endpoints that work here
 
     def endpoints(self, home: Path, environ: Mapping[str, str]) -> Endpoints: ...
 
@@ -75,6 +76,7 @@ def _quiet() -> dict[str, Any]:
 class Posix:
     name = "posix"
     shim = "./ecauto.sh"
+    transports: tuple[str, ...] = ("ipc://", "tcp://")
 
     def __init__(self, commands: Commands | None = None) -> None:
         self.commands = commands or Commands()
@@ -105,6 +107,7 @@ class Posix:
 class Windows:
     name = "windows"
     shim = r".\ecauto.cmd"
+    transports: tuple[str, ...] = ("tcp://",)  # pyzmq's Windows wheels are built without ipc
 
     def __init__(self, commands: Commands | None = None) -> None:
         self.commands = commands or Commands()

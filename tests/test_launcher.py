@@ -22,7 +22,7 @@ import pytest
 from support import DAEMONS, REPO, WATCHERS, Reaper, free_port, instance_env, wait_for, write_config
 
 from ecauto import launcher
-from ecauto.circusd import Control
+from ecauto.circusd import CircusError, Control
 from ecauto.config import ConfigError
 from ecauto.home import Home, HomeError
 from ecauto.launcher import Holder, verdict
@@ -157,6 +157,28 @@ def test_the_environment_names_the_interpreter_and_the_windows_endpoints(tmp_pat
     assert env["ECAUTO_ENDPOINT"] == env["CIRCUSCTL_ENDPOINT"] == "tcp://127.0.0.1:5555"
     assert env["ECAUTO_PUBSUB_ENDPOINT"] == "tcp://127.0.0.1:5556"
     assert environ == {"ECAUTO_HOME": "var", "ECAUTO_CONFIG": "shop.toml", "PATH": "/usr/bin"}
+
+
+def test_an_ipc_endpoint_on_windows_is_one_line_before_anything_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ini = tmp_path / "circus.ini"
+    ini.write_text(
+        "[circus]\nendpoint = ipc://$(circus.env.ECAUTO_HOME)/ctl.sock\n"
+        "[watcher:sandbox]\ncmd = python -m ecauto.sandbox\n"
+    )
+    rec = Recorder()
+    inst = launcher.instance(Windows(rec), {"ECAUTO_HOME": "var"}, str(tmp_path), str(ini))
+    monkeypatch.setenv(
+        "ECAUTO_HOME", str(inst.home.root)
+    )  # what circus.ini's $(circus.env.X) reads
+    with pytest.raises(CircusError) as e:
+        launcher.run(inst, detach=True, timeout_s=1.0)
+    assert str(e.value) == (
+        f"{ini} names ipc://{tmp_path}/var/ctl.sock, which cannot work on windows: name "
+        "$(circus.env.ECAUTO_ENDPOINT) and $(circus.env.ECAUTO_PUBSUB_ENDPOINT) there"
+    )
+    assert rec.ran == [] and rec.opened == [] and not (tmp_path / "var").exists()
 
 
 H = Path("/srv/ecauto/var")
