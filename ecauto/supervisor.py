@@ -1,4 +1,4 @@
-"""The checks `scripts/run` makes before and after starting circusd.
+"""The checks the launcher (`ecauto run`) makes before and after starting circusd.
 
 `circusd --daemon` exits 0 whatever happens next, so "started" is judged from the daemons' own
 heartbeats, never from circusd.
@@ -6,17 +6,14 @@ heartbeats, never from circusd.
 
 from __future__ import annotations
 
-import argparse
-import math
 import os
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ecauto import config, redact, roster
-from ecauto.circusd import CircusError, CircusSetup, Control, read_ini
-from ecauto.cliargs import Parser
+from ecauto import config, roster
+from ecauto.circusd import CircusError, CircusSetup, Control
 from ecauto.daemon.heartbeat import Heartbeat, Phase, read_heartbeat
 from ecauto.home import Home
 from ecauto.records import one_line
@@ -24,8 +21,10 @@ from ecauto.records import one_line
 # A watcher without a heartbeat works once circusd has kept the same pid this long: one that
 # exits at once is respawned every check_delay (1 s), so its pid never lasts.
 STABLE_S = 3.0
-# What circus.ini's double quotes around a path cannot hold (Circus splits cmd with shlex).
-UNQUOTABLE = ('"', "\\", "\n", "\r")
+# What circus.ini's double quotes around a path cannot hold: Circus splits `args` with shell
+# rules on every platform, where inside double quotes a backslash escapes only `"` and itself.
+# So `C:\Users\op\var` passes as written; `\\server` (UNC), a trailing `\` or a quote do not.
+UNQUOTABLE = ('"', "\\\\", "\n", "\r")
 
 
 def preflight(setup: CircusSetup, home: Path) -> str | None:
@@ -35,19 +34,15 @@ def preflight(setup: CircusSetup, home: Path) -> str | None:
     except config.ConfigError as e:
         return one_line(str(e), limit=2000)  # the loader's own line, whole
     bad = next((c for c in UNQUOTABLE if c in str(home)), None)
+    if bad is None and str(home).endswith("\\"):
+        bad = "\\"
     if bad is not None:
         return f"the home {str(home)!r} holds {bad!r}, which circus.ini cannot quote: use another"
     for endpoint in (setup.endpoint, setup.pubsub_endpoint):
         problem = _socket_too_long(endpoint)
         if problem:
             return problem
-    ctl = Control(setup.endpoint, timeout_s=1.0, tries=1)
-    if ctl.ping():
-        return (
-            f"already running: a circusd answers at {setup.endpoint}. "
-            f"Use `circusctl status`, or stop it first with `circusctl quit`."
-        )
-    return None
+    return None  # a circusd already running is the launcher's check (it knows the pidfile)
 
 
 def _socket_too_long(endpoint: str) -> str | None:
@@ -138,12 +133,17 @@ class _Watch:
 
 
 def wait_started(
-    setup: CircusSetup, home: Home, timeout_s: float, mode: str = "sandbox"
+    setup: CircusSetup,
+    home: Home,
+    timeout_s: float,
+    mode: str = "sandbox",
+    exited: Callable[[], int | None] = lambda: None,
 ) -> str | None:
-    """After `circusd --daemon`: None once every watcher works (`not_working`), else why not.
+    """After starting circusd: None once every watcher works (`not_working`), else why not.
 
     Watchers are judged in circusd's start order (highest priority first), so the one named is
-    the first that failed, often the cause of the others."""
+    the first that failed, often the cause of the others. `exited` gives circusd's exit code
+    once the process the launcher started has ended (None while it runs, or when unknown)."""
     import psutil
 
     ctl = Control(setup.endpoint, timeout_s=1.0, tries=3)
@@ -175,6 +175,12 @@ def wait_started(
                     return None
         except (CircusError, psutil.Error):
             pass  # not up yet, or a watcher changed pid under us: look again
+        code = exited()
+        if code is not None:
+            return (
+                f"circusd exited with code {code} while starting; "
+                f"last line of {setup.logoutput or 'its log'}: {last_line(setup.logoutput)}"
+            )
         if time.monotonic() >= deadline:
             break
         time.sleep(0.2)
@@ -188,7 +194,7 @@ def wait_started(
     return (
         f"{name} does not work {timeout_s:g}s after the start: {problems[name]}; "
         f"last line of {log_file or 'its log'}: {last_line(log_file)} "
-        f"(circusd keeps running: `circusctl quit` stops it)"
+        f"(circusd keeps running: `ecauto stop` stops it)"
     )
 
 
@@ -205,45 +211,3 @@ def last_line(path: str) -> str:
         return f"(unreadable: {e.strerror or e})"
     lines = [ln for ln in tail.splitlines() if ln.strip()]
     return one_line(lines[-1]) if lines else "(empty)"
-
-
-def _seconds(text: str) -> float:
-    try:
-        v = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds, got {text!r}") from None
-    if not (v > 0 and math.isfinite(v)):
-        raise argparse.ArgumentTypeError(f"expected a finite number above 0, got {text!r}")
-    return v
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    p = Parser(prog="ecauto.supervisor", description="Checks around starting circusd.")
-    p.add_argument("check", choices=("preflight", "started"))
-    p.add_argument("ini", nargs="?", default="circus.ini")
-    p.add_argument(
-        "--timeout", type=_seconds, default=60.0, help="seconds `started` waits (default 60)"
-    )
-    args = p.parse_args(argv)
-    home = Home.resolve()
-    try:
-        setup = read_ini(args.ini)
-        if args.check == "preflight":
-            problem = preflight(setup, home.root)
-        else:
-            problem = wait_started(setup, home, args.timeout, config.load().mode)
-    except (CircusError, config.ConfigError) as e:
-        problem = one_line(str(e))
-    if problem:
-        redact.complain(f"ecauto: {problem}")  # it may quote the last line of a daemon's log
-        return 1
-    if args.check == "started":
-        print(
-            f"ecauto: circusd is running {len(setup.watchers)} watchers at {setup.endpoint}, "
-            f"each daemon beating"
-        )
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

@@ -1,13 +1,13 @@
-# Sourced by scripts/run and scripts/test: make .venv if absent, (re)install the project when its
+# Sourced by scripts/run and scripts/test (scripts/_venv.ps1 on Windows): make .venv if absent, (re)install the project when its
 # pyproject.toml changed, and put the venv first on PATH (Circus's children find `python` there).
 # Usage: ecauto_venv [EXTRAS]   e.g. ecauto_venv test
 ecauto_venv() {
   local extras="${1:-}"
   local root; root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
   local venv="$root/.venv"
-  local py="${ECAUTO_PYTHON:-python3}"
+  local py="${ECAUTO_BASE_PYTHON:-python3}"
   if ! "$py" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
-    echo "ecauto: needs Python 3.11 or newer as '$py' (set ECAUTO_PYTHON to another interpreter)" >&2
+    echo "ecauto: needs Python 3.11 or newer as '$py' (set ECAUTO_BASE_PYTHON to another interpreter)" >&2
     return 1
   fi
   if [ ! -x "$venv/bin/python" ]; then
@@ -23,12 +23,16 @@ ecauto_venv() {
     [ "${PIPESTATUS[0]}" = 0 ] || { echo "ecauto: installing failed (see above)" >&2; return 1; }
     echo "$want" > "$stamp"
   fi
-  if ! grep -q "ecauto-instance" "$venv/bin/activate" 2>/dev/null; then
+  if ! grep -q "ecauto-instance-2" "$venv/bin/activate" 2>/dev/null; then
     cat >> "$venv/bin/activate" <<'ACTIVATE'
-# ecauto-instance: the instance's home, and circusctl pointed at its private control socket.
+# ecauto-instance-2: what the launcher (python -m ecauto run) gives circusd, so that `circusd
+# circus.ini` and `circusctl status` typed in an activated shell reach this instance.
 case "${ECAUTO_HOME:-var}" in /*) ;; *) ECAUTO_HOME="$PWD/${ECAUTO_HOME:-var}" ;; esac
 export ECAUTO_HOME
-export CIRCUSCTL_ENDPOINT="ipc://$ECAUTO_HOME/circus/ctl.sock"
+export ECAUTO_PYTHON="$(printf %q "$VIRTUAL_ENV/bin/python")"  # one word of circus.ini's cmd
+export ECAUTO_ENDPOINT="ipc://$ECAUTO_HOME/circus/ctl.sock"
+export ECAUTO_PUBSUB_ENDPOINT="ipc://$ECAUTO_HOME/circus/pub.sock"
+export CIRCUSCTL_ENDPOINT="$ECAUTO_ENDPOINT"
 ACTIVATE
   fi
   export VIRTUAL_ENV="$venv"

@@ -1,0 +1,441 @@
+"""`ecauto run|status|restart|stop|report`: the instance started, and the operator's daily
+commands, the same on every platform and with nothing to activate.
+
+`run` does what `scripts/run` did in bash: checks the config and the home, refuses a second
+circusd, clears a stale pidfile, sets the environment circus.ini reads, starts circusd (in the
+foreground, or detached), and says it started only when every watcher runs and every daemon
+beats. What differs by platform is behind `ecauto.platform`.
+
+Whether circusd runs is decided from the pidfile and the endpoint before any call: a call to a
+circusd that is gone blocks for Circus's whole timeout, so `status` after a `stop` says "not
+running" at once. A pidfile's pid counts only when it is a live circusd of this home (psutil,
+never `os.kill(pid, 0)`, which on Windows sends a Ctrl-C); anything else there is stale, and is
+removed before circusd starts (Circus's own check would call that `os.kill`).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import sys
+import time
+from argparse import ArgumentTypeError
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from ecauto import config, redact
+from ecauto.circusd import (
+    CircusError,
+    CircusSetup,
+    CircusUnavailable,
+    Control,
+    python_word,
+    read_ini,
+)
+from ecauto.cliargs import Parser, seconds
+from ecauto.home import Home, HomeError, resolve_home
+from ecauto.platform import Endpoints, Platform, current
+from ecauto.records import one_line
+from ecauto.supervisor import preflight, wait_started
+
+REPO = Path(__file__).resolve().parent.parent  # the clone: circus.ini sits beside ecauto/
+PIDFILE = "circusd.pid"  # circus.ini: pidfile = $(circus.env.ECAUTO_HOME)/circusd.pid
+NOT_RUNNING = 3  # `status` and `restart` when no circusd runs (the LSB status convention)
+
+
+@dataclass(frozen=True)
+class Instance:
+    """One instance as the launcher sees it: where it lives and what circusd runs with."""
+
+    root: Path  # circusd's working folder: circus.ini names `--ini circus.ini` relative to it
+    ini: Path
+    home: Home
+    env: dict[str, str]
+    endpoints: Endpoints
+    platform: Platform
+
+    @property
+    def pidfile(self) -> Path:
+        return self.home.root / PIDFILE
+
+
+def instance(
+    platform: Platform,
+    environ: Mapping[str, str],
+    cwd: str,
+    ini: str | None = None,
+    home: str | None = None,
+) -> Instance:
+    """The instance for this home, with relative paths taken from where the operator stands."""
+    root_home = resolve_home(home, cwd=cwd, environ=dict(environ))
+    ini_path = Path(cwd, ini).resolve() if ini else REPO / "circus.ini"
+    env = dict(environ)
+    env["ECAUTO_HOME"] = str(root_home)
+    cfg = env.get("ECAUTO_CONFIG", "")
+    if cfg and not os.path.isabs(cfg):
+        env["ECAUTO_CONFIG"] = os.path.normpath(os.path.join(cwd, cfg))
+    ends = platform.endpoints(root_home, environ)
+    env.update(
+        # The interpreter by absolute path, as one word of circus.ini's `cmd`: on Windows
+        # `python` would be found in circusd's own folder (the base interpreter) before PATH.
+        ECAUTO_PYTHON=python_word(sys.executable, platform.name == "windows"),
+        ECAUTO_ENDPOINT=ends.control,
+        ECAUTO_PUBSUB_ENDPOINT=ends.pubsub,
+        CIRCUSCTL_ENDPOINT=ends.control,
+    )
+    # Whatever a daemon starts by name (`python`) is the venv's too.
+    env["PATH"] = os.pathsep.join(
+        x for x in (str(Path(sys.executable).parent), env.get("PATH")) if x
+    )
+    if sys.prefix != sys.base_prefix:
+        env["VIRTUAL_ENV"] = sys.prefix
+    return Instance(ini_path.parent, ini_path, Home(root_home), env, ends, platform)
+
+
+# -- is circusd running ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Holder:
+    """The live process a pidfile names, as far as telling our circusd goes."""
+
+    pid: int
+    circusd: bool  # its command line runs circusd (watchdog.identify's rule)
+    home: str | None  # its ECAUTO_HOME, made absolute; None when unreadable
+
+
+def verdict(pid: int | None, holder: Holder | None, home: Path) -> str:
+    """What a pidfile means: "none" (no pidfile, or no pid in it), "ours" (a live circusd of this
+    home: it runs), or "stale" (a dead pid, or a live process that is not our circusd: remove
+    the file, touch the process never)."""
+    if pid is None:
+        return "none"
+    if holder is None or not holder.circusd or holder.home is None:
+        return "stale"
+    same = os.path.normcase(os.path.normpath(holder.home)) == os.path.normcase(str(home))
+    return "ours" if same else "stale"
+
+
+def read_pid(path: Path) -> int | None:
+    try:
+        text = path.read_text(encoding="ascii", errors="replace").strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() and int(text) > 0 else None
+
+
+def holder(pid: int) -> Holder | None:
+    import psutil
+
+    from watchdog.identify import is_circusd
+
+    try:
+        p = psutil.Process(pid)
+        if p.status() == psutil.STATUS_ZOMBIE:
+            return None
+        is_it = is_circusd(p.cmdline(), p.name())
+    except psutil.Error:
+        return None  # gone, or not ours to look at: not our circusd either way
+    home = None
+    if is_it:
+        try:
+            env, cwd = p.environ(), p.cwd()
+            if env.get("ECAUTO_HOME"):
+                home = str(resolve_home(env["ECAUTO_HOME"], cwd=cwd, environ={}))
+        except psutil.Error:
+            home = None
+    return Holder(pid, is_it, home)
+
+
+def our_circusd(inst: Instance) -> int | None:
+    """The pid of the live circusd of this home its pidfile names, or None."""
+    pid = read_pid(inst.pidfile)
+    return pid if verdict(pid, holder(pid) if pid else None, inst.home.root) == "ours" else None
+
+
+def listening(endpoint: str) -> bool:
+    """Whether anything accepts a connection at a zmq endpoint: a connect is refused at once
+    where nothing listens, where a zmq call would wait for its whole timeout."""
+    try:
+        if endpoint.startswith("ipc://"):
+            if not hasattr(socket, "AF_UNIX"):
+                return False
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+                s.settimeout(0.5)
+                s.connect(endpoint[len("ipc://") :])
+            return True
+        if endpoint.startswith("tcp://"):
+            host, _, port = endpoint[len("tcp://") :].rpartition(":")
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=0.5):
+                return True
+    except (OSError, ValueError):
+        return False
+    return True  # another transport: let the call tell
+
+
+def running(inst: Instance, endpoint: str) -> tuple[int | None, bool]:
+    """(our circusd's pid from the pidfile or None, whether `endpoint` takes connections).
+    The daily commands ask first with the endpoint the launcher gives circusd, before reading
+    circus.ini (Circus's import alone takes a quarter of a second)."""
+    return our_circusd(inst), listening(endpoint)
+
+
+# -- run ------------------------------------------------------------------------------------
+
+
+def already_running(inst: Instance, setup: CircusSetup) -> str | None:
+    pid, open_ = running(inst, setup.endpoint)
+    shim = inst.platform.shim
+    if pid is not None:
+        return f"already running: circusd pid {pid} of this home (`{shim} status`; `{shim} stop` first to restart it)"
+    if open_:
+        if Control(setup.endpoint, timeout_s=1.0, tries=1).ping():
+            return f"already running: a circusd answers at {setup.endpoint} (`{shim} status`; `{shim} stop` first)"
+        return f"{setup.endpoint} is taken by a program that is not circusd: stop it, or choose other ports"
+    return None
+
+
+def clear_stale_pidfile(inst: Instance) -> int | None:
+    """Remove a pidfile that names no live circusd of this home; the pid it held, if removed.
+    Checked again right here, after the home was made safe to act in."""
+    pid = read_pid(inst.pidfile)
+    if not os.path.lexists(inst.pidfile):
+        return None
+    if verdict(pid, holder(pid) if pid else None, inst.home.root) == "ours":
+        return None
+    inst.pidfile.unlink(missing_ok=True)
+    return pid or 0
+
+
+def alerts_line(home: Path, cfg: config.Config, environ: Mapping[str, str]) -> str:
+    from watchdog.alerts.chatwork import not_configured, target_from_env
+
+    why = not_configured(environ, cfg.mode)
+    target = target_from_env(environ, cfg.mode, cfg.sandbox_url)
+    if why or target is None:
+        return why or "alerts not configured"
+    if cfg.mode == "sandbox" and not environ.get("CHATWORK_API_URL", "").strip():
+        return f"alerts go to the sandbox's Chatwork (room {target.room_id}): {home / 'sandbox' / 'chatwork.jsonl'}"
+    return f"alerts go to Chatwork room {target.room_id}"
+
+
+def unusable(inst: Instance, setup: CircusSetup) -> str | None:
+    """An endpoint circus.ini names that cannot work on this platform (circusd would die)."""
+    for endpoint in (setup.endpoint, setup.pubsub_endpoint):
+        if endpoint and not endpoint.startswith(inst.platform.transports):
+            return (
+                f"{inst.ini} names {endpoint}, which cannot work on {inst.platform.name}: name "
+                f"$(circus.env.ECAUTO_ENDPOINT) and $(circus.env.ECAUTO_PUBSUB_ENDPOINT) there"
+            )
+    return None
+
+
+def run(inst: Instance, detach: bool, timeout_s: float) -> int:
+    setup = read_ini(inst.ini)
+    problem = unusable(inst, setup) or preflight(setup, inst.home.root)
+    problem = problem or already_running(inst, setup)
+    if problem:
+        raise CircusError(problem)
+    inst.home.ensure()
+    inst.platform.protect(inst.home.root)
+    stale = clear_stale_pidfile(inst)
+    if stale is not None:
+        why = f"pid {stale} is no circusd of this home" if stale else "it held no pid"
+        print(f"ecauto: removed a stale {PIDFILE} ({why})")
+    argv = [sys.executable, "-m", "circus.circusd", str(inst.ini)]
+    proc = inst.platform.start(argv, inst.env, inst.root, detach=detach)
+    if proc is not None and not detach:
+        _quit_on_signals(setup.endpoint, proc)
+    cfg = config.load()
+    problem = wait_started(
+        setup, inst.home, timeout_s, cfg.mode, (lambda: proc.poll()) if proc else lambda: None
+    )
+    if problem:
+        redact.complain(f"ecauto: {problem}")  # it may quote the last line of a daemon's log
+    else:
+        shim = inst.platform.shim
+        print(
+            f"ecauto: circusd is running {len(setup.watchers)} watchers at {setup.endpoint}, "
+            f"each daemon beating"
+        )
+        print(
+            f"ecauto: next: `{shim} status`, `{shim} report`, `{shim} stop`; "
+            f"{alerts_line(inst.home.root, cfg, inst.env)}",
+            flush=True,
+        )
+    if detach or proc is None:
+        return 1 if problem else 0
+    return proc.wait()  # the foreground: as long as circusd runs, with its exit code
+
+
+def _quit_on_signals(endpoint: str, proc: Any) -> None:
+    """The foreground launcher stands for circusd (systemd, the Task Scheduler, a terminal):
+    a stop request to it becomes one `quit` to circusd, which stops each daemon gracefully."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        try:
+            Control(endpoint, timeout_s=1.0, tries=1).quit()
+        except CircusUnavailable:
+            if proc.poll() is None:
+                proc.terminate()  # our own child: a circusd that does not answer
+        except CircusError:
+            pass  # busy with the quit already asked for: it is on its way
+
+    names = ("SIGINT", "SIGTERM", "SIGHUP", "SIGBREAK")
+    for sig in (getattr(signal, n) for n in names if hasattr(signal, n)):
+        signal.signal(sig, handler)
+
+
+# -- the daily commands ---------------------------------------------------------------------
+
+
+def _not_running(inst: Instance) -> str:
+    return f"ecauto: not running (home {inst.home.root}; `{inst.platform.shim} run` starts it)"
+
+
+def status(inst: Instance) -> int:
+    pid, open_ = running(inst, inst.endpoints.control)
+    if pid is None and not open_:
+        print(_not_running(inst))
+        return NOT_RUNNING
+    setup = read_ini(inst.ini)
+    try:
+        statuses = Control(setup.endpoint, timeout_s=2.0, tries=3).statuses()
+    except CircusUnavailable:
+        who = f"circusd pid {pid}" if pid else "something"
+        raise CircusError(f"{who} holds {setup.endpoint} but does not answer") from None
+    width = max((len(n) for n in statuses), default=0)
+    for name in sorted(statuses):
+        print(f"{name:<{width}}  {statuses[name]}")
+    return 0 if all(s == "active" for s in statuses.values()) else 1
+
+
+def restart(inst: Instance, name: str) -> int:
+    pid, open_ = running(inst, inst.endpoints.control)
+    if pid is None and not open_:
+        print(_not_running(inst))
+        return NOT_RUNNING
+    setup = read_ini(inst.ini)
+    if name not in setup.watchers:
+        raise CircusError(f"no watcher named {name!r} (watchers: {', '.join(setup.watchers)})")
+    # It waits for the daemon to finish its unit of work (graceful_timeout, 30 s at most).
+    ctl = Control(setup.endpoint, timeout_s=90.0, tries=10)
+    old = ctl.pids(name)
+    ctl.restart(name)
+    new = ctl.pids(name)
+    print(f"ecauto: restarted {name} (pid {_pids(old)} -> {_pids(new)})")
+    return 0
+
+
+def _pids(pids: Sequence[int]) -> str:
+    return ",".join(map(str, pids)) or "none"
+
+
+def stop(inst: Instance, timeout_s: float) -> int:
+    """`quit`, then wait until that circusd process is gone (each daemon stops gracefully)."""
+    import psutil
+
+    pid, open_ = running(inst, inst.endpoints.control)
+    if pid is None and not open_:
+        print(_not_running(inst))
+        return 0
+    setup = read_ini(inst.ini)
+    ctl = Control(setup.endpoint, timeout_s=2.0, tries=3)
+    if pid is None:
+        pid = ctl.circusd_pid()  # it answers without a pidfile: ask it who it is
+    try:
+        proc = psutil.Process(pid) if pid else None
+    except psutil.NoSuchProcess:
+        proc = None
+    started = time.monotonic()
+    ctl.quit()
+    while proc is not None and _alive(proc):
+        if time.monotonic() - started > timeout_s:
+            raise CircusError(f"circusd pid {pid} still runs {timeout_s:g}s after quit")
+        time.sleep(0.1)
+    print(f"ecauto: stopped (circusd pid {pid} gone after {time.monotonic() - started:.1f}s)")
+    return 0
+
+
+def _alive(proc: Any) -> bool:
+    import psutil
+
+    try:
+        return bool(proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE)
+    except psutil.NoSuchProcess:
+        return False
+
+
+def report(inst: Instance, extra: Sequence[str]) -> int:
+    from watchdog import cli
+
+    return cli.main(["report", "--home", str(inst.home.root), "--ini", str(inst.ini), *extra])
+
+
+# -- the command line -----------------------------------------------------------------------
+
+
+def parser() -> Parser:
+    p = Parser(prog="ecauto", description="Run ecauto under circusd, and the daily commands.")
+    p.add_argument("--home", help="runtime home (default: $ECAUTO_HOME or ./var)")
+    p.add_argument("--ini", help="circus config (default: the clone's circus.ini)")
+    sub = p.add_subparsers(
+        dest="command", required=True, metavar="{run,status,restart,stop,report}"
+    )
+    r = sub.add_parser("run", help="start circusd and every daemon (in the foreground)")
+    r.add_argument("--daemon", action="store_true", help="detach once every daemon beats")
+    r.add_argument(
+        "--timeout",
+        type=seconds,
+        default=None,
+        help="seconds to wait for every daemon to beat (default $ECAUTO_START_TIMEOUT or 60)",
+    )
+    sub.add_parser("status", help="each watcher's status (exit 3: not running)")
+    rs = sub.add_parser("restart", help="restart one daemon")
+    rs.add_argument("watcher")
+    st = sub.add_parser("stop", help="stop everything, and wait until circusd is gone")
+    st.add_argument("--timeout", type=seconds, default=120.0, help="seconds to wait (default 120)")
+    rp = sub.add_parser("report", help="the watchdog's report (`watchdog report`)")
+    rp.add_argument("--json", action="store_true", help="one JSON object instead of a table")
+    return p
+
+
+def _start_timeout(explicit: float | None, environ: Mapping[str, str]) -> float:
+    if explicit is not None:
+        return explicit
+    raw = environ.get("ECAUTO_START_TIMEOUT", "").strip()
+    try:
+        return seconds(raw) if raw else 60.0
+    except ArgumentTypeError as e:
+        raise config.ConfigError(f"ECAUTO_START_TIMEOUT: {e}") from None
+
+
+def main(argv: Sequence[str] | None = None, platform: Platform | None = None) -> int:
+    args = parser().parse_args(argv)
+    os.umask(0o077)  # the home holds tokens and business data: owner only (POSIX)
+    try:
+        inst = instance(platform or current(), os.environ, os.getcwd(), args.ini, args.home)
+        # circusd's `$(circus.env.X)` and the config loader read this process's environment;
+        # circusd runs in the clone, where circus.ini names its paths from.
+        os.environ.update(inst.env)
+        os.chdir(inst.root)
+        if args.command == "run":
+            return run(inst, args.daemon, _start_timeout(args.timeout, os.environ))
+        if args.command == "status":
+            return status(inst)
+        if args.command == "restart":
+            return restart(inst, args.watcher)
+        if args.command == "stop":
+            return stop(inst, args.timeout)
+        return report(inst, ["--json"] if args.json else [])
+    except (CircusError, HomeError, config.ConfigError, OSError, ValueError) as e:
+        redact.complain(f"ecauto: {one_line(str(e), limit=2000)}")
+        return 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
