@@ -293,7 +293,10 @@ def before_signal(watcher: Any, arbiter: Any, hook_name: str, **kw: Any) -> bool
 
 
 def sandbox_wanted(watcher: Any, arbiter: Any, hook_name: str, **kwargs: Any) -> bool:
-    """before_start of the sandbox watcher: start it only in sandbox mode."""
+    """before_start of the sandbox watcher: start it only in sandbox mode.
+
+    Not `_hook`: if it raises, Circus refuses the start (its hook failed, and this hook is not
+    in `ignore_hook_failure`), the safe answer when the mode cannot be told."""
     try:
         mode = config.load().mode
     except config.ConfigError as e:
