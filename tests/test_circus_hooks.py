@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import stat
+import time
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
@@ -85,6 +86,38 @@ def test_a_requested_stop_and_a_quit_are_told_apart_from_deaths(home: Path) -> N
     assert spawn_allowed(), "deaths during a stop are not counted"  # still stopping
 
 
+def test_the_count_survives_a_fresh_load_of_the_hooks(home: Path) -> None:
+    # Given two young deaths journaled by one circusd's hooks
+    hooks.before_start(watcher=W, arbiter=ARB, hook_name="before_start")
+    for pid in (41, 42):
+        live_and_die(pid)
+    # When the hook module starts afresh (nothing in memory), the third death still stops it
+    hooks._J = hooks._Journal()
+    assert spawn_allowed()
+    hooks.after_spawn(watcher=W, arbiter=ARB, hook_name="after_spawn", pid=43)
+    hooks._J = hooks._Journal()  # the spawn time too is read back: the death is young
+    hooks.after_reap(watcher=W, arbiter=ARB, hook_name="after_reap", process_pid=43, exit_code=2)
+    assert not spawn_allowed()
+
+
+def test_a_death_after_circusctl_signal_is_requested(home: Path) -> None:
+    # Circus calls before_signal straight from its `signal` command (not from kill_process)
+    hooks.after_spawn(watcher=W, arbiter=ARB, hook_name="after_spawn", pid=51)
+    sent = hooks.before_signal(watcher=W, arbiter=ARB, hook_name="before_signal", pid=51, signum=9)
+    assert sent is True  # the signal goes as asked
+    hooks.after_reap(watcher=W, arbiter=ARB, hook_name="after_reap", process_pid=51, exit_code=-9)
+    reap = lines(home)[-1]
+    assert (reap["event"], reap["exit_code"], reap["by"]) == ("reap", -9, "request")
+    # A signal long past is not why a process dies much later
+    hooks.after_spawn(watcher=W, arbiter=ARB, hook_name="after_spawn", pid=52)
+    hooks.before_signal(watcher=W, arbiter=ARB, hook_name="before_signal", pid=52, signum=1)
+    later = time.time() + 3600
+    hooks.after_reap(
+        watcher=W, arbiter=ARB, hook_name="after_reap", process_pid=52, exit_code=2, time=later
+    )
+    assert "by" not in lines(home)[-1]
+
+
 @pytest.mark.parametrize(
     ("hook", "kw"),
     [
@@ -94,6 +127,7 @@ def test_a_requested_stop_and_a_quit_are_told_apart_from_deaths(home: Path) -> N
         (hooks.after_stop, {}),
         (hooks.before_start, {}),
         (hooks.before_spawn, {}),
+        (hooks.before_signal, {"pid": 1}),
     ],
 )
 def test_hooks_never_raise_and_never_refuse_by_accident(

@@ -3,6 +3,11 @@
 A daemon implements `run_once()` (one cycle) and may override the hooks below. Inside a cycle it
 reports `progress()` after each unit of work and checks `stopping` before starting the next one;
 long waits go through `wait()`, which keeps the heartbeat fresh.
+
+A stop comes as a request from circusd (`stoprequest`: the same on every platform, since on
+Windows Circus's SIGTERM is TerminateProcess, which no handler sees) or as a signal (a person's
+Ctrl+C, or circusd when the request could not be armed). Either way the daemon finishes the unit
+in hand, writes its `stopping` heartbeat, releases its lock and exits 0.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from ecauto import config as config_mod
 from ecauto import logsetup, redact
 from ecauto.cliargs import Parser, seconds
 from ecauto.config import Config, ConfigError
-from ecauto.daemon import early
+from ecauto.daemon import early, stoprequest
 from ecauto.daemon.heartbeat import Heartbeat, Phase, write_heartbeat
 from ecauto.daemon.lock import LockHeld, LockOwner, SingletonLock
 from ecauto.daemon.owner import Owner, export
@@ -62,6 +67,7 @@ class Daemon:
         self.once: bool = bool(args.once)
         self.log = logging.getLogger(f"ecauto.daemons.{name}")
         self._stop = threading.Event()
+        self._listener: stoprequest.Listener | None = None  # armed once serve() holds the lock
         self._me = psutil.Process()
         self._create_time = self._me.create_time()
         self._started_at = time.time()
@@ -91,6 +97,13 @@ class Daemon:
     # --- what a cycle uses -------------------------------------------------------------------
     @property
     def stopping(self) -> bool:
+        """Whether a stop was asked for (a signal, or circusd's request: one stat to look)."""
+        if not self._stop.is_set() and self._listener is not None and self._listener.asked():
+            req = self._listener.request
+            self.log.info(
+                "stop requested %s", fields(by="circusd", signum=req.signum if req else None)
+            )
+            self._stop.set()
         return self._stop.is_set()
 
     def progress(self, done: int, total: int, detail: str = "") -> None:
@@ -107,7 +120,8 @@ class Daemon:
             left = deadline - time.monotonic()
             if left <= 0:
                 return not self.stopping
-            if self._stop.wait(min(left, self.beat_s / 2)):
+            # Short slices: a stop request is a file, looked at between them.
+            if self._stop.wait(min(left, self.beat_s / 2, stoprequest.POLL_S)) or self.stopping:
                 return False
             self.beat()
 
@@ -183,6 +197,7 @@ class Daemon:
             redact.complain(f"{self.name}: not started: cannot write {where}: {_why(e)}")
             return EXIT_FAILED
         self._install_signals()
+        self._listen()
         # Before any work: whatever this daemon starts carries the mark, so that what outlives
         # it can be proven ours (and nothing else is ever taken for its leftovers).
         export(Owner(self.name, os.getpid(), self._create_time, str(self.home.root)))
@@ -215,9 +230,19 @@ class Daemon:
                 self.teardown()
             except BaseException as e:  # noqa: BLE001 - the lock must go whatever teardown does
                 self.log.warning("teardown failed %s", fields(error=one_line(repr(e))))
+            if self._listener is not None:
+                self._listener.close()
             lock.release()
         self.log.info("stopped %s", fields(exit=code, cycles=self._cycles))
         return code
+
+    def _listen(self) -> None:
+        """Arm the stop request: from now on circusd asks instead of signalling."""
+        listener = stoprequest.Listener(self.home.root, self.name, os.getpid(), self._create_time)
+        try:
+            self._listener = listener.arm(time.time())
+        except OSError as e:  # circusd then signals it, as it would any process
+            self.log.warning("stop requests not armed %s", fields(error=_why(e)))
 
     def _loop(self) -> int:
         next_start = time.monotonic()
