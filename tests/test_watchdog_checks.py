@@ -223,7 +223,7 @@ def test_check_sandbox_port(
         (SelfView(), []),
         (
             SelfView(failures=1, failing_since=NOW, error="x"),
-            [("watchdog_failing", "warning", "alert")],
+            [("watchdog_failing", "info", "none")],
         ),
         (
             SelfView(failures=2, failing_since=NOW - 5, error="x"),

@@ -166,11 +166,16 @@ def test_a_pass_lock_held_too_long_is_a_failing_watchdog_and_it_recovers(
         f = found(rep)["watchdog_failing"]
         assert "another watchdog pass is running" in f["summary"]
         assert next(d for d in rep["daemons"] if d["name"] == "watchdog")["state"] == "failing"
-        wait_for(
-            lambda: [b for b in messages(url, inst.home) if "watchdog" in b and "passes fail" in b],
-            30,
-            "the watchdog_failing alert",
-        )
+
+        def failing_alerts() -> list[str]:
+            # The alerts about it (the recovery quotes what it was, so it is left out).
+            return [
+                b
+                for b in messages(url, inst.home)
+                if "passes fail" in b and not b.startswith("[ecauto] RECOVERED")
+            ]
+
+        wait_for(failing_alerts, 30, "the watchdog_failing alert")
 
         holder.kill()
         holder.wait(timeout=10)
@@ -179,6 +184,14 @@ def test_a_pass_lock_held_too_long_is_a_failing_watchdog_and_it_recovers(
         rc, rep = report(inst)
         assert "watchdog_failing" not in found(rep), rep["findings"]
         assert dog.poll() is None
+        # One trouble, one alert: critical from its first message (no warning before it).
+        wait_for(
+            lambda: [b for b in messages(url, inst.home) if "RECOVERED" in b and "watchdog" in b],
+            30,
+            "the recovery notice",
+        )
+        alerts = failing_alerts()
+        assert len(alerts) == 1 and alerts[0].startswith("[ecauto] CRITICAL watchdog:"), alerts
     finally:
         if holder is not None and holder.poll() is None:
             holder.kill()

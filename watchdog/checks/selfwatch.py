@@ -94,13 +94,16 @@ def watchdog_self(me: SelfView, settings: WatchdogSettings, now: float) -> list[
         persists = me.failures >= FAILING_CRITICAL_AFTER or (
             now - since >= FAILING_CRITICAL_AFTER * settings.interval_s
         )
+        # One failed pass may be a moment: a line in the log and the report, no alert. Only
+        # once it persists does it become an incident, critical from its first message, so a
+        # person gets one alert for it, not a warning and then a critical one.
         out.append(
             Finding(
                 kind=Kind.WATCHDOG_FAILING,
-                severity=Severity.CRITICAL if persists else Severity.WARNING,
+                severity=Severity.CRITICAL if persists else Severity.INFO,
                 daemon=WATCHDOG,
                 summary=f"the watchdog's passes fail (for {_ago(now - since)}): {me.error}",
-                action=Do.ALERT,
+                action=Do.ALERT if persists else Do.NONE,
                 details={"failed passes": str(me.failures), "last error": me.error},
             )
         )
