@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,16 +17,18 @@ import pytest
 from ecauto.config import WatchdogSettings
 from ecauto.daemon.heartbeat import Heartbeat, Phase
 from watchdog import deaths, policy
-from watchdog.checks import circus, sandbox, selfwatch, work
+from watchdog.checks import circus, home, sandbox, selfwatch, work
 from watchdog.checks.daemons import check_daemons
 from watchdog.checks.selfwatch import SelfView
 from watchdog.checks.step import Judged, Pass, Step
 from watchdog.checks.view import view
 from watchdog.deaths import Entry
+from watchdog.policy import assess
 from watchdog.snapshot import (
     CircusView,
     DbView,
     HeartbeatView,
+    LockView,
     PortView,
     ProcInfo,
     Role,
@@ -89,6 +92,7 @@ def snap(
     hb: HeartbeatView | None = None,
     databases: tuple[DbView, ...] = (),
     port: PortView | None = None,
+    home_problem: str = "",
 ) -> Snapshot:
     daemon = "sandbox" if watcher == "sandbox" else "upload-ebay"
     running = status == "active"
@@ -112,6 +116,7 @@ def snap(
         journal=journal,
         databases=databases,
         sandbox_port=port,
+        home_problem=home_problem,
     )
 
 
@@ -277,6 +282,7 @@ def test_the_pipeline_runs_in_the_declared_order() -> None:
     # The order is a contract (policy's docstring says why): leftovers read what the last pass
     # remembered, so they run before remember_seen; daemons read what copies judged.
     assert [c.__name__ for c in policy.CHECKS] == [
+        "check_home",
         "check_circusd",
         "check_watchers",
         "check_copies",
@@ -304,3 +310,46 @@ def test_the_checks_touch_no_process_clock_or_network() -> None:
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
                 names = [node.module]
             assert not {n.split(".")[0] for n in names} & IMPURE, (path.name, names)
+
+
+LINK = f"{HOME}/locks is a symlink (name the real folder, or remove the link)"
+
+
+@pytest.mark.parametrize(
+    ("problem", "want"),
+    [("", []), (LINK, [("home_unsafe", "critical", "alert")])],
+    ids=["safe", "locks/ is a link"],
+)
+def test_check_home(problem: str, want: list[tuple[str, str, str]]) -> None:
+    step = run(home.check_home, snap(home_problem=problem))
+    assert said(step) == want and step.actions == ()
+    assert all(f.summary.startswith(f"unsafe home: {problem};") for f in step.findings)
+
+
+@pytest.mark.parametrize("problem", ["", LINK], ids=["safe", "unsafe"])
+def test_an_unsafe_home_plans_nothing_destructive_and_still_alerts(problem: str) -> None:
+    # Given a hung daemon (a restart is due) and a stale lock (a removal is due)
+    stale = LockView(
+        name="old",
+        path=f"{HOME}/locks/old.lock",
+        regular=True,
+        held=False,
+        holder_pid=None,
+        owner=None,
+        error="empty",
+    )
+    s = replace(snap(hb=_beat(age=600.0), home_problem=problem), locks=(stale,))
+    state = _hung_state()
+    a = assess(s, S, state, NOW)
+    kinds = [(f.kind.value, f.action.value) for f in a.findings]
+    if not problem:
+        assert [x.do.value for x in a.actions] == ["restart", "remove_lock"]
+        assert a.new_state.daemon("upload-ebay").restarts == (NOW,)
+        return
+    # Then nothing is signalled, restarted or removed; each finding says why, and alerts
+    assert a.actions == ()
+    assert kinds == [("home_unsafe", "alert"), ("hung", "alert"), ("stale_lock", "alert")]
+    assert all(f.summary.endswith("not done: the home is unsafe") for f in a.findings[1:])
+    # And the restart not made is not counted against the budget
+    assert a.new_state.daemon("upload-ebay").restarts == ()
+    assert [n.severity for n in a.notices if "home_unsafe" in n.key] == ["critical"]

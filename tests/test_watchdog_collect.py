@@ -226,11 +226,13 @@ def test_a_copy_of_another_user_is_a_stranger_and_only_our_own_is_ended(
         cmd = [str(prog), str(script)]
         ini = base / "circus.ini"
         ini.write_text(INI.format(sock=base / "ctl.sock", home=home.root))
+        watchdog_uid = 0 if watchdog_as == "root" else uid
         for p in [base, *base.rglob("*")]:
-            os.chown(p, uid, gid)
+            # The home is the watchdog's own (one of another user is unsafe: nothing is done).
+            owner = watchdog_uid if p == home.root or home.root in p.parents else uid
+            os.chown(p, owner, gid if owner else 0)
         setup = read_ini(ini)
         env = dict(os.environ, ECAUTO_HOME=str(home.root))
-        watchdog_uid = 0 if watchdog_as == "root" else uid
         other_uid = uid if watchdog_as == "root" else 0
 
         def copy(as_uid: int) -> int:

@@ -30,6 +30,9 @@ class Kind(enum.StrEnum):
     SANDBOX_PORT = "sandbox_port"
     FAILING = "failing"  # runs and beats, but its cycles keep failing
     DB_CORRUPT = "db_corrupt"
+    # The home became unsafe while the watchdog runs (a symlink, another user's, writable by
+    # others): nothing is signalled or removed in that pass; it alerts.
+    HOME_UNSAFE = "home_unsafe"
 
 
 class Severity(enum.StrEnum):

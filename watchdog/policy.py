@@ -10,6 +10,8 @@ function `(View, Pass) -> Step`: the `Pass` is what the checks before it produce
 actions, the state so far, which copies are legitimate and which daemons are being ended), the
 `Step` what it adds. `assess` folds them in this order, and only here:
 
+0. `check_home`: the home became unsafe (a symlink, another user's, writable by others); then,
+   after the fold, `hands_off` drops every destructive action of the pass (it still alerts).
 1. `check_circusd`: circusd runs and answers, or stopped on request.
 2. `check_watchers`: each watcher circus.ini names is run, stopped (and by whom), or started
    again by a person after the watchdog stopped it (which clears its `stopped`).
@@ -25,7 +27,8 @@ Then the findings become incidents and notices, and a finding that merely goes o
 A check pairs each action with the finding it answers; `Pass.then` sets `Action.ref` from that.
 
 Never planned for a signal: pid 0 and 1, the watchdog itself and its ancestors, any circusd,
-another user's process, and anything not recognised as this instance's (`View.protected`).
+another user's process, and anything not recognised as this instance's (`View.protected`);
+and nothing at all while the home is unsafe (`checks.home.hands_off`).
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from . import deaths
 from .checks.circus import check_circusd, check_watchers
 from .checks.copies import check_copies
 from .checks.daemons import check_daemons
+from .checks.home import check_home, hands_off
 from .checks.leftovers import check_leftovers, remember_seen
 from .checks.locks import check_locks
 from .checks.sandbox import check_sandbox_port
@@ -64,6 +68,7 @@ __all__ = [
     "check_circusd",
     "check_copies",
     "check_daemons",
+    "check_home",
     "check_leftovers",
     "check_locks",
     "check_sandbox_port",
@@ -80,6 +85,7 @@ Check = Callable[[View, Pass], Step]
 
 # The pipeline, in the order `assess` folds it (the module docstring says why this order).
 CHECKS: tuple[Check, ...] = (
+    check_home,
     check_circusd,
     check_watchers,
     check_copies,
@@ -104,6 +110,8 @@ def assess(
     p = Pass(state)
     for check in CHECKS:
         p = p.then(check(v, p))
+    if snap.home_problem:
+        p = hands_off(p, state, "the home is unsafe")
     notices, open_ = incidents(p.findings, p.state.incidents, settings.recovery_s, now)
     findings = _mark_repeats(p.findings, state.noted)
     new_state = replace(
