@@ -50,6 +50,11 @@ class Do(enum.StrEnum):
     NONE = "none"
 
 
+# The actions that change something outside the watchdog's own files (a signal, a circusd
+# command, a removal): never marked as a mere repeat, and none of them while the home is unsafe.
+ACTING = frozenset({Do.TERMINATE, Do.RESTART, Do.STOP_WATCHER, Do.REMOVE_LOCK})
+
+
 @dataclass(frozen=True)
 class Finding:
     kind: Kind

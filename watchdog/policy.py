@@ -50,7 +50,7 @@ from .checks.selfwatch import FAILING_CRITICAL_AFTER, SelfView, check_self, self
 from .checks.step import Judged, Pass, Step
 from .checks.view import View, view
 from .checks.work import check_work
-from .findings import Assessment, Do, Finding
+from .findings import ACTING, Assessment, Finding
 from .incidents import incidents
 from .snapshot import Snapshot
 from .state import State
@@ -131,13 +131,10 @@ def assess(
     )
 
 
-_ACTS = frozenset({Do.TERMINATE, Do.RESTART, Do.STOP_WATCHER, Do.REMOVE_LOCK})
-
-
 def _mark_repeats(findings: Sequence[Finding], noted: Sequence[str]) -> list[Finding]:
     """A finding that was there last pass and calls for no action now only goes on."""
     before = set(noted)
     return [
-        replace(f, repeat=True) if f.ident in before and f.action not in _ACTS else f
+        replace(f, repeat=True) if f.ident in before and f.action not in ACTING else f
         for f in findings
     ]

@@ -12,13 +12,10 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ..findings import Do, Finding, Kind, Severity
+from ..findings import ACTING, Do, Finding, Kind, Severity
 from ..state import State
 from .step import Pass, Step
 from .view import View
-
-# The actions that change something outside the watchdog's own files.
-DESTRUCTIVE = frozenset({Do.TERMINATE, Do.RESTART, Do.STOP_WATCHER, Do.REMOVE_LOCK})
 
 
 def check_home(v: View, p: Pass) -> Step:
@@ -40,7 +37,7 @@ def hands_off(p: Pass, before: State, why: str) -> Pass:
     """`p` with nothing destructive left: every such action dropped, its finding saying so
     (an alert instead), and the daemons it concerned kept as they were before the pass (a
     restart not made must not count against the budget, nor a stop not made be remembered)."""
-    dropped = [a for a in p.actions if a.do in DESTRUCTIVE]
+    dropped = [a for a in p.actions if a.do in ACTING]
     if not dropped:
         return p
     refs = {a.ref for a in dropped}
@@ -59,6 +56,6 @@ def hands_off(p: Pass, before: State, why: str) -> Pass:
     return replace(
         p,
         findings=findings,
-        actions=tuple(a for a in p.actions if a.do not in DESTRUCTIVE),
+        actions=tuple(a for a in p.actions if a.do not in ACTING),
         state=replace(p.state, daemons=daemons),
     )
