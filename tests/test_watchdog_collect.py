@@ -22,7 +22,7 @@ from ecauto.circusd import read_ini
 from ecauto.config import WatchdogDaemonSettings, WatchdogSettings, _watched
 from ecauto.daemon.owner import Owner, export
 from ecauto.home import Home
-from watchdog.collect import Collector, list_processes
+from watchdog.collect import Collector, home_problem, list_processes
 from watchdog.events import EventLog
 from watchdog.execute import Executor
 from watchdog.policy import assess
@@ -233,11 +233,13 @@ def test_a_copy_of_another_user_is_a_stranger_and_only_our_own_is_ended(
         cmd = [str(prog), str(script)]
         ini = base / "circus.ini"
         ini.write_text(INI.format(sock=base / "ctl.sock", home=home.root))
+        watchdog_uid = 0 if watchdog_as == "root" else uid
         for p in [base, *base.rglob("*")]:
-            os.chown(p, uid, gid)
+            # The home is the watchdog's own (one of another user is unsafe: nothing is done).
+            owner = watchdog_uid if p == home.root or home.root in p.parents else uid
+            os.chown(p, owner, gid if owner else 0)
         setup = read_ini(ini)
         env = dict(os.environ, ECAUTO_HOME=str(home.root))
-        watchdog_uid = 0 if watchdog_as == "root" else uid
         other_uid = uid if watchdog_as == "root" else 0
 
         def copy(as_uid: int) -> int:
@@ -270,3 +272,44 @@ def test_a_copy_of_another_user_is_a_stranger_and_only_our_own_is_ended(
         assert watchdog_uid != other_uid
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+def _link_locks(home: Home) -> None:
+    other = home.root.parent / "elsewhere"
+    other.mkdir()
+    home.locks.rmdir()
+    home.locks.symlink_to(other)
+
+
+def _chown_heartbeats(home: Home) -> None:
+    uid, gid = unprivileged_user(root_too=True)
+    os.chown(home.heartbeats, uid, gid)
+
+
+@pytest.mark.parametrize(
+    ("make", "says"),
+    [
+        (lambda h: None, ""),
+        (_link_locks, "locks is a symlink"),
+        (lambda h: os.chmod(h.log, 0o720), "log is writable by group (mode 720)"),
+        (lambda h: os.chmod(h.root, 0o703), "home is writable by others (mode 703)"),
+        (lambda h: (h.root / "ecauto.db").mkdir(), "ecauto.db is not a regular file"),
+        (_chown_heartbeats, "heartbeats belongs to uid"),
+    ],
+    ids=[
+        "safe",
+        "locks/ a link",
+        "log/ group-writable",
+        "home others-writable",
+        "db a folder",
+        "heartbeats/ another user's",
+    ],
+)
+def test_every_snapshot_says_what_makes_the_home_unsafe_now(
+    tmp_path: Path, make: Any, says: str
+) -> None:
+    c = collector(tmp_path)
+    make(c.home)
+    problem = home_problem(c.home)
+    assert (problem == "") if not says else (says in problem), problem
+    assert c.snapshot().home_problem == problem

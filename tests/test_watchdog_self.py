@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -130,6 +131,7 @@ def test_a_full_disk_is_critical_and_alerted_and_the_watchdog_recovers_by_itself
         dog.wait(timeout=20)
 
 
+@pytest.mark.timeout(300)
 def test_a_pass_lock_held_too_long_is_a_failing_watchdog_and_it_recovers(
     tmp_path: Path, reaper: Reaper
 ) -> None:
@@ -166,11 +168,17 @@ def test_a_pass_lock_held_too_long_is_a_failing_watchdog_and_it_recovers(
         f = found(rep)["watchdog_failing"]
         assert "another watchdog pass is running" in f["summary"]
         assert next(d for d in rep["daemons"] if d["name"] == "watchdog")["state"] == "failing"
-        wait_for(
-            lambda: [b for b in messages(url, inst.home) if "watchdog" in b and "passes fail" in b],
-            30,
-            "the watchdog_failing alert",
-        )
+
+        def failing_alerts() -> list[str]:
+            # The alerts about it (the recovery quotes what it was, so it is left out).
+            return [
+                b
+                for b in messages(url, inst.home)
+                if "passes fail" in b and not b.startswith("[ecauto] RECOVERED")
+            ]
+
+        # Critical from the second failed pass: the first took PASS_LOCK_WAIT_S, so does this.
+        wait_for(failing_alerts, 60, "the watchdog_failing alert")
 
         holder.kill()
         holder.wait(timeout=10)
@@ -179,6 +187,14 @@ def test_a_pass_lock_held_too_long_is_a_failing_watchdog_and_it_recovers(
         rc, rep = report(inst)
         assert "watchdog_failing" not in found(rep), rep["findings"]
         assert dog.poll() is None
+        # One trouble, one alert: critical from its first message (no warning before it).
+        wait_for(
+            lambda: [b for b in messages(url, inst.home) if "RECOVERED" in b and "watchdog" in b],
+            30,
+            "the recovery notice",
+        )
+        alerts = failing_alerts()
+        assert len(alerts) == 1 and alerts[0].startswith("[ecauto] CRITICAL watchdog:"), alerts
     finally:
         if holder is not None and holder.poll() is None:
             holder.kill()
@@ -287,3 +303,88 @@ def test_a_lock_whose_write_fails_is_let_go_entirely(tiny_home: Path) -> None:
         assert lock.held and json.loads(path.read_text())["name"] == "x"
     finally:
         lock.release()
+
+
+HANDS_OFF = """
+[watchdog]
+interval_s = 0.5
+recovery_s = 1
+copy_settle_s = 1
+min_grace_s = 30
+start_grace_s = 30
+circus_timeout_s = 1
+
+[watchdog.daemons.sync-inventory]
+patterns = ["scheduled_tasks/sync_inventory_daemon.py"]
+
+[alerts]
+coalesce_s = 0
+"""
+
+
+def events(home: Path) -> list[dict[str, Any]]:
+    path = home / "watchdog" / "events.jsonl"
+    return [json.loads(ln) for ln in path.read_text().splitlines()] if path.exists() else []
+
+
+def test_a_home_made_unsafe_while_running_is_critical_and_nothing_is_signalled_or_removed(
+    tmp_path: Path, reaper: Reaper
+) -> None:
+    """Every command refuses an unsafe home at its start; this is the home changed under a
+    `watchdog run` that already runs: what it reads there may be anyone's word, so it only
+    alerts until the home is fixed."""
+    inst = Instance(tmp_path, reaper, config_extra=HANDS_OFF)
+    try:
+        inst.start()
+        started = time.time()
+        wait_for(lambda: passes_after(inst, started), 30, "the watchdog's passes")
+        locks = inst.home / "locks"
+        # Given locks/ opened to everyone while the instance runs
+        os.chmod(locks, 0o777)
+        problem = f"{locks} is writable by group and others (mode 777): chmod go-w it"
+        # And a duplicate (the old system's script, started by hand) and a stale lock file
+        script = inst.root / "old" / "scheduled_tasks" / "sync_inventory_daemon.py"
+        script.parent.mkdir(parents=True)
+        script.write_text("import time\ntime.sleep(600)\n")
+        dup = start_process(reaper, [sys.executable, str(script)], inst.env, script.parent)
+        stale = locks / "old.lock"
+        stale.write_text("{}")
+
+        # Then one critical alert quotes the problem's one line
+        def alerts() -> list[str]:
+            return [
+                b
+                for b in messages(inst.sandbox_url, inst.home)
+                if b.startswith("[ecauto] CRITICAL") and "unsafe home" in b
+            ]
+
+        wait_for(alerts, 30, "the home_unsafe alert at the sandbox's Chatwork")
+        assert problem in alerts()[0], alerts()
+        # And the duplicate is found but left alone, and the lock file is kept
+        seen = wait_for(
+            lambda: [e for e in events(inst.home) if e["kind"] == "duplicate"],
+            30,
+            "the duplicate found",
+        )
+        assert seen[0]["action"] == "alert" and "not done: the home is unsafe" in seen[0]["summary"]
+        later = time.time() + 1
+        wait_for(lambda: passes_after(inst, later), 30, "more passes")  # still nothing done
+        assert dup.poll() is None and stale.exists()
+        assert not [e for e in events(inst.home) if e["kind"] == "duplicate" and e["result"]]
+        assert len(alerts()) == 1
+
+        # When the home is fixed, the same watchdog acts again by itself
+        os.chmod(locks, 0o700)
+        assert dup.wait(timeout=30) == -signal.SIGTERM
+        wait_for(lambda: not stale.exists(), 30, "the stale lock removed")
+        wait_for(
+            lambda: [
+                b
+                for b in messages(inst.sandbox_url, inst.home)
+                if b.startswith("[ecauto] RECOVERED") and "home unsafe" in b
+            ],
+            30,
+            "the recovery notice",
+        )
+    finally:
+        inst.stop()

@@ -6,7 +6,9 @@ import pytest
 
 from ecauto.config import WatchdogSettings
 from watchdog.findings import Kind, Severity
+from watchdog.incidents import incidents
 from watchdog.policy import SelfView, watchdog_self
+from watchdog.state import Incident
 
 NOW = 1_000_000.0
 S = WatchdogSettings(interval_s=5.0, min_free_mb=100.0)
@@ -19,10 +21,10 @@ MB = 1024 * 1024
         (SelfView(free_bytes=500 * MB), set()),
         (SelfView(free_bytes=None), set()),
         (SelfView(free_bytes=50 * MB), {(Kind.DISK_FULL, Severity.CRITICAL)}),
-        # One failed pass just now: a warning; it may be a moment.
+        # One failed pass just now: it may be a moment; said, not alerted (info).
         (
             SelfView(failures=1, failing_since=NOW, error="boom", free_bytes=500 * MB),
-            {(Kind.WATCHDOG_FAILING, Severity.WARNING)},
+            {(Kind.WATCHDOG_FAILING, Severity.INFO)},
         ),
         # Two in a row, or failing for two intervals (what a report sees): critical.
         (
@@ -55,3 +57,15 @@ def test_the_config_error_quotes_the_line_and_what_runs() -> None:
     (f,) = watchdog_self(me, S, NOW)
     assert f.summary.startswith("/x/ecauto.toml: unknown key 'sync.hourly_cpa'")
     assert "the defaults" in f.summary and f.daemon is None
+
+
+def test_a_failing_watchdog_is_one_alert_critical_from_the_start_then_one_recovery() -> None:
+    # Failed passes 1, 2, 3 a second apart, then passes that work: what a person hears.
+    said: list[tuple[str, str]] = []
+    open_: dict[str, Incident] = {}
+    for i, failures in enumerate([1, 2, 3, 0, 0, 0]):
+        now = NOW + i
+        me = SelfView(failures=failures, failing_since=NOW if failures else None, error="boom")
+        notices, open_ = incidents(watchdog_self(me, S, now), open_, 1.0, now)
+        said += [(n.kind, n.severity) for n in notices]
+    assert said == [("incident", "critical"), ("recovery", "critical")]

@@ -31,7 +31,7 @@ from ecauto.daemon.heartbeat import Heartbeat, read_heartbeat
 from ecauto.daemon.lock import is_held, read_owner
 from ecauto.daemon.owner import Owner
 from ecauto.daemon.owner import read as read_mark
-from ecauto.home import Home
+from ecauto.home import FILES, FOLDERS, Home
 from ecauto.sandbox.key import key_path
 
 from . import sandbox_port
@@ -323,6 +323,21 @@ def read_locks(locks_dir: Path) -> tuple[LockView, ...]:
     return tuple(views)
 
 
+def home_problem(home: Home) -> str:
+    """The first thing that makes the home unsafe now, in `Home.problem`'s one line, or "".
+
+    Checked every pass, not only at start: a home whose `locks/` is swapped for a link, or
+    that is opened to others, while the watchdog runs must stop it acting on what it reads."""
+    paths = [(home.root, True)]
+    paths += [(home.root / name, True) for name in FOLDERS]
+    paths += [(home.root / name, False) for name in FILES]
+    for path, folder in paths:
+        problem = home.problem(path, folder=folder)
+        if problem:
+            return problem
+    return ""
+
+
 def read_heartbeats(home: Home, names: Iterable[str]) -> dict[str, HeartbeatView]:
     out = {}
     for name in names:
@@ -521,6 +536,7 @@ class Collector:
             sandbox_port=self.sandbox_port(),
             **self.deaths(),
             databases=self.databases(self.clock(), save),
+            home_problem=home_problem(self.home),
         )
 
     def sandbox_port(self) -> PortView | None:

@@ -22,7 +22,7 @@ class Kind(enum.StrEnum):
     MISSING = "missing"
     LEFTOVERS = "leftovers"
     CIRCUSD_DOWN = "circusd_down"
-    # The watchdog's own health (policy.watchdog_self): its passes fail, the home's disk is
+    # The watchdog's own health (checks.selfwatch): its passes fail, the home's disk is
     # full, ecauto.toml cannot be read (it runs on the last good configuration meanwhile).
     WATCHDOG_FAILING = "watchdog_failing"
     DISK_FULL = "disk_full"
@@ -30,6 +30,9 @@ class Kind(enum.StrEnum):
     SANDBOX_PORT = "sandbox_port"
     FAILING = "failing"  # runs and beats, but its cycles keep failing
     DB_CORRUPT = "db_corrupt"
+    # The home became unsafe while the watchdog runs (a symlink, another user's, writable by
+    # others): nothing is signalled or removed in that pass; it alerts.
+    HOME_UNSAFE = "home_unsafe"
 
 
 class Severity(enum.StrEnum):
@@ -45,6 +48,11 @@ class Do(enum.StrEnum):
     REMOVE_LOCK = "remove_lock"
     ALERT = "alert"
     NONE = "none"
+
+
+# The actions that change something outside the watchdog's own files (a signal, a circusd
+# command, a removal): never marked as a mere repeat, and none of them while the home is unsafe.
+ACTING = frozenset({Do.TERMINATE, Do.RESTART, Do.STOP_WATCHER, Do.REMOVE_LOCK})
 
 
 @dataclass(frozen=True)
@@ -86,14 +94,14 @@ class Finding:
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Finding:
         return cls(
-            Kind(d["kind"]),
-            Severity(d["severity"]),
-            d.get("daemon"),
-            str(d["summary"]),
-            Do(d.get("action", "none")),
-            tuple(d.get("pids", ())),
-            dict(d.get("details", {})),
-            bool(d.get("repeat", False)),
+            kind=Kind(d["kind"]),
+            severity=Severity(d["severity"]),
+            daemon=d.get("daemon"),
+            summary=str(d["summary"]),
+            action=Do(d.get("action", "none")),
+            pids=tuple(d.get("pids", ())),
+            details=dict(d.get("details", {})),
+            repeat=bool(d.get("repeat", False)),
         )
 
 
@@ -117,13 +125,13 @@ class Target:
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Target:
         return cls(
-            int(d["pid"]),
-            float(d["create_time"]),
-            tuple(d["cmdline"]),
-            d.get("uid"),
-            d.get("cwd"),
-            d.get("home"),
-            Owner(**d["owner"]) if d.get("owner") else None,
+            pid=int(d["pid"]),
+            create_time=float(d["create_time"]),
+            cmdline=tuple(d["cmdline"]),
+            uid=d.get("uid"),
+            cwd=d.get("cwd"),
+            home=d.get("home"),
+            owner=Owner(**d["owner"]) if d.get("owner") else None,
         )
 
 
@@ -153,14 +161,14 @@ class Action:
     @classmethod
     def from_json(cls, d: dict[str, Any]) -> Action:
         return cls(
-            Do(d["do"]),
-            Kind(d["finding"]),
-            d.get("daemon"),
-            d.get("watcher"),
-            tuple(Target.from_json(t) for t in d.get("targets", ())),
-            d.get("path"),
-            bool(d.get("use_circus", True)),
-            int(d.get("ref", -1)),
+            do=Do(d["do"]),
+            finding=Kind(d["finding"]),
+            daemon=d.get("daemon"),
+            watcher=d.get("watcher"),
+            targets=tuple(Target.from_json(t) for t in d.get("targets", ())),
+            path=d.get("path"),
+            use_circus=bool(d.get("use_circus", True)),
+            ref=int(d.get("ref", -1)),
         )
 
 

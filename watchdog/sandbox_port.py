@@ -45,11 +45,11 @@ def check(view: PortView | None, mode: str) -> list[Finding]:
     )
     return [
         Finding(
-            Kind.SANDBOX_PORT,
-            Severity.CRITICAL,
-            "sandbox",
-            summary,
-            Do.ALERT,
+            kind=Kind.SANDBOX_PORT,
+            severity=Severity.CRITICAL,
+            daemon="sandbox",
+            summary=summary,
+            action=Do.ALERT,
             details={"why": view.why},
         )
     ]

@@ -216,6 +216,8 @@ class Snapshot:
     # watcher -> the last line of its log, for a watcher that died on its own (why it exits)
     last_words: dict[str, str] = field(default_factory=dict)
     databases: tuple[DbView, ...] = ()
+    # What makes the home unsafe now (`Home.problem`'s one line), "" when nothing does.
+    home_problem: str = ""
     schema: int = SCHEMA
 
     def proc(self, pid: int) -> ProcInfo | None:
@@ -243,6 +245,7 @@ class Snapshot:
             "journal": [e.to_json() for e in self.journal],
             "last_words": dict(self.last_words),
             "databases": [db.to_json() for db in self.databases],
+            "home_problem": self.home_problem,
         }
 
     @classmethod
@@ -266,4 +269,5 @@ class Snapshot:
             journal=tuple(Entry.from_json(e) for e in d.get("journal", ())),
             last_words={str(k): str(v) for k, v in d.get("last_words", {}).items()},
             databases=tuple(DbView.from_json(x) for x in d.get("databases", ())),
+            home_problem=str(d.get("home_problem") or ""),
         )

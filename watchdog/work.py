@@ -66,13 +66,13 @@ def failing(daemon: str, hb: Heartbeat | None, now: float) -> Finding | None:
     if hb.last_error_at is not None:
         details["last error at"] = f"{_ago(now - hb.last_error_at)} ago"
     return Finding(
-        Kind.FAILING,
-        severity,
-        daemon,
-        f"{cycles} ({since}): {hb.last_error}",
-        Do.ALERT,
-        (hb.pid,),
-        details,
+        kind=Kind.FAILING,
+        severity=severity,
+        daemon=daemon,
+        summary=f"{cycles} ({since}): {hb.last_error}",
+        action=Do.ALERT,
+        pids=(hb.pid,),
+        details=details,
     )
 
 
@@ -80,12 +80,12 @@ def db_findings(dbs: tuple[DbView, ...]) -> list[Finding]:
     """A critical finding for each database whose check failed, in SQLite's own words."""
     return [
         Finding(
-            Kind.DB_CORRUPT,
-            Severity.CRITICAL,
-            db.name,
-            f"{db.name} fails its integrity check: {db.message}; the daemons that use it "
-            f"cannot work (restore it from a backup)",
-            Do.ALERT,
+            kind=Kind.DB_CORRUPT,
+            severity=Severity.CRITICAL,
+            daemon=db.name,
+            summary=f"{db.name} fails its integrity check: {db.message}; the daemons that use "
+            f"it cannot work (restore it from a backup)",
+            action=Do.ALERT,
             details={"check": "PRAGMA quick_check", "sqlite says": db.message},
         )
         for db in dbs
