@@ -246,6 +246,8 @@ class WatchdogSettings:
     )  # per call to circusd
     # Less free space than this on the home's filesystem is a critical finding (disk_full).
     min_free_mb: float = field(default=100.0, metadata=between(0, 10**7))
+    # A pass waits this long for another pass (a `watchdog scan`) to end, then fails.
+    pass_lock_wait_s: float = field(default=30.0, metadata=SHORT_WAIT)
     daemons: dict[str, WatchdogDaemonSettings] = field(default_factory=_watched)
 
 

@@ -40,6 +40,7 @@ interval_s = 0.5
 recovery_s = 1
 min_free_mb = {min_free_mb}
 circus_timeout_s = 0.2
+pass_lock_wait_s = 3
 
 [alerts]
 coalesce_s = 0
@@ -177,7 +178,7 @@ def test_a_pass_lock_held_too_long_is_a_failing_watchdog_and_it_recovers(
                 if "passes fail" in b and not b.startswith("[ecauto] RECOVERED")
             ]
 
-        # Critical from the second failed pass: the first took PASS_LOCK_WAIT_S, so does this.
+        # Critical from the second failed pass: each waits pass_lock_wait_s (3 s here) for the lock.
         wait_for(failing_alerts, 60, "the watchdog_failing alert")
 
         holder.kill()

@@ -37,7 +37,6 @@ from .state import Incident, State, StateFile
 
 log = logging.getLogger(__name__)
 
-PASS_LOCK_WAIT_S = 30.0
 MAX_UNSENT = 100  # notices of failed passes kept in memory while no alert can be queued
 _DISK_FULL = frozenset({errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)})
 
@@ -208,7 +207,7 @@ class Watchdog:
         lock = SingletonLock(
             path, LockOwner.for_this_process("watchdog-pass", str(self.home.root), me.create_time())
         )
-        deadline = time.monotonic() + PASS_LOCK_WAIT_S
+        deadline = time.monotonic() + self.cfg.watchdog.pass_lock_wait_s
         while True:
             try:
                 lock.acquire()
