@@ -17,11 +17,14 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ecauto.atomic import read_regular, write_json_atomic
 from ecauto.backoff import compute_backoff
 from ecauto.daemon.early import LOG_FILE_ENV
+
+if TYPE_CHECKING:
+    from ecauto.platform import Platform
 
 BUSY = "arbiter is already running"
 # What circus.ini said, kept in the home by `read_ini` (see there).
@@ -127,16 +130,16 @@ def _parse(p: Path) -> CircusSetup:
     )
 
 
-def home_endpoints(home: str, windows: bool = os.name == "nt") -> dict[str, str]:
-    """ECAUTO_ENDPOINT and ECAUTO_PUBSUB_ENDPOINT of the instance in `home`: unix sockets in the
-    owner-only home on POSIX. None on Windows (pyzmq has no ipc there; the TCP ports are the
-    launcher's to choose), nor without a home."""
-    if windows or not home:
+def home_endpoints(home: str, platform: Platform | None = None) -> dict[str, str]:
+    """ECAUTO_ENDPOINT and ECAUTO_PUBSUB_ENDPOINT of the instance in `home`, as the launcher
+    gives them to circusd (`ecauto.platform`: unix sockets in the owner-only home on POSIX,
+    the loopback ports on Windows); none without a home."""
+    if not home:
         return {}
-    return {
-        "ECAUTO_ENDPOINT": f"ipc://{home}/circus/ctl.sock",
-        "ECAUTO_PUBSUB_ENDPOINT": f"ipc://{home}/circus/pub.sock",
-    }
+    from ecauto.platform import current
+
+    ends = (platform or current()).endpoints(Path(home), os.environ)
+    return {"ECAUTO_ENDPOINT": ends.control, "ECAUTO_PUBSUB_ENDPOINT": ends.pubsub}
 
 
 def python_word(path: str, windows: bool = os.name == "nt") -> str:

@@ -27,6 +27,7 @@ from circus.watcher import Watcher
 from support import REPO, free_port
 
 from ecauto.circusd import CircusError, home_endpoints, python_word, read_ini
+from ecauto.platform import Windows
 
 # Every flag Circus 0.19 branches on (read from its source): util (log files, process info),
 # watcher (streams refused, copy_env forced, reaping), process (no preexec, cmd split without
@@ -177,7 +178,11 @@ def test_without_the_endpoints_a_reader_takes_the_homes_sockets_or_says_what_is_
     setup = read_ini(REPO / "circus.ini")
     assert setup.endpoint == "ipc:///srv/ecauto/var/circus/ctl.sock"
     assert setup.pubsub_endpoint == "ipc:///srv/ecauto/var/circus/pub.sock"
-    assert home_endpoints("C:\\ecauto\\var", windows=True) == {}  # the launcher's ports
+    # On Windows the launcher's loopback ports (Circus's own defaults), as `ecauto run` gives them.
+    assert home_endpoints("C:\\ecauto\\var", Windows()) == {
+        "ECAUTO_ENDPOINT": "tcp://127.0.0.1:5555",
+        "ECAUTO_PUBSUB_ENDPOINT": "tcp://127.0.0.1:5556",
+    }
     monkeypatch.delenv("ECAUTO_HOME")
     with pytest.raises(CircusError, match=r"endpoint needs \$ECAUTO_ENDPOINT, which is not set"):
         read_ini(REPO / "circus.ini")
