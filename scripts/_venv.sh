@@ -16,6 +16,11 @@ ecauto_venv() {
   fi
   local stamp="$venv/.ecauto-installed${extras:+-$extras}"
   local want; want="$(cat "$root/pyproject.toml" | "$venv/bin/python" -c 'import hashlib,sys; print(hashlib.sha256(sys.stdin.buffer.read()).hexdigest())')"
+  # A venv with the test extras installed holds the plain install too.
+  if [ -z "$extras" ] && [ -f "$venv/.ecauto-installed-test" ] \
+    && [ "$(cat "$venv/.ecauto-installed-test")" = "$want" ]; then
+    stamp="$venv/.ecauto-installed-test"
+  fi
   if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
     echo "ecauto: installing the project into $venv" >&2
     "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e "$root${extras:+[$extras]}" \

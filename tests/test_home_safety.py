@@ -388,10 +388,6 @@ def test_scan_of_a_mistyped_home_creates_nothing(home: Path) -> None:
     assert not os.path.lexists(typo)
 
 
-@pytest.mark.skipif(
-    not (REPO / ".venv" / ".ecauto-installed").exists(),
-    reason="scripts/run would first install the project into the venv the tests run from",
-)
 def test_scripts_run_refuses_an_unsafe_home_and_starts_nothing(tmp_path: Path) -> None:
     h = tmp_path / "home"
     h.mkdir()
