@@ -71,6 +71,17 @@ def test_young_deaths_make_before_spawn_refuse_and_a_requested_start_begins_agai
     assert spawn_allowed()
 
 
+def test_a_copy_refused_by_the_lock_is_not_a_crash(home: Path) -> None:
+    """A copy started by hand holds the lock: circusd's copies exit 75 until the watchdog ends
+    it. Counted as crashes, they would stop the watcher, and then nothing of it would run."""
+    assert hooks.before_start(watcher=W, arbiter=ARB, hook_name="before_start")
+    for pid in range(31, 41):
+        live_and_die(pid, code=75)
+        assert spawn_allowed()
+    live_and_die(41)  # a real crash still counts
+    assert spawn_allowed()
+
+
 def test_a_requested_stop_and_a_quit_are_told_apart_from_deaths(home: Path) -> None:
     hooks.after_spawn(watcher=W, arbiter=ARB, hook_name="after_spawn", pid=21)
     hooks.before_stop(watcher=W, arbiter=ARB, hook_name="before_stop")

@@ -19,6 +19,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from ecauto.daemon.early import EXIT_LOCKED
+
 # `event` values, as written by the hooks.
 SPAWN, REAP, STOP, STOPPED, START, REFUSED = "spawn", "reap", "stop", "stopped", "start", "refused"
 # Who stopped a watcher (`by` of a stop): someone asked (circusctl stop/restart, the watchdog),
@@ -115,12 +117,16 @@ def young_deaths(
     entries: Sequence[Entry], watcher: str, now: float, window_s: float, young_s: float
 ) -> list[Death]:
     """Deaths nobody asked for, each after under `young_s` of life, in the last `window_s` and
-    since the last requested start (a start someone asked for begins the count again)."""
+    since the last requested start (a start someone asked for begins the count again).
+
+    A copy refused by the lock (exit 75: another copy of it runs) is not a crash: counted, it
+    would have circusd stop its watcher while a copy started by hand holds the lock, and once
+    the watchdog has ended that copy nothing of the daemon would run."""
     since = max(now - window_s, last_start(entries, watcher) or 0.0)
     return [
         d
         for d in deaths(entries, watcher)
-        if d.requested is None and d.at >= since and d.young(young_s)
+        if d.requested is None and d.at >= since and d.young(young_s) and d.exit_code != EXIT_LOCKED
     ]
 
 
