@@ -153,6 +153,22 @@ def test_a_refused_refresh_stops_with_one_line(
     assert res.returncode == 78, res.stderr
     lines = [line for line in res.stderr.splitlines() if "authorise again" in line]
     assert len(lines) == 1 and "Traceback" not in res.stderr
-    assert states(rig, platform) == {"queued": LISTINGS - 1, "uploading": 1} or states(
-        rig, platform
-    ) == {"queued": LISTINGS}
+    # the listing it had claimed is looked up first at the next start: nothing is failed or lost
+    assert states(rig, platform) == {"queued": LISTINGS - 1, "uploading": 1}
+
+
+def test_a_yahoo_store_that_does_not_exist_stops_with_one_line(
+    tmp_path: Path, reaper: Reaper
+) -> None:
+    # Given a seller id the store API does not know (ed-00004)
+    rig = Rig(tmp_path, reaper, products=50, listings=LISTINGS)
+    rig.env["YAHOO_SELLER_ID"] = "no-such-store"
+
+    res = rig.run("ecauto.daemons.upload", "--platform", "yahoo", "--once")
+
+    # Then the daemon stops on the first call, saying so once, and no listing is failed for good
+    assert res.returncode == 78, res.stderr
+    lines = [line for line in res.stderr.splitlines() if "ed-00004" in line]
+    assert len(lines) == 1 and "YAHOO_SELLER_ID" in lines[0], res.stderr
+    assert "failed" not in states(rig, "yahoo")
+    assert rig.stats()["yahoo_items"] == {"saved": 0, "published": 0}
