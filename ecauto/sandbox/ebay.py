@@ -49,11 +49,8 @@ class Ebay:
             return refused
         if not 1 <= len(sku) <= MAX_SKU_LENGTH:
             return _error(400, 25707, f"The SKU must be 1 to {MAX_SKU_LENGTH} characters")
-        try:
-            item = req.json()
-        except ValueError:
-            item = None
-        if not isinstance(item, dict):
+        item = _object(req)
+        if item is None:
             return _error(400, 2004, "Invalid request: the body must be a JSON object")
         with self._lock:
             self._items[sku] = {**item, "sku": sku}
@@ -73,11 +70,8 @@ class Ebay:
         refused = self._auth(req)
         if refused is not None:
             return refused
-        try:
-            body = req.json()
-        except ValueError:
-            body = None
-        if not isinstance(body, dict):
+        body = _object(req)
+        if body is None:
             return _error(400, 2004, "Invalid request: the body must be a JSON object")
         for name in ("sku", "marketplaceId", "format"):
             if not isinstance(body.get(name), str) or not body[name]:
@@ -86,7 +80,7 @@ class Ebay:
             for offer_id, offer in self._offers.items():
                 same = all(offer[k] == body[k] for k in ("sku", "marketplaceId", "format"))
                 if same:
-                    # the real API refuses a second offer and names the existing one
+                    # a second offer is refused (its errorId is this sandbox's choice: README)
                     error = {"name": "offerId", "value": offer_id}
                     return _error(400, 25002, "Offer entity already exists", parameters=[error])
             offer_id = str(next(self._offer_ids))
@@ -101,7 +95,7 @@ class Ebay:
         if not sku:
             return _error(400, 25707, "sku is required")
         with self._lock:
-            offers = [_shown(o) for o in self._offers.values() if o["sku"] == sku]
+            offers = [dict(o) for o in self._offers.values() if o["sku"] == sku]
         if not offers:
             return _error(404, 25713, "This Offer is not available.")
         return json_reply(200, {"total": len(offers), "size": len(offers), "offers": offers})
@@ -157,8 +151,13 @@ def _unpublishable(offer: dict[str, Any], has_item: bool) -> str:
     return ""
 
 
-def _shown(offer: dict[str, Any]) -> dict[str, Any]:
-    return dict(offer)
+def _object(req: Request) -> dict[str, Any] | None:
+    """The JSON object of the body; None when the body is not one."""
+    try:
+        body = req.json()
+    except ValueError:
+        return None
+    return body if isinstance(body, dict) else None
 
 
 def _error(
