@@ -246,3 +246,55 @@ def test_a_refused_refresh_asks_to_authorise_again(
         client.upload("SKU-1", PRODUCT)
 
     assert "\n" not in str(e.value)
+
+
+# The properties eBay's Sell Inventory OpenAPI contract (sell_inventory_v1_oas3.json, v1.13.0)
+# gives the answers the client reads; the sandbox may say less, never something else.
+CONTRACT = {
+    "Offers": {"href", "limit", "next", "offers", "prev", "size", "total"},
+    "EbayOfferDetailsWithAll": {
+        "availableQuantity", "categoryId", "charity", "format", "hideBuyerDetails",
+        "includeCatalogProductDetails", "listing", "listingDescription", "listingDuration",
+        "listingPolicies", "listingStartDate", "lotSize", "marketplaceId", "merchantLocationKey",
+        "offerId", "pricingSummary", "quantityLimitPerBuyer", "secondaryCategoryId", "sku",
+        "status", "storeCategoryNames", "tax",
+    },
+    "ListingDetails": {"listingId", "listingStatus", "soldQuantity"},
+    "OfferResponse": {"offerId", "warnings"},
+    "PublishResponse": {"listingId", "warnings"},
+}  # fmt: skip
+
+
+def test_ebay_answers_use_the_contracts_fields(start: Callable[..., Running]) -> None:
+    sb = start()
+    auth = {"Authorization": "Bearer t"}
+    base = f"{sb.url}/sell/inventory/v1"
+    requests.put(f"{base}/inventory_item/C-1", json={"product": {}}, headers=auth, timeout=5)
+    body = {
+        "sku": "C-1",
+        "marketplaceId": "EBAY_US",
+        "format": "FIXED_PRICE",
+        "availableQuantity": 2,
+        "categoryId": "1",
+        "listingPolicies": {
+            "fulfillmentPolicyId": "f",
+            "paymentPolicyId": "p",
+            "returnPolicyId": "r",
+        },
+        "merchantLocationKey": "l",
+        "pricingSummary": {"price": {"value": "9.50", "currency": "USD"}},
+    }
+    created = requests.post(f"{base}/offer", json=body, headers=auth, timeout=5)
+    assert created.status_code == 201 and set(created.json()) <= CONTRACT["OfferResponse"]
+    offer_id = created.json()["offerId"]
+    # the contract's path ends in a slash, eBay's method page's does not: both are served
+    published = requests.post(f"{base}/offer/{offer_id}/publish/", headers=auth, timeout=5)
+    assert published.status_code == 200 and set(published.json()) <= CONTRACT["PublishResponse"]
+    offers = requests.get(f"{base}/offer", params={"sku": "C-1"}, headers=auth, timeout=5).json()
+    assert set(offers) <= CONTRACT["Offers"]
+    (offer,) = offers["offers"]
+    assert set(offer) <= CONTRACT["EbayOfferDetailsWithAll"]
+    assert set(offer["listing"]) <= CONTRACT["ListingDetails"]
+    assert offer["listing"]["listingId"] == published.json()["listingId"]
+    again = requests.post(f"{base}/offer", json=body, headers=auth, timeout=5)
+    assert again.status_code == 400  # one offer per SKU, marketplace and format

@@ -116,7 +116,7 @@ class Sandbox:
             ("GET", offer, "ebay.get_offers", self.ebay.get_offers),
             (
                 "POST",
-                rf"{offer}/(?P<offer_id>[^/]+)/publish",
+                rf"{offer}/(?P<offer_id>[^/]+)/publish/?",  # the contract's path ends in "/"
                 "ebay.publish_offer",
                 self.ebay.publish_offer,
             ),

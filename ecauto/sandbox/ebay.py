@@ -110,9 +110,9 @@ class Ebay:
                 return _error(404, 25713, "This Offer is not available.")
             if offer["status"] == "PUBLISHED":  # publishing again revises the same listing
                 return json_reply(200, {"listingId": offer["listing"]["listingId"]})
-            missing = _unpublishable(offer, offer["sku"] in self._items)
-            if missing:
-                return _error(400, 25002, f"A user error has occurred. {missing}")
+            refusal = _unpublishable(offer, offer["sku"] in self._items)
+            if refusal is not None:
+                return _error(400, *refusal)
         if self.dice.roll() is not None:
             self.book.record_failure()
             return _error(500, 25001, "System error", category="APPLICATION")
@@ -132,23 +132,30 @@ class Ebay:
         return None
 
 
-def _unpublishable(offer: dict[str, Any], has_item: bool) -> str:
-    """What publishOffer would miss ('' when the offer can be published)."""
+def _unpublishable(offer: dict[str, Any], has_item: bool) -> tuple[int, str] | None:
+    """publishOffer's refusal of an offer that lacks what a listing needs, with the contract's
+    errorIds (25002 user error, 25003 price, 25004 quantity, 25005 category, 25007 to 25009 the
+    policies, 25012 location); None when it can be published."""
     if not has_item:
-        return "No inventory item exists for this SKU."
+        return 25002, "A user error has occurred. No inventory item exists for this SKU."
     price = (offer.get("pricingSummary") or {}).get("price") or {}
     if not price.get("value") or not price.get("currency"):
-        return "The price is missing."
+        return 25003, "The unpublished offer has an invalid price."
     if not isinstance(offer.get("availableQuantity"), int) or offer["availableQuantity"] < 1:
-        return "The available quantity must be 1 or more."
+        return 25004, "The unpublished offer has an invalid quantity."
+    if not offer.get("categoryId"):
+        return 25005, "The unpublished offer has an invalid category ID. categoryId is missing."
     policies = offer.get("listingPolicies") or {}
-    for name in ("fulfillmentPolicyId", "paymentPolicyId", "returnPolicyId"):
+    for error_id, name in (
+        (25007, "fulfillmentPolicyId"),
+        (25008, "paymentPolicyId"),
+        (25009, "returnPolicyId"),
+    ):
         if not policies.get(name):
-            return f"The {name} is missing."
-    for name in ("categoryId", "merchantLocationKey"):
-        if not offer.get(name):
-            return f"The {name} is missing."
-    return ""
+            return error_id, f"The unpublished offer has invalid policy data. {name} is missing."
+    if not offer.get("merchantLocationKey"):
+        return 25012, "Invalid inventory location. merchantLocationKey is missing."
+    return None
 
 
 def _object(req: Request) -> dict[str, Any] | None:
