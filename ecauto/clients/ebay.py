@@ -4,7 +4,8 @@ An inventory item (`PUT /inventory_item/{sku}`) is not a listing and has no pric
 marketplace, category, policies and location belong to an offer (`POST /offer`), and only
 `POST /offer/{offerId}/publish` makes it a live listing, answering its `listingId`
 (developer.ebay.com/api-docs/sell/static/inventory/inventory-item-to-offer.html,
-.../inventory/resources/offer/methods/createOffer, .../publishOffer, .../getOffers).
+.../inventory/resources/offer/methods/createOffer, .../publishOffer, .../getOffers; the fields
+and errorIds as in eBay's OpenAPI contract sell_inventory_v1_oas3.json, v1.13.0).
 
 Every step is idempotent by SKU, so a retry after a lost answer never lists twice: the PUT is an
 upsert, an offer already made for the SKU (`GET /offer?sku=`) is reused instead of created, and
