@@ -48,8 +48,8 @@ SECRETS = {
     "BASE_CLIENT_SECRET": "soak-base-secret-e2b8470c1d6a",
     "BASE_REFRESH_TOKEN": "soak-base-refresh-0c9e5a3b7d24",
     "BASE_REDIRECT_URI": "https://soak.invalid/callback-8d2f",
-    "EBAY_ACCESS_TOKEN": "soak-ebay-token-6a4c19e0b7f3",
-    "YAHOO_ACCESS_TOKEN": "soak-yahoo-token-3b8e0f6d2a91",
+    "EBAY_REFRESH_TOKEN": "soak-ebay-refresh-6a4c19e0b7f3",
+    "YAHOO_REFRESH_TOKEN": "soak-yahoo-refresh-3b8e0f6d2a91",
 }
 # Not secret (it is in every Yahoo request), so not searched for.
 NOT_SECRET = ("CHATWORK_ROOM_ID", "BASE_REDIRECT_URI")

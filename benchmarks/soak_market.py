@@ -48,11 +48,8 @@ def holdings(sandbox: Sandbox) -> dict[str, list[str]]:
     with base._lock:  # noqa: SLF001 - read-only look at the double's state
         # items/edit of an unknown item id creates a bare item (no identifier): not a listing.
         base_skus = [str(i["identifier"]) for i in base._items.values() if i.get("identifier")]
-    with ebay._lock:  # noqa: SLF001
-        ebay_skus = list(ebay._items)
-    with yahoo._lock:  # noqa: SLF001
-        yahoo_skus = [code for _seller, code in yahoo._items]
-    return {"base": base_skus, "ebay": ebay_skus, "yahoo": yahoo_skus}
+    # eBay: one entry per published offer; Yahoo: what reservePublish made visible.
+    return {"base": base_skus, "ebay": ebay.listed_skus(), "yahoo": yahoo.listed_codes()}
 
 
 def _holdings_server(sandbox: Sandbox) -> ThreadingHTTPServer:

@@ -6,12 +6,12 @@ import os
 
 from ecauto.auth import OAuthTokens, env_credentials
 from ecauto.clients.base import BaseClient
-from ecauto.clients.ebay import EbayClient
+from ecauto.clients.ebay import SCOPE, EbayClient, OfferTerms
 from ecauto.clients.sandbox_check import SandboxCheck, install
 from ecauto.clients.spapi import SpApiClient
 from ecauto.clients.yahoo import YahooClient
-from ecauto.config import Config
-from ecauto.credentials import bearer, require_env
+from ecauto.config import Config, ConfigError
+from ecauto.credentials import require_env
 from ecauto.home import Home
 from ecauto.quota import QuotaStore, TokenGate, WindowGate
 from ecauto.quota.gates import Wait
@@ -19,7 +19,7 @@ from ecauto.quota.rules import Window
 from ecauto.sandbox.key import key_path
 
 # Environment variables of the live credentials (README: "Credentials").
-EBAY_TOKEN, YAHOO_TOKEN, YAHOO_SELLER = "EBAY_ACCESS_TOKEN", "YAHOO_ACCESS_TOKEN", "YAHOO_SELLER_ID"
+YAHOO_SELLER = "YAHOO_SELLER_ID"
 
 
 class Apis:
@@ -93,11 +93,38 @@ class Apis:
             label=platform,
         )
         url = self.cfg.upload_url(platform)
+        # eBay and Yahoo user tokens: the refresh grant, Basic client auth, one shared store
+        tokens = OAuthTokens(
+            platform,
+            self.secrets,
+            self.cfg.listing_token_url(platform),
+            env_credentials(platform.upper(), self.sandbox),
+            s.timeout_s,
+            basic_auth=True,
+            scope=SCOPE if platform == "ebay" else "",
+        )
         if platform == "ebay":
-            return EbayClient(url, bearer(self.cfg, EBAY_TOKEN), s.timeout_s, gate)
+            return EbayClient(url, tokens, s.timeout_s, self._offer_terms(), gate)
         seller = (
             (os.environ.get(YAHOO_SELLER, "").strip() or "sandbox-store")
             if self.sandbox
             else require_env(YAHOO_SELLER)
         )
-        return YahooClient(url, bearer(self.cfg, YAHOO_TOKEN), s.timeout_s, gate, seller)
+        return YahooClient(url, tokens, s.timeout_s, gate, seller)
+
+    def _offer_terms(self) -> OfferTerms:
+        """`[ebay]`; in sandbox mode an empty id is a stand-in, live it stops the start."""
+        e = self.cfg.ebay
+        ids = {
+            "category_id": e.category_id,
+            "fulfillment_policy_id": e.fulfillment_policy_id,
+            "payment_policy_id": e.payment_policy_id,
+            "return_policy_id": e.return_policy_id,
+            "merchant_location_key": e.merchant_location_key,
+        }
+        for name, value in ids.items():
+            if not value:
+                if not self.sandbox:
+                    raise ConfigError(f"ebay.{name} is not set (needed to list on eBay)")
+                ids[name] = f"sandbox-{name.replace('_', '-')}"
+        return OfferTerms(e.marketplace_id, e.currency, content_language=e.content_language, **ids)

@@ -1,13 +1,18 @@
-"""Access tokens shared by the instance's processes: Login with Amazon and BASE OAuth2.
+"""Access tokens shared by the instance's processes: Login with Amazon, BASE, eBay and Yahoo OAuth2.
 
 A token is cached in `<home>/secrets/<name>.json` (owner-only) until shortly before it expires,
 so every process of the home uses the same one. A refresh runs under an OS lock and re-reads
 the cache first: two processes never both refresh, which matters for BASE, whose refresh token
 is single-use and replaced by each refresh. Tokens never reach a log line or an error message.
+
+eBay and Yahoo take the client credentials as HTTP Basic auth on their token endpoints
+(developer.ebay.com/api-docs/static/oauth-refresh-token-request.html;
+developer.yahoo.co.jp/yconnect/v2/authorization_code/token.html), LWA and BASE in the form.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import logging
 import os
@@ -58,8 +63,11 @@ class OAuthTokens:
         timeout_s: float = 15.0,
         rotates: bool = False,
         clock: Callable[[], float] = time.time,
+        basic_auth: bool = False,
+        scope: str = "",
     ) -> None:
         self.name, self.url, self.creds = name, url, creds
+        self.basic_auth, self.scope = basic_auth, scope
         self.path = secrets_dir / f"{name}.json"
         self.lock_path = secrets_dir / f"{name}.lock"
         self.timeout_s, self.rotates, self.clock = timeout_s, rotates, clock
@@ -119,15 +127,26 @@ class OAuthTokens:
         return self.creds.refresh_token
 
     def _refresh(self, cached: dict[str, Any] | None) -> dict[str, Any]:
-        form = {
-            "grant_type": "refresh_token",
-            "refresh_token": self._refresh_token(cached),
-            "client_id": self.creds.client_id,
-            "client_secret": self.creds.client_secret,
-        }
+        form = {"grant_type": "refresh_token", "refresh_token": self._refresh_token(cached)}
+        headers = {}
+        if self.basic_auth:
+            pair = f"{self.creds.client_id}:{self.creds.client_secret}".encode()
+            headers["Authorization"] = "Basic " + base64.b64encode(pair).decode()
+        else:
+            form.update(client_id=self.creds.client_id, client_secret=self.creds.client_secret)
         if self.creds.redirect_uri:
             form["redirect_uri"] = self.creds.redirect_uri
-        resp = call(self.http, f"{self.name} token", "POST", self.url, self.timeout_s, data=form)
+        if self.scope:
+            form["scope"] = self.scope
+        resp = call(
+            self.http,
+            f"{self.name} token",
+            "POST",
+            self.url,
+            self.timeout_s,
+            data=form,
+            headers=headers,
+        )
         body = json_body(resp)
         if resp.status_code >= 300 or not isinstance(body, dict) or "access_token" not in body:
             error = body.get("error", "") if isinstance(body, dict) else ""

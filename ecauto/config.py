@@ -87,8 +87,12 @@ LIVE = {
     "base": "https://api.thebase.in",
     "base_token": "https://api.thebase.in/1/oauth/token",
     "ebay": "https://api.ebay.com",
+    "ebay_token": "https://api.ebay.com/identity/v1/oauth2/token",
     "yahoo": "https://circus.shopping.yahooapis.jp",
+    "yahoo_token": "https://auth.login.yahoo.co.jp/yconnect/v2/token",
 }
+# Where the sandbox answers each token endpoint (the live paths).
+TOKEN_PATHS = {"ebay": "/identity/v1/oauth2/token", "yahoo": "/yconnect/v2/token"}
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,9 @@ class SandboxSettings:
     base_daily_cap: int = field(default=100000, metadata=CAP)
     base_expires_in: int = field(default=3600, metadata=between(1, WEEK))
     lwa_expires_in: int = field(default=3600, metadata=between(1, WEEK))
+    # eBay user access tokens live 7200 s, Yahoo ID access tokens 3600 s (their OAuth docs).
+    ebay_expires_in: int = field(default=7200, metadata=between(1, WEEK))
+    yahoo_expires_in: int = field(default=3600, metadata=between(1, WEEK))
     latency_ms: float = field(default=0.0, metadata=between(0, 60000))
 
 
@@ -160,6 +167,22 @@ class UploadSettings:
     retry_max_s: float = field(default=3600.0, metadata=LONG_INTERVAL)
     interval_s: float = field(default=60.0, metadata=INTERVAL)
     timeout_s: float = field(default=15.0, metadata=TIMEOUT)
+    token_url: str = ""  # eBay and Yahoo: their OAuth token endpoint, if not the live one
+
+
+@dataclass(frozen=True)
+class EbaySettings:
+    """What an eBay offer needs besides the product (createOffer): the seller's marketplace,
+    category, business policies and inventory location. Empty ones stop a live start."""
+
+    marketplace_id: str = "EBAY_US"
+    currency: str = "USD"
+    content_language: str = "en-US"
+    category_id: str = ""
+    fulfillment_policy_id: str = ""
+    payment_policy_id: str = ""
+    return_policy_id: str = ""
+    merchant_location_key: str = ""
 
 
 def _uploads() -> dict[str, UploadSettings]:
@@ -258,6 +281,7 @@ class Config:
     spapi: SpapiSettings = field(default_factory=SpapiSettings)
     base: BaseApiSettings = field(default_factory=BaseApiSettings)
     upload: dict[str, UploadSettings] = field(default_factory=_uploads)
+    ebay: EbaySettings = field(default_factory=EbaySettings)
     sync: SyncSettings = field(default_factory=SyncSettings)
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
@@ -290,6 +314,11 @@ class Config:
         if platform == "base":
             return self.url_for(self.upload["base"].endpoint, self.base_url())
         return self.url_for(self.upload[platform].endpoint, LIVE[platform])
+
+    def listing_token_url(self, platform: str) -> str:
+        """eBay's or Yahoo's OAuth token endpoint."""
+        token = self.upload[platform].token_url
+        return self.url_for(token, LIVE[f"{platform}_token"], TOKEN_PATHS[platform])
 
 
 def config_path(explicit: str | os.PathLike[str] | None = None) -> tuple[Path, bool]:

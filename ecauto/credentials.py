@@ -22,7 +22,7 @@ def require_env(name: str) -> str:
 
 @dataclass(frozen=True)
 class StaticToken:
-    """A token that does not refresh (eBay and Yahoo user tokens, managed outside ecauto)."""
+    """A token that does not refresh (tests and tools; every API's daemon token now refreshes)."""
 
     value: str = field(repr=False)
 

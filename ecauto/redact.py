@@ -38,12 +38,18 @@ SECRET_ENV = (
     "BASE_CLIENT_ID",
     "BASE_CLIENT_SECRET",
     "BASE_REFRESH_TOKEN",
-    "EBAY_ACCESS_TOKEN",
+    "EBAY_ACCESS_TOKEN",  # the fixed tokens of earlier versions: still masked if exported
     "YAHOO_ACCESS_TOKEN",
+    "EBAY_CLIENT_ID",
+    "EBAY_CLIENT_SECRET",
+    "EBAY_REFRESH_TOKEN",
+    "YAHOO_CLIENT_ID",
+    "YAHOO_CLIENT_SECRET",
+    "YAHOO_REFRESH_TOKEN",
     "CHATWORK_API_TOKEN",
 )
 
-TOKEN_STORES = ("lwa", "base")  # secrets/<name>.json, written by ecauto.auth
+TOKEN_STORES = ("lwa", "base", "ebay", "yahoo")  # secrets/<name>.json, written by ecauto.auth
 
 _lock = threading.Lock()
 _secrets: set[str] = set()

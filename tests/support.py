@@ -420,6 +420,7 @@ class Rig:
         spapi_rate: float = 50.0,
         products: int = 1000,
         config_extra: str = "",
+        listings: int = 100,
     ) -> None:
         self.root, self.reaper = root, reaper
         self.home = root / "home"
@@ -429,6 +430,7 @@ class Rig:
             self.port,
             spapi_rate=spapi_rate,
             products=products,
+            listings=listings,
             extra=config_extra,
         )
         self.env = instance_env(self.home, self.config)
@@ -491,6 +493,24 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+class ManualClock:
+    """Wall and monotonic time that move only when a test says so (an in-process sandbox's)."""
+
+    def __init__(self, wall: float = 1_800_000_000.0 + 60.0, mono: float = 5_000.0) -> None:
+        self.wall = wall
+        self.mono = mono
+
+    def time(self) -> float:
+        return self.wall
+
+    def monotonic(self) -> float:
+        return self.mono
+
+    def advance(self, seconds: float) -> None:
+        self.wall += seconds
+        self.mono += seconds
 
 
 class Sandbox:

@@ -64,6 +64,8 @@ _FLAG_KEYS = (
     "seed",
     "lwa_expires_in",
     "base_expires_in",
+    "ebay_expires_in",
+    "yahoo_expires_in",
 )
 
 
@@ -100,6 +102,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="seed of the market and the failure dice")
     p.add_argument("--lwa-expires-in", type=int, help="lifetime of LWA access tokens, seconds")
     p.add_argument("--base-expires-in", type=int, help="lifetime of BASE access tokens, seconds")
+    p.add_argument("--ebay-expires-in", type=int, help="lifetime of eBay access tokens, seconds")
+    p.add_argument("--yahoo-expires-in", type=int, help="lifetime of Yahoo access tokens, seconds")
     return p
 
 

@@ -82,8 +82,8 @@ class Sandbox:
         self.base = BaseShop(
             s.base_hourly_cap, s.base_daily_cap, s.base_expires_in, s.listing_failure_rate, s.seed
         )
-        self.ebay = Ebay(s.listing_failure_rate, s.seed)
-        self.yahoo = Yahoo(s.listing_failure_rate, s.seed)
+        self.ebay = Ebay(s.listing_failure_rate, s.seed, s.ebay_expires_in)
+        self.yahoo = Yahoo(s.listing_failure_rate, s.seed, s.yahoo_expires_in)
         self.chatwork = Chatwork(home / "sandbox" / "chatwork.jsonl")
         self.faults = FaultTable()
         self.latency_s = s.latency_ms / 1000.0
@@ -94,6 +94,8 @@ class Sandbox:
 
     def _routes(self) -> list[Route]:
         inventory = r"/sell/inventory/v1/inventory_item/(?P<sku>[^/]+)"
+        offer = "/sell/inventory/v1/offer"
+        yahoo = "/ShoppingWebService/V1"
         table: list[tuple[str, str, str | None, Callable[[Request], Reply]]] = [
             ("GET", "/products/pricing/v0/price", "spapi.getPricing", self.spapi.get_pricing),
             (
@@ -107,10 +109,26 @@ class Sandbox:
             ("POST", "/1/items/edit", "base.items_edit", self.base.items_edit),
             ("POST", "/1/items/add", "base.items_add", self.base.items_add),
             ("GET", "/1/items/search", "base.items_search", self.base.items_search),
+            ("POST", "/identity/v1/oauth2/token", "ebay.token", self.ebay.grant.token),
             ("PUT", inventory, "ebay.put_item", self.ebay.put_item),
             ("GET", inventory, "ebay.get_item", self.ebay.get_item),
-            ("POST", "/ShoppingWebService/V1/editItem", "yahoo.edit_item", self.yahoo.edit_item),
-            ("GET", "/ShoppingWebService/V1/getItem", "yahoo.get_item", self.yahoo.get_item),
+            ("POST", offer, "ebay.create_offer", self.ebay.create_offer),
+            ("GET", offer, "ebay.get_offers", self.ebay.get_offers),
+            (
+                "POST",
+                rf"{offer}/(?P<offer_id>[^/]+)/publish/?",  # the contract's path ends in "/"
+                "ebay.publish_offer",
+                self.ebay.publish_offer,
+            ),
+            ("POST", "/yconnect/v2/token", "yahoo.token", self.yahoo.grant.token),
+            ("POST", f"{yahoo}/editItem", "yahoo.edit_item", self.yahoo.edit_item),
+            (
+                "POST",
+                f"{yahoo}/reservePublish",
+                "yahoo.reserve_publish",
+                self.yahoo.reserve_publish,
+            ),
+            ("GET", f"{yahoo}/getItem", "yahoo.get_item", self.yahoo.get_item),
             ("POST", r"/v2/rooms/(?P<room_id>\d+)/messages", "chatwork.post", self.chatwork.post),
             ("GET", "/_sandbox/health", None, self._health),
             ("GET", "/_sandbox/whoami", None, self._whoami),
@@ -119,6 +137,7 @@ class Sandbox:
             ("GET", "/_sandbox/faults", None, self._owner(self._list_faults)),
             ("POST", "/_sandbox/faults", None, self._owner(self._add_fault)),
             ("DELETE", "/_sandbox/faults", None, self._owner(self._clear_faults)),
+            ("POST", "/_sandbox/revoke", None, self._owner(self._revoke)),
         ]
         return [Route(m, re.compile(f"^{p}$"), k, h) for m, p, k, h in table]
 
@@ -153,6 +172,9 @@ class Sandbox:
                 return Plan(None)
             if fault.mode is FaultMode.HANG:
                 return Plan(None, fault.until - req.mono, fault.id)
+            if fault.mode is FaultMode.LOST:
+                self._call(route, req)  # done, and then the answer never arrives
+                return Plan(None, delay)
             return Plan(_injected(key, int(fault.mode.value)), delay)
         if fault is not None:
             delay += fault.delay_s
@@ -239,6 +261,11 @@ class Sandbox:
         snapshot = self.stats.snapshot(listings)
         snapshot["base_quota"] = self.base.quota_used(req.now)
         snapshot["spapi"] = self.spapi.served()
+        snapshot["yahoo_items"] = self.yahoo.counts()
+        snapshot["refreshes"] = {
+            "ebay": self.ebay.grant.refreshes,
+            "yahoo": self.yahoo.grant.refreshes,
+        }
         return json_reply(200, snapshot)
 
     def _chatwork(self, req: Request) -> Reply:
@@ -256,6 +283,19 @@ class Sandbox:
         shown = fault.to_json(req.mono)
         log.info("sandbox fault on %s", fields(**shown))
         return json_reply(200, {"fault": shown})
+
+    def _revoke(self, req: Request) -> Reply:
+        """The user withdrew consent: eBay's or Yahoo's refresh token is refused from now on."""
+        grants = {"ebay": self.ebay.grant, "yahoo": self.yahoo.grant}
+        try:
+            platform = req.json().get("platform")
+        except (ValueError, AttributeError):
+            platform = None
+        if platform not in grants:
+            return json_reply(400, {"error": "platform must be ebay or yahoo"})
+        grants[platform].revoke()
+        log.info("sandbox refresh token revoked %s", fields(platform=platform))
+        return json_reply(200, {"revoked": platform})
 
     def _clear_faults(self, req: Request) -> Reply:
         n = self.faults.clear()

@@ -1,4 +1,5 @@
-"""Faults a chaos test can switch on for a while: quota refusals, errors, slowness, silence.
+"""Faults a chaos test can switch on for a while: quota refusals, errors, slowness, silence,
+and answers lost after the request took effect.
 
 A fault names the endpoints it hits by stats key ("spapi.getPricing"), by prefix ("spapi"), by
 glob ("base.items_*") or "*" for all; the newest active fault that matches wins.
@@ -22,6 +23,7 @@ class FaultMode(enum.StrEnum):
     SLOW = "slow"  # wait delay_s, then answer normally
     HANG = "hang"  # hold the request unanswered while the fault lasts, then close
     DOWN = "down"  # close the connection at once, no answer
+    LOST = "lost"  # carry the request out, then close without an answer (a lost answer)
 
 
 @dataclass(frozen=True)
