@@ -64,6 +64,7 @@ _FLAG_KEYS = (
     "seed",
     "lwa_expires_in",
     "base_expires_in",
+    "base_search_lag_s",
 )
 
 
@@ -100,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="seed of the market and the failure dice")
     p.add_argument("--lwa-expires-in", type=int, help="lifetime of LWA access tokens, seconds")
     p.add_argument("--base-expires-in", type=int, help="lifetime of BASE access tokens, seconds")
+    p.add_argument(
+        "--base-search-lag-s", type=float, help="seconds before a new BASE item is searchable"
+    )
     return p
 
 

@@ -80,7 +80,12 @@ class Sandbox:
         limits = {**s.op_limits, "getPricing": Limit(s.spapi_rate, s.spapi_burst)}
         self.spapi = SpApi(limits, s.seed, s.market_period_s, s.lwa_expires_in, mono)
         self.base = BaseShop(
-            s.base_hourly_cap, s.base_daily_cap, s.base_expires_in, s.listing_failure_rate, s.seed
+            s.base_hourly_cap,
+            s.base_daily_cap,
+            s.base_expires_in,
+            s.listing_failure_rate,
+            s.seed,
+            s.base_search_lag_s,
         )
         self.ebay = Ebay(s.listing_failure_rate, s.seed)
         self.yahoo = Yahoo(s.listing_failure_rate, s.seed)
@@ -107,6 +112,7 @@ class Sandbox:
             ("POST", "/1/items/edit", "base.items_edit", self.base.items_edit),
             ("POST", "/1/items/add", "base.items_add", self.base.items_add),
             ("GET", "/1/items/search", "base.items_search", self.base.items_search),
+            ("GET", "/1/items", "base.items", self.base.items),
             ("PUT", inventory, "ebay.put_item", self.ebay.put_item),
             ("GET", inventory, "ebay.get_item", self.ebay.get_item),
             ("POST", "/ShoppingWebService/V1/editItem", "yahoo.edit_item", self.yahoo.edit_item),
