@@ -226,9 +226,9 @@ def test_find_walks_the_newest_items_back_to_the_first_try(
     assert client.find("NEW-1", since=since) == str(fresh["item_id"])
     assert client.find("NEVER-SENT", since=since) is None
     # Then each lookup took one page; without a bound the whole shop is read (two pages)
-    assert calls(sb, "base.items") == 2
+    assert calls(sb, "base.items_list") == 2
     assert client.find("OLD-0") is not None
-    assert calls(sb, "base.items") == 4
+    assert calls(sb, "base.items_list") == 4
 
 
 def test_an_edit_of_an_unknown_item_is_a_clear_failure(shop: Callable[..., SandboxServer]) -> None:
@@ -349,4 +349,26 @@ def test_a_crash_after_the_add_reached_base_lists_nothing_twice(
     ).fetchone()
     assert row[0] == "uploaded" and row[1].isdigit()
     assert rig.stats()["listings"]["base"] == {"created": 3, "duplicates": 0, "failed": 0}
+    store.close()
+
+
+@pytest.mark.process
+@pytest.mark.timeout(120)
+def test_a_price_push_to_an_unknown_item_is_a_clear_failure(tmp_path: Path, reaper: Reaper) -> None:
+    # Given a product whose BASE item id the shop does not have (deleted, or mistyped)
+    rig = Rig(tmp_path, reaper, products=20)
+    store = Store(rig.home / "ecauto.db")
+    assert store.seed_demo(20, 0, ["base"], time.time())
+    store.db.execute("UPDATE products SET base_item_id = '777' WHERE sku = 'SKU-00003'")
+    store.db.commit()
+    # When the sync runs a cycle
+    done = rig.sync_once()
+    # Then that push fails with BASE's own words, the others go through, and nothing was created
+    failed = [ln for ln in done.stderr.splitlines() if "price push failed" in ln]
+    assert len(failed) == 1, done.stderr
+    assert 'error="BASE items/edit: HTTP 400 bad_item_id: 不正なitem_idです。"' in failed[0]
+    rows = dict(store.db.execute("SELECT sku, base_pushed_at FROM products").fetchall())
+    assert rows.pop("SKU-00003") is None
+    edits = rig.stats()["endpoints"]["base.items_edit"]
+    assert edits["errors"] == 1 and edits["ok"] == sum(at is not None for at in rows.values()) > 0
     store.close()

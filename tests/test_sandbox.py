@@ -141,7 +141,7 @@ def test_health_and_stats_shape(sandbox: Running) -> None:
         "base.items_edit",
         "base.items_add",
         "base.items_search",
-        "base.items",
+        "base.items_list",
         "ebay.put_item",
         "ebay.get_item",
         "yahoo.edit_item",

@@ -112,7 +112,7 @@ class Sandbox:
             ("POST", "/1/items/edit", "base.items_edit", self.base.items_edit),
             ("POST", "/1/items/add", "base.items_add", self.base.items_add),
             ("GET", "/1/items/search", "base.items_search", self.base.items_search),
-            ("GET", "/1/items", "base.items", self.base.items),
+            ("GET", "/1/items", "base.items_list", self.base.items),
             ("PUT", inventory, "ebay.put_item", self.ebay.put_item),
             ("GET", inventory, "ebay.get_item", self.ebay.get_item),
             ("POST", "/ShoppingWebService/V1/editItem", "yahoo.edit_item", self.yahoo.edit_item),
