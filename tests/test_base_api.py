@@ -25,7 +25,7 @@ from ecauto.clients.base import (
     token_refused,
 )
 from ecauto.clients.http import QuotaSpent, Rejected
-from ecauto.config import SandboxSettings
+from ecauto.config import ConfigError, SandboxSettings
 from ecauto.credentials import StaticToken
 from ecauto.sandbox.key import HEADER
 from ecauto.sandbox.server import SandboxServer
@@ -229,6 +229,28 @@ def test_find_walks_the_newest_items_back_to_the_first_try(
     assert calls(sb, "base.items_list") == 2
     assert client.find("OLD-0") is not None
     assert calls(sb, "base.items_list") == 4
+
+
+def test_a_fresh_token_refused_too_stops_rather_than_failing_the_call(
+    shop: Callable[..., SandboxServer],
+) -> None:
+    # Given a token source whose every token BASE refuses (here: one the sandbox has expired)
+    clock = ManualClock()
+    sb = shop(clock, base_expires_in=10)
+    form = {
+        "grant_type": "refresh_token",
+        "client_id": "c",
+        "client_secret": "s",
+        "refresh_token": "r",
+        "redirect_uri": "http://localhost/cb",
+    }
+    token = requests.post(f"{sb.url}/1/oauth/token", data=form, timeout=5).json()
+    clock.advance(10)
+    client = BaseClient(sb.url, StaticToken(token["access_token"]), 5)
+    # When a call is made, Then it is tried twice and stops with one line to authorise again
+    with pytest.raises(ConfigError, match="BASE refused a fresh access token .*authorise again"):
+        client.edit_item("100001", 1000, 1)
+    assert calls(sb, "base.items_edit") == 2
 
 
 def test_an_edit_of_an_unknown_item_is_a_clear_failure(shop: Callable[..., SandboxServer]) -> None:

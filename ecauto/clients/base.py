@@ -24,6 +24,7 @@ import requests
 
 from ecauto.clients.http import ApiError, QuotaSpent, call, http_error, json_body, session
 from ecauto.clients.tokens import TokenSource
+from ecauto.config import ConfigError
 from ecauto.quota.gates import WindowGate
 
 API = "BASE"
@@ -33,8 +34,11 @@ CLOCK_MARGIN_S = 600.0
 # The token endpoint's refusals that no retry cures: a used or expired refresh token is
 # `invalid_request` (base_api_v1_oauth_refresh_token.md: "不正なリフレッシュトークンです。",
 # "リフレッシュトークンの有効期限が切れています。"), as are a bad grant or missing parameters;
-# an unknown or suspended client is `unauthorized_client`. All of them need a person.
-TOKEN_REFUSED = frozenset({"invalid_request", "invalid_grant", "unauthorized_client"})
+# an unknown or suspended client is `unauthorized_client`, a user that no longer exists
+# `access_denied`. All of them need a person.
+TOKEN_REFUSED = frozenset(
+    {"invalid_request", "invalid_grant", "unauthorized_client", "access_denied"}
+)
 
 
 class BaseClient:
@@ -67,9 +71,17 @@ class BaseClient:
             body = json_body(resp)
             if resp.status_code < 300 and isinstance(body, dict):
                 return body
-            if attempt == 0 and token_refused(resp.status_code, body):
-                self.tokens.invalidate(token)  # expired early or revoked: refresh once
-                continue
+            if token_refused(resp.status_code, body):
+                if attempt == 0:
+                    self.tokens.invalidate(token)  # expired early or revoked: refresh once
+                    continue
+                # A fresh token refused too: the authorisation itself is gone. That is no
+                # fault of this call (failing it would fail every listing for good): stop.
+                why = body.get("error_description") if isinstance(body, dict) else None
+                raise ConfigError(
+                    f"{API} {op}: BASE refused a fresh access token "
+                    f"({why or f'HTTP {resp.status_code}'}); authorise again"
+                )
             error = error_for(op, resp)
             if isinstance(error, QuotaSpent) and self.gate:
                 self.gate.refused(error.window)
