@@ -15,7 +15,7 @@ import pytest
 import requests
 from support import ManualClock, Reaper, Rig, sandbox_headers, send_signal, wait_for
 
-from ecauto.auth import OAuthTokens, env_credentials
+from ecauto.auth import Credentials, OAuthTokens, env_credentials
 from ecauto.clients.base import (
     TOKEN_REFUSED,
     BaseClient,
@@ -67,6 +67,18 @@ def calls(server: SandboxServer, key: str) -> int:
         f"{server.url}/_sandbox/stats", headers={HEADER: server.sandbox.key}, timeout=5
     )
     return int(got.json()["endpoints"][key]["requests"])
+
+
+def base_refresh(url: str, creds: Credentials | None = None) -> requests.Response:
+    c = creds or Credentials("c", "s", "r", "http://localhost/cb")
+    form = {
+        "grant_type": "refresh_token",
+        "client_id": c.client_id,
+        "client_secret": c.client_secret,
+        "refresh_token": c.refresh_token,
+        "redirect_uri": c.redirect_uri,
+    }
+    return requests.post(f"{url}/1/oauth/token", data=form, timeout=5)
 
 
 def add(server: SandboxServer, sku: str, title: str = "") -> dict[str, Any]:
@@ -126,16 +138,7 @@ def test_the_sandbox_answers_carry_the_documented_fields(
     clock = ManualClock()
     sb = shop(clock, base_search_lag_s=60)
     url = sb.url
-    token = requests.post(
-        f"{url}/1/oauth/token",
-        data={
-            "grant_type": "refresh_token",
-            "client_id": "c",
-            "client_secret": "s",
-            "refresh_token": "r",
-            "redirect_uri": "http://localhost/cb",
-        },
-    ).json()
+    token = base_refresh(url).json()
     same_shape(token, doc("base_api_v1_oauth_refresh_token.json"))
     auth = {"Authorization": f"Bearer {token['access_token']}"}
 
@@ -156,15 +159,8 @@ def test_the_sandbox_refuses_as_the_docs_say(shop: Callable[..., SandboxServer])
     clock = ManualClock()
     sb = shop(clock, base_expires_in=100, base_hourly_cap=3)
     url = sb.url
-    form = {
-        "grant_type": "refresh_token",
-        "client_id": "c",
-        "client_secret": "s",
-        "refresh_token": "r",
-        "redirect_uri": "http://localhost/cb",
-    }
-    token = requests.post(f"{url}/1/oauth/token", data=form).json()["access_token"]
-    spent = requests.post(f"{url}/1/oauth/token", data=form)
+    token = base_refresh(url).json()["access_token"]
+    spent = base_refresh(url)
     clock.advance(100)
     expired = requests.get(f"{url}/1/items", headers={"Authorization": f"Bearer {token}"})
     unknown = requests.post(f"{url}/1/items/edit", data={"item_id": "42"}, headers=BEARER)
@@ -237,14 +233,7 @@ def test_a_fresh_token_refused_too_stops_rather_than_failing_the_call(
     # Given a token source whose every token BASE refuses (here: one the sandbox has expired)
     clock = ManualClock()
     sb = shop(clock, base_expires_in=10)
-    form = {
-        "grant_type": "refresh_token",
-        "client_id": "c",
-        "client_secret": "s",
-        "refresh_token": "r",
-        "redirect_uri": "http://localhost/cb",
-    }
-    token = requests.post(f"{sb.url}/1/oauth/token", data=form, timeout=5).json()
+    token = base_refresh(sb.url).json()
     clock.advance(10)
     client = BaseClient(sb.url, StaticToken(token["access_token"]), 5)
     # When a call is made, Then it is tried twice and stops with one line to authorise again
@@ -280,14 +269,7 @@ def endpoint(rig: Rig, key: str) -> int:
 def spend_refresh_token(rig: Rig) -> None:
     """Exchange the sandbox-mode refresh token once, as a lost answer would have."""
     creds = env_credentials("BASE", sandbox=True, redirect=True)
-    form = {
-        "grant_type": "refresh_token",
-        "client_id": creds.client_id,
-        "client_secret": creds.client_secret,
-        "refresh_token": creds.refresh_token,
-        "redirect_uri": creds.redirect_uri,
-    }
-    assert requests.post(f"{rig.url}/1/oauth/token", data=form, timeout=5).status_code == 200
+    assert base_refresh(rig.url, creds).status_code == 200
 
 
 @pytest.mark.process
