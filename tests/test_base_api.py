@@ -353,6 +353,8 @@ def test_a_crash_after_the_add_reached_base_lists_nothing_twice(
     ).fetchone()
     assert row[0] == "uploaded" and row[1].isdigit()
     assert rig.stats()["listings"]["base"] == {"created": 3, "duplicates": 0, "failed": 0}
+    assert endpoint(rig, "base.items_list") == 1  # the lookup: one page of the newest items
+    assert endpoint(rig, "base.items_search") == 0
     store.close()
 
 
