@@ -206,6 +206,23 @@ def test_search_lags_and_matches_title_detail_categories(
     }
 
 
+def test_the_items_list_orders_and_pages_as_documented(shop: Callable[..., SandboxServer]) -> None:
+    sb = shop()
+    ids = [add(sb, f"L-{i}")["item_id"] for i in range(3)]
+
+    def listed(**params: str) -> Any:
+        return requests.get(f"{sb.url}/1/items", params=params, headers=BEARER, timeout=5)
+
+    # list_order ascending by default; new items go last (base_api_v1_items_add.md)
+    assert [i["item_id"] for i in listed().json()["items"]] == ids
+    newest = listed(order="created", sort="desc", limit="2").json()["items"]
+    assert [i["item_id"] for i in newest] == ids[:0:-1]
+    rest = listed(order="created", sort="desc", limit="2", offset="2").json()["items"]
+    assert [i["item_id"] for i in rest] == ids[:1]
+    assert listed(limit="101").status_code == 400  # limit MAX 100
+    assert listed(order="price").status_code == 400
+
+
 def test_find_walks_the_newest_items_back_to_the_first_try(
     shop: Callable[..., SandboxServer],
 ) -> None:
