@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from ecauto.auth import OAuthTokens, env_credentials
-from ecauto.clients.base import BaseClient
+from ecauto.clients.base import TOKEN_REFUSED, BaseClient
 from ecauto.clients.ebay import SCOPE, EbayClient, OfferTerms
 from ecauto.clients.sandbox_check import SandboxCheck, install
 from ecauto.clients.spapi import SpApiClient
@@ -71,6 +71,7 @@ class Apis:
             env_credentials("BASE", self.sandbox, redirect=True),
             b.timeout_s,
             rotates=True,
+            refused=TOKEN_REFUSED,
         )
         gate = WindowGate(
             self.quota,

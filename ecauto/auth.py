@@ -65,12 +65,16 @@ class OAuthTokens:
         clock: Callable[[], float] = time.time,
         basic_auth: bool = False,
         scope: str = "",
+        refused: frozenset[str] = frozenset({"invalid_grant"}),
     ) -> None:
         self.name, self.url, self.creds = name, url, creds
         self.basic_auth, self.scope = basic_auth, scope
         self.path = secrets_dir / f"{name}.json"
         self.lock_path = secrets_dir / f"{name}.lock"
         self.timeout_s, self.rotates, self.clock = timeout_s, rotates, clock
+        # the token endpoint's error codes that mean "authorise again" (RFC 6749's
+        # invalid_grant; BASE's differ, see ecauto.clients.base.TOKEN_REFUSED)
+        self.refused = refused
         self.http = session()
         self._memo: dict[str, Any] | None = None
 
@@ -151,7 +155,7 @@ class OAuthTokens:
         if resp.status_code >= 300 or not isinstance(body, dict) or "access_token" not in body:
             error = body.get("error", "") if isinstance(body, dict) else ""
             what = body.get("error_description", "") if isinstance(body, dict) else ""
-            if error == "invalid_grant":
+            if error in self.refused:
                 raise ConfigError(
                     f"{self.name}: the refresh token was refused ({what}); "
                     f"authorise again and set a new refresh token"

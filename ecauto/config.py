@@ -134,6 +134,9 @@ class SandboxSettings:
     ebay_expires_in: int = field(default=7200, metadata=between(1, WEEK))
     yahoo_expires_in: int = field(default=3600, metadata=between(1, WEEK))
     latency_ms: float = field(default=0.0, metadata=between(0, 60000))
+    # BASE: "a new item can take up to an hour to reach the search index"
+    # (baseinc/api-docs base_api_v1_items_search.md); tests shorten it.
+    base_search_lag_s: float = field(default=3600.0, metadata=between(0, DAY))
 
 
 @dataclass(frozen=True)

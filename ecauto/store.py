@@ -237,6 +237,13 @@ class Store:
         ).fetchone()
         return int(row[0])
 
+    def first_try_at(self, listing_id: int) -> float | None:
+        """When the first try of a listing began (None: never tried)."""
+        row = self.db.execute(
+            "SELECT MIN(at) FROM upload_attempts WHERE listing_id = ?", (listing_id,)
+        ).fetchone()
+        return None if row[0] is None else float(row[0])
+
     def mark_uploading(self, listing_id: int, now: float) -> bool:
         """Claim a queued listing; False if something else already moved it."""
         with self.tx() as db:

@@ -476,6 +476,24 @@ class Rig:
         return sqlite3.connect(self.home / "ecauto.db", timeout=10)
 
 
+class ManualClock:
+    """Wall and monotonic time that move only when a test says so."""
+
+    def __init__(self, wall: float = 1_800_000_000.0 + 60.0, mono: float = 5_000.0) -> None:
+        self.wall = wall
+        self.mono = mono
+
+    def time(self) -> float:
+        return self.wall
+
+    def monotonic(self) -> float:
+        return self.mono
+
+    def advance(self, seconds: float) -> None:
+        self.wall += seconds
+        self.mono += seconds
+
+
 # -- alerts: an in-process sandbox for Chatwork, a hand-moved clock, an alerter -------------------
 
 TOKEN = "cw-test-token-6f1d2c"  # distinctive, so a leak anywhere is found by a plain search
@@ -493,24 +511,6 @@ class Clock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
-
-
-class ManualClock:
-    """Wall and monotonic time that move only when a test says so (an in-process sandbox's)."""
-
-    def __init__(self, wall: float = 1_800_000_000.0 + 60.0, mono: float = 5_000.0) -> None:
-        self.wall = wall
-        self.mono = mono
-
-    def time(self) -> float:
-        return self.wall
-
-    def monotonic(self) -> float:
-        return self.mono
-
-    def advance(self, seconds: float) -> None:
-        self.wall += seconds
-        self.mono += seconds
 
 
 class Sandbox:

@@ -142,6 +142,7 @@ def test_health_and_stats_shape(sandbox: Running) -> None:
         "base.items_add",
         "base.items_search",
         "ebay.token",
+        "base.items_list",
         "ebay.put_item",
         "ebay.get_item",
         "ebay.create_offer",
@@ -349,16 +350,20 @@ def test_base_refresh_tokens_rotate(sandbox: Running) -> None:
     assert first.json()["token_type"] == "bearer" and first.json()["expires_in"] == 3600
 
     reused = base_refresh(sandbox, "kept-from-last-run")
-    assert reused.status_code == 400 and reused.json()["error"] == "invalid_grant"
+    # BASE's code for a refused refresh token (base_api_v1_oauth_refresh_token.md)
+    assert reused.status_code == 400 and reused.json() == {
+        "error": "invalid_request",
+        "error_description": "不正なリフレッシュトークンです。",
+    }
     assert base_refresh(sandbox, rotated).status_code == 200
-    assert base_refresh(sandbox, rotated).json()["error"] == "invalid_grant"
+    assert base_refresh(sandbox, rotated).json()["error"] == "invalid_request"
 
 
 def test_base_items_edit_auth(start: Callable[..., Running]) -> None:
     clock = ManualClock()
     sb = start(clock, base_expires_in=100)
     token = base_refresh(sb, "r0").json()["access_token"]
-    edit = {"item_id": "42", "price": "1980", "stock": "3"}
+    edit = {"item_id": "100042", "price": "1980", "stock": "3"}
 
     ok = sb.post("/1/items/edit", data=edit, headers={"Authorization": f"Bearer {token}"})
     unknown = sb.post("/1/items/edit", data=edit, headers=BEARER)
@@ -368,17 +373,19 @@ def test_base_items_edit_auth(start: Callable[..., Running]) -> None:
 
     assert ok.status_code == 200
     item = ok.json()["item"]
-    assert (item["item_id"], item["price"], item["stock"]) == (42, 1980, 3)
+    assert (item["item_id"], item["price"], item["stock"]) == (100042, 1980, 3)
     assert unknown.status_code == 200
-    assert missing.status_code == 401 and missing.json()["error"] == "invalid_request"
-    assert expired.status_code == 401 and expired.json()["error"] == "invalid_token"
+    # BASE answers a missing or expired token with README.md's own example, a 400
+    refused = {"error": "invalid_request", "error_description": "アクセストークンが無効です。"}
+    assert missing.status_code == 400 and missing.json() == refused
+    assert expired.status_code == 400 and expired.json() == refused
 
 
 def test_base_hour_and_day_limits(start: Callable[..., Running]) -> None:
     # Given a shop allowed 3 calls an hour and 4 a day, 60 s into a UTC hour
     clock = ManualClock(wall=1_800_000_000.0 - 1_800_000_000.0 % 86400 + 60)
     sb = start(clock, base_hourly_cap=3, base_daily_cap=4)
-    edit = {"item_id": "1", "price": "500", "stock": "1"}
+    edit = {"item_id": "100001", "price": "500", "stock": "1"}
     calls = [
         lambda: sb.post("/1/items/edit", data=edit, headers=BEARER),
         lambda: sb.post("/1/items/add", data=new_item("S1"), headers=BEARER),
@@ -405,23 +412,27 @@ def new_item(sku: str) -> dict[str, str]:
     return {"title": f"Item {sku}", "price": "2500", "stock": "2", "identifier": sku, "detail": "d"}
 
 
-def test_base_add_search_and_duplicates(sandbox: Running) -> None:
-    first = sandbox.post("/1/items/add", data=new_item("SKU-1"), headers=BEARER)
+def test_base_add_search_and_duplicates(start: Callable[..., Running]) -> None:
+    clock = ManualClock()
+    sb = start(clock, base_search_lag_s=600)
+    first = sb.post("/1/items/add", data=new_item("SKU-1"), headers=BEARER)
     assert first.status_code == 200
     item = first.json()["item"]
     assert item["identifier"] == "SKU-1" and isinstance(item["item_id"], int)
-    found = sandbox.get("/1/items/search", params={"q": "SKU-1"}, headers=BEARER).json()
+    # A new item is not searchable until the index has it (BASE: up to an hour)
+    assert sb.get("/1/items/search", params={"q": "SKU-1"}, headers=BEARER).json() == {"items": []}
+    clock.advance(600)
+    found = sb.get("/1/items/search", params={"q": "SKU-1"}, headers=BEARER).json()
     assert [i["item_id"] for i in found["items"]] == [item["item_id"]]
-    assert sandbox.get("/1/items/search", params={"q": "SKU-2"}, headers=BEARER).json() == {
-        "items": []
-    }
+    assert sb.get("/1/items/search", params={"q": "SKU-2"}, headers=BEARER).json() == {"items": []}
 
-    again = sandbox.post("/1/items/add", data=new_item("SKU-1"), headers=BEARER)
+    again = sb.post("/1/items/add", data=new_item("SKU-1"), headers=BEARER)
 
     assert again.status_code == 200
-    found = sandbox.get("/1/items/search", params={"q": "SKU-1"}, headers=BEARER).json()
+    clock.advance(600)
+    found = sb.get("/1/items/search", params={"q": "SKU-1"}, headers=BEARER).json()
     assert len(found["items"]) == 2
-    assert sandbox.stats()["listings"]["base"] == {"created": 1, "duplicates": 1, "failed": 0}
+    assert sb.stats()["listings"]["base"] == {"created": 1, "duplicates": 1, "failed": 0}
 
 
 EBAY_OFFER = {
@@ -447,8 +458,8 @@ def test_listing_failures_at_the_failure_rate(start: Callable[..., Running]) -> 
 
     for r in base:
         assert (r.status_code, r.json()["error"]) in {
-            (500, "internal_server_error"),
-            (400, "bad_item"),
+            (500, "server_error"),
+            (400, "validation_error"),
         }
     assert ebay.status_code == 500 and ebay.json()["errors"][0]["errorId"] == 25001
     assert yahoo.status_code == 500 and "<Error><Message>" in yahoo.text
@@ -579,7 +590,7 @@ def test_injected_429_is_not_counted_as_throttled(start: Callable[..., Running])
 def test_injected_500_until_cleared_and_control_endpoints_never_faulted(sandbox: Running) -> None:
     sandbox.fault(endpoint="*", mode="500")
     assert sandbox.get("/_sandbox/faults").json()["faults"][0]["mode"] == "500"
-    edit = sandbox.post("/1/items/edit", data={"item_id": "1"}, headers=BEARER)
+    edit = sandbox.post("/1/items/edit", data={"item_id": "100001"}, headers=BEARER)
     chat = sandbox.post(
         "/v2/rooms/1/messages", data={"body": "b"}, headers={"X-ChatWorkToken": "t"}
     )
@@ -589,7 +600,8 @@ def test_injected_500_until_cleared_and_control_endpoints_never_faulted(sandbox:
     cleared = sandbox.http.delete(sandbox.url + "/_sandbox/faults", timeout=5)
 
     assert cleared.json() == {"cleared": 1}
-    assert sandbox.post("/1/items/edit", data={"item_id": "1"}, headers=BEARER).status_code == 200
+    again = sandbox.post("/1/items/edit", data={"item_id": "100001"}, headers=BEARER)
+    assert again.status_code == 200
     assert sandbox.endpoint("base.items_edit")["injected"] == 1
 
 
@@ -696,7 +708,7 @@ def test_a_sync_cycle_of_a_thousand_products(sandbox: Running) -> None:
     for k in range(0, 1000, 20):
         assert sandbox.pricing(",".join(asins[k : k + 20])).status_code == 200
     for i in range(1000):
-        edit = {"item_id": str(i + 1), "price": "1000", "stock": "1"}
+        edit = {"item_id": str(100000 + i), "price": "1000", "stock": "1"}
         assert sandbox.post("/1/items/edit", data=edit, headers=BEARER).status_code == 200
     stats = sandbox.stats()
     assert stats["endpoints"]["spapi.getPricing"]["ok"] == 50

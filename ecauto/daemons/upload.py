@@ -27,6 +27,7 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from ecauto.backoff import compute_backoff
+from ecauto.clients.base import BaseClient
 from ecauto.clients.http import ApiError, QuotaSpent, Throttled
 from ecauto.config import PLATFORMS, Config, UploadSettings
 from ecauto.daemon.base import common_parser, run_daemon
@@ -102,7 +103,7 @@ class UploadDaemon(BusinessDaemon):
 
     def _settle_in_flight(self, store: Store, listing: Listing) -> None:
         try:
-            remote = self.client.find(listing.sku)
+            remote = self._find(store, listing)
         except (ApiError, Stopped) as e:
             self.record_error(str(e))
             return  # stays 'uploading'; looked up again next cycle
@@ -112,13 +113,21 @@ class UploadDaemon(BusinessDaemon):
         else:
             store.requeue(listing.id, time.time())
 
+    def _find(self, store: Store, listing: Listing) -> str | None:
+        """The listing's id on the platform, if an earlier try reached it. BASE's lookup walks
+        the shop's newest items back to this listing's first try (its search index lags an
+        hour: ecauto.clients.base), so it is told when that was."""
+        if isinstance(self.client, BaseClient):
+            return self.client.find(listing.sku, since=store.first_try_at(listing.id))
+        return self.client.find(listing.sku)
+
     def _upload(self, store: Store, listing: Listing) -> bool | None:
         """True: uploaded; False: failed (retry scheduled or given up); None: not tried."""
         if not store.mark_uploading(listing.id, time.time()):
             return False
         try:
             # A failed try may have reached the platform before the answer was lost.
-            remote = self.client.find(listing.sku) if listing.attempts else None
+            remote = self._find(store, listing) if listing.attempts else None
             if remote is None:
                 remote = self.client.upload(listing.sku, listing.payload)
         except (Stopped, QuotaSpent) as e:

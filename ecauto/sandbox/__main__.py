@@ -66,6 +66,7 @@ _FLAG_KEYS = (
     "base_expires_in",
     "ebay_expires_in",
     "yahoo_expires_in",
+    "base_search_lag_s",
 )
 
 
@@ -104,6 +105,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--base-expires-in", type=int, help="lifetime of BASE access tokens, seconds")
     p.add_argument("--ebay-expires-in", type=int, help="lifetime of eBay access tokens, seconds")
     p.add_argument("--yahoo-expires-in", type=int, help="lifetime of Yahoo access tokens, seconds")
+    p.add_argument(
+        "--base-search-lag-s", type=float, help="seconds before a new BASE item is searchable"
+    )
     return p
 
 

@@ -80,7 +80,12 @@ class Sandbox:
         limits = {**s.op_limits, "getPricing": Limit(s.spapi_rate, s.spapi_burst)}
         self.spapi = SpApi(limits, s.seed, s.market_period_s, s.lwa_expires_in, mono)
         self.base = BaseShop(
-            s.base_hourly_cap, s.base_daily_cap, s.base_expires_in, s.listing_failure_rate, s.seed
+            s.base_hourly_cap,
+            s.base_daily_cap,
+            s.base_expires_in,
+            s.listing_failure_rate,
+            s.seed,
+            s.base_search_lag_s,
         )
         self.ebay = Ebay(s.listing_failure_rate, s.seed, s.ebay_expires_in)
         self.yahoo = Yahoo(s.listing_failure_rate, s.seed, s.yahoo_expires_in)
@@ -110,6 +115,7 @@ class Sandbox:
             ("POST", "/1/items/add", "base.items_add", self.base.items_add),
             ("GET", "/1/items/search", "base.items_search", self.base.items_search),
             ("POST", "/identity/v1/oauth2/token", "ebay.token", self.ebay.grant.token),
+            ("GET", "/1/items", "base.items_list", self.base.items),
             ("PUT", inventory, "ebay.put_item", self.ebay.put_item),
             ("GET", inventory, "ebay.get_item", self.ebay.get_item),
             ("POST", offer, "ebay.create_offer", self.ebay.create_offer),
