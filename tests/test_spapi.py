@@ -127,3 +127,13 @@ def test_what_a_batch_answer_changes(
     assert updates == ([update] if update else [])
     assert errors == ([error] if error else [])
     assert none == (["A"] if unoffered else [])
+
+
+def test_the_default_limits_are_the_models_usage_plans() -> None:
+    # productPricingV0.json, each operation's description, "Usage Plan: Rate | Burst".
+    assert config.parse({}).spapi.limits == {
+        "getPricing": config.Limit(0.5, 1),
+        "getCompetitivePricing": config.Limit(0.5, 1),
+        "getItemOffersBatch": config.Limit(0.1, 1),
+        "getListingOffersBatch": config.Limit(0.5, 1),
+    }
