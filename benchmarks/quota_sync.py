@@ -1,9 +1,11 @@
 """How much of the SP-API quota one sync cycle uses, alone and with a duplicate, vs a fixed gap.
 
     .venv/bin/python benchmarks/quota_sync.py [--rates 5,10] [--products 1000] [--repeat 3]
+        [--operation getCompetitivePricing|getItemOffersBatch]
 
 Each run: a fresh home with the demo products, a real sandbox process enforcing an exact token
-bucket (rate R, burst 1) for getPricing, and real sync processes:
+bucket (rate R, burst 1) for the sync's operation (default: the sync's own default), and real
+sync processes:
   (a) one sync process, the real daemon code (its cycle, without the loop);
   (b) two sync processes at once, forced past the singleton lock (the old disaster);
   (c) the old way: one process calling with a fixed gap of 1.2/R (12 s for a 10 s limit).
@@ -33,16 +35,17 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 from support import free_port  # noqa: E402  (the tests' helper: one way to pick a port)
 
+from ecauto.config import DEFAULT_OPERATION, MARKET_OPERATIONS  # noqa: E402
 from ecauto.sandbox.key import HEADER, key_path, load_or_create  # noqa: E402
 
 CONFIG = """\
 mode = "sandbox"
 [sandbox]
 port = {port}
-spapi_rate = {rate}
-spapi_burst = 1
 listing_failure_rate = 0.0
-[spapi.limits.getPricing]
+[spapi]
+operation = "{op}"
+[spapi.limits.{op}]
 rate = {rate}
 burst = 1
 [demo]
@@ -53,7 +56,7 @@ beat_s = 5
 """
 
 
-def worker(home: str, config: str, mode: str, rate: float) -> None:
+def worker(home: str, config: str, mode: str, rate: float, op: str) -> None:
     """One sync process: the daemon's own cycle (mode "gcra") or a fixed-gap loop ("gap")."""
     from ecauto import config as config_mod
     from ecauto import logsetup
@@ -71,7 +74,7 @@ def worker(home: str, config: str, mode: str, rate: float) -> None:
         d.spapi.gates = {}  # no shared bucket: the old fixed pause between calls
         asins = d.store.all_asins()
         for i in range(0, len(asins), 20):
-            d.spapi.get_pricing(asins[i : i + 20])
+            d.spapi.fetch(op, asins[i : i + 20])
             time.sleep(1.2 / rate)
     else:
         d.run_once()
@@ -79,11 +82,11 @@ def worker(home: str, config: str, mode: str, rate: float) -> None:
     print(json.dumps({"wall_s": time.monotonic() - started}))
 
 
-def one_run(case: str, rate: float, products: int) -> dict[str, Any]:
+def one_run(case: str, rate: float, products: int, op: str) -> dict[str, Any]:
     root = Path(tempfile.mkdtemp(prefix="ecq-"))
     home, port = root / "home", free_port()
     config = root / "ecauto.toml"
-    config.write_text(CONFIG.format(port=port, rate=rate, products=products))
+    config.write_text(CONFIG.format(port=port, rate=rate, products=products, op=op))
     env = dict(os.environ, ECAUTO_CONFIG=str(config), ECAUTO_HOME=str(home), PYTHONPATH=str(REPO))
     sandbox = subprocess.Popen(
         [
@@ -94,6 +97,8 @@ def one_run(case: str, rate: float, products: int) -> dict[str, Any]:
             str(root / "sb"),
             "--key-file",  # the workers' home holds the instance's key
             str(key_path(home)),
+            "--op-limit",
+            f"{op}={rate:g}:1",
         ],
         env=env,
         stdout=subprocess.DEVNULL,
@@ -121,7 +126,7 @@ def one_run(case: str, rate: float, products: int) -> dict[str, Any]:
         st.close()
         n = 2 if case == "b" else 1
         mode = "gap" if case == "c" else "gcra"
-        cmd = [sys.executable, __file__, "worker", str(home), str(config), mode, str(rate)]
+        cmd = [sys.executable, __file__, "worker", str(home), str(config), mode, str(rate), op]
         started = time.monotonic()
         procs = [
             subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, text=True) for _ in range(n)
@@ -146,12 +151,12 @@ def one_run(case: str, rate: float, products: int) -> dict[str, Any]:
     db = sqlite3.connect(home / "ecauto.db")
     synced = db.execute("SELECT COUNT(*) FROM products WHERE synced_at IS NOT NULL").fetchone()[0]
     db.close()
-    span = stats["spapi"]["accepted"].get("getPricing", {"calls": 0, "first_to_last_s": 0})
+    span = stats["spapi"]["accepted"].get(op, {"calls": 0, "first_to_last_s": 0})
     calls, seconds = span["calls"], span["first_to_last_s"]
     by_times = stats["spapi"]["asins_by_times"]
     return {
         "utilization": (calls - 1) / (seconds * rate) if seconds else 0.0,
-        "throttled": stats["endpoints"]["spapi.getPricing"]["throttled"],
+        "throttled": stats["endpoints"][f"spapi.{op}"]["throttled"],
         "synced": synced,
         "not_once": sum(v for k, v in by_times.items() if k != "1")
         + (products - sum(by_times.values())),
@@ -162,20 +167,21 @@ def one_run(case: str, rate: float, products: int) -> dict[str, Any]:
 
 def main() -> int:
     if len(sys.argv) > 1 and sys.argv[1] == "worker":
-        worker(sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5]))
+        worker(sys.argv[2], sys.argv[3], sys.argv[4], float(sys.argv[5]), sys.argv[6])
         return 0
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument(
         "--rates",
         default="5,10",
-        help="the sandbox's getPricing rates to run at (/s, comma-separated)",
+        help="the sandbox's rates for the operation to run at (/s, comma-separated)",
     )
+    ap.add_argument("--operation", choices=MARKET_OPERATIONS, default=DEFAULT_OPERATION)
     ap.add_argument("--products", type=int, default=1000)
     ap.add_argument("--repeat", type=int, default=3)
     a = ap.parse_args()
     overheads = []
     for rate in (float(r) for r in a.rates.split(",")):
-        overheads.append(report(rate, a.products, a.repeat))
+        overheads.append(report(rate, a.products, a.repeat, a.operation))
     overhead = statistics.median(overheads)
     print(f"\nper-call overhead measured here (round trip + scheduling): {overhead * 1000:.1f} ms")
     print("projected real cycle for 10,000 ASINs (500 calls of 20), burst 1:")
@@ -196,7 +202,7 @@ def main() -> int:
     return 0
 
 
-def report(rate: float, products: int, repeat: int) -> float:
+def report(rate: float, products: int, repeat: int, op: str) -> float:
     """Run the three cases `repeat` times, print their medians, return the per-call overhead."""
     cases = {
         "a": "one sync process",
@@ -206,9 +212,9 @@ def report(rate: float, products: int, repeat: int) -> float:
     results: dict[str, list[dict[str, Any]]] = {k: [] for k in cases}
     for _ in range(repeat):  # interleaved, so machine noise hits every case alike
         for k in cases:
-            results[k].append(one_run(k, rate, products))
+            results[k].append(one_run(k, rate, products, op))
     print(
-        f"\ngetPricing at the sandbox: rate {rate:g}/s, burst 1; {products} products "
+        f"\n{op} at the sandbox: rate {rate:g}/s, burst 1; {products} products "
         f"({-(-products // 20)} calls a cycle); medians of {repeat} runs"
     )
     print(f"{'case':<32}{'utilization':>12}{'429s':>6}{'synced':>8}{'not once':>10}{'wall s':>8}")

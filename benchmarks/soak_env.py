@@ -116,7 +116,7 @@ base_expires_in = 90
 [spapi]
 timeout_s = {http}
 
-[spapi.limits.getPricing]
+[spapi.limits.getCompetitivePricing]
 rate = 20
 burst = 1
 

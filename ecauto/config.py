@@ -66,9 +66,14 @@ FRACTION = between(0, 1)
 PORT = between(0, 65535)
 SEED = between(0, 2**63 - 1)
 MODE = _rule(lambda v: v in ("sandbox", "live"), '"sandbox" or "live"', whole=True)
+# The SP-API operations that read the market, the sync's default first (README "SP-API"). Not
+# getPricing: it answers the seller's own offers, and the shop sells nothing on Amazon itself.
+MARKET_OPERATIONS = ("getCompetitivePricing", "getItemOffersBatch")
+DEFAULT_OPERATION = MARKET_OPERATIONS[0]
 OPERATION = _rule(
-    lambda v: v in ("getPricing", "getItemOffersBatch"),
-    '"getPricing" or "getItemOffersBatch"',
+    lambda v: v in MARKET_OPERATIONS,
+    '"getCompetitivePricing" or "getItemOffersBatch" (getPricing answers only the seller\'s own'
+    " offers, not the market)",
     whole=True,
 )
 BATCH = between(1, 20)
@@ -123,9 +128,9 @@ class SandboxSettings:
     listing_failure_rate: float = field(default=0.02, metadata=FRACTION)
     market_period_s: float = field(default=600.0, metadata=LONG_INTERVAL)
     seed: int = field(default=7, metadata=SEED)
-    # SP-API operations other than getPricing (whose limit is spapi_rate/spapi_burst above).
+    # SP-API operations other than the sync's default (whose limit is spapi_rate/spapi_burst).
     op_limits: dict[str, Limit] = field(
-        default_factory=lambda: {k: v for k, v in _spapi_limits().items() if k != "getPricing"}
+        default_factory=lambda: {k: v for k, v in _spapi_limits().items() if k != DEFAULT_OPERATION}
     )
     base_daily_cap: int = field(default=100000, metadata=CAP)
     base_expires_in: int = field(default=3600, metadata=between(1, WEEK))
@@ -145,7 +150,7 @@ class SpapiSettings:
     region: str = field(default="fe", metadata=REGION)
     lwa_url: str = ""
     marketplace_id: str = "A1VC38T7YXB528"
-    operation: str = field(default="getPricing", metadata=OPERATION)
+    operation: str = field(default=DEFAULT_OPERATION, metadata=OPERATION)
     batch_size: int = field(default=20, metadata=BATCH)
     timeout_s: float = field(default=15.0, metadata=TIMEOUT)
     limits: dict[str, Limit] = field(default_factory=_spapi_limits)

@@ -1,6 +1,6 @@
 """A separate process for the quota tests: `python tests/quota_worker.py KIND HOME URL ...`.
 
-hammer HOME URL RATE CALLS   -- CALLS getPricing calls through the home's shared bucket
+hammer HOME URL RATE CALLS   -- CALLS getCompetitivePricing calls through the home's shared bucket
 token HOME URL GO_FILE       -- wait for GO_FILE, then ask the shared BASE token source once
 """
 
@@ -19,10 +19,11 @@ from ecauto.quota import QuotaStore, TokenGate, sleep_wait
 
 def hammer(home: Path, url: str, rate: float, calls: int) -> None:
     store = QuotaStore(home / "quota.db")
-    gate = TokenGate(store, "spapi/getPricing/A1", rate, 1, sleep_wait, lease_s=10)
-    client = SpApiClient(url, "A1", StaticToken("t"), 5.0, {"getPricing": gate})
+    op = "getCompetitivePricing"
+    gate = TokenGate(store, f"spapi/{op}/A1", rate, 1, sleep_wait, lease_s=10)
+    client = SpApiClient(url, "A1", StaticToken("t"), 5.0, {op: gate})
     for i in range(calls):
-        client.get_pricing([f"B0{i:08d}"])
+        client.get_competitive_pricing([f"B0{i:08d}"])
     print(json.dumps({"done": calls}))
 
 

@@ -135,7 +135,7 @@ listing_failure_rate = 0.0
 [spapi]
 timeout_s = 5.0
 
-[spapi.limits.getPricing]
+[spapi.limits.getCompetitivePricing]
 rate = {spapi_rate}
 burst = 1
 

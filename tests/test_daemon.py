@@ -196,7 +196,7 @@ def test_a_second_signal_leaves_at_once(tmp_path: Path, reaper: Reaper) -> None:
     )
     p = rig.daemon("ecauto.daemons.sync")
     wait_for(
-        lambda: rig.stats()["endpoints"]["spapi.getPricing"]["requests"] >= 1,
+        lambda: rig.stats()["endpoints"]["spapi.getCompetitivePricing"]["requests"] >= 1,
         60,
         "the sync's first SP-API call to be held at the sandbox",
     )

@@ -135,7 +135,7 @@ def test_listings_are_uploaded_and_a_sync_completes_unthrottled(instance: Instan
     )
     stats = instance.stats()
     assert stats["throttled_total"] == 0
-    assert stats["endpoints"]["spapi.getPricing"]["ok"] >= 50
+    assert stats["endpoints"]["spapi.getCompetitivePricing"]["ok"] >= 50
     for platform in ("base", "ebay", "yahoo"):
         assert stats["listings"][platform]["duplicates"] == 0
     hb = read_hb(instance.home, "sync-inventory")

@@ -38,16 +38,16 @@ def test_three_processes_share_one_bucket_and_never_overdraw_it(
         assert p.returncode == 0, err
     # Then the server accepted all 45 calls, refused none, and saw them at the quota's pace
     stats = sb.stats()
-    assert stats["endpoints"]["spapi.getPricing"]["throttled"] == 0
-    span = stats["spapi"]["accepted"]["getPricing"]
+    assert stats["endpoints"]["spapi.getCompetitivePricing"]["throttled"] == 0
+    span = stats["spapi"]["accepted"]["getCompetitivePricing"]
     assert span["calls"] == 45
     assert span["first_to_last_s"] >= 44 / 20 * 0.999
 
 
 def sync_through_fault(sb: Rig, mode: str, tmp_path: Path) -> None:
     """Run one sync while SP-API answers `mode` until the sync has met it twice."""
-    before = sb.stats()["endpoints"]["spapi.getPricing"]["injected"]
-    sb.fault(endpoint="spapi.getPricing", mode=mode)
+    before = sb.stats()["endpoints"]["spapi.getCompetitivePricing"]["injected"]
+    sb.fault(endpoint="spapi.getCompetitivePricing", mode=mode)
     log = tmp_path / f"sync-{mode}.log"
     with open(log, "w") as err:
         p = start_process(
@@ -59,7 +59,9 @@ def sync_through_fault(sb: Rig, mode: str, tmp_path: Path) -> None:
             stderr=err,
         )
         wait_for(
-            lambda: sb.stats()["endpoints"]["spapi.getPricing"]["injected"] >= before + 2,
+            lambda: (
+                sb.stats()["endpoints"]["spapi.getCompetitivePricing"]["injected"] >= before + 2
+            ),
             60,
             f"the sync to meet {mode} twice",
         )
@@ -92,7 +94,7 @@ def test_a_hung_call_times_out_and_the_batch_is_sent_again(tmp_path: Path, reape
         sb.config.read_text().replace("[spapi]\ntimeout_s = 5.0", "[spapi]\ntimeout_s = 1.0")
     )
     # Given SP-API holding every call unanswered until the fault is cleared
-    sb.fault(endpoint="spapi.getPricing", mode="hang")
+    sb.fault(endpoint="spapi.getCompetitivePricing", mode="hang")
     log = tmp_path / "sync.log"
     with open(log, "w") as err:
         p = start_process(
@@ -123,7 +125,7 @@ def test_the_access_token_expiring_mid_cycle_is_refreshed_and_shared(
     stats = sb2.stats()
     assert stats["endpoints"]["lwa.token"]["ok"] >= 2  # refreshed during the cycle
     assert stats["spapi"]["asins_by_times"] == {"1": 1000}
-    assert stats["endpoints"]["spapi.getPricing"]["throttled"] == 0
+    assert stats["endpoints"]["spapi.getCompetitivePricing"]["throttled"] == 0
     cached = json.loads((sb2.home / "secrets" / "lwa.json").read_text())
     assert cached["access_token"].startswith("Atza|")
     assert (sb2.home / "secrets" / "lwa.json").stat().st_mode & 0o077 == 0
@@ -165,5 +167,5 @@ def test_the_rate_limit_header_lowers_our_pace(tmp_path: Path, reaper: Reaper) -
     assert res.returncode == 0, res.stderr
     stats = sb.stats()
     # at most the very first call after the first answer could have come early
-    assert stats["endpoints"]["spapi.getPricing"]["throttled"] <= 1
+    assert stats["endpoints"]["spapi.getCompetitivePricing"]["throttled"] <= 1
     assert stats["spapi"]["asins_by_times"] == {"1": 300}

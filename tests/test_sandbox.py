@@ -36,7 +36,9 @@ REPO = Path(__file__).resolve().parents[1]
 HOUR = 3600.0
 SPAPI = {"x-amz-access-token": "Atza|test"}
 BEARER = {"Authorization": "Bearer test-token"}
-PRICE_PATH = "/products/pricing/v0/price"
+# The sync's default operation, whose bucket is `spapi_rate`/`spapi_burst`.
+PRICE_PATH = "/products/pricing/v0/competitivePrice"
+OWN_PRICE_PATH = "/products/pricing/v0/price"
 OFFERS_PATH = "/batches/products/pricing/v0/itemOffers"
 FAST = {"getItemOffersBatch": Limit(1000.0, 1000), "getCompetitivePricing": Limit(1000.0, 1000)}
 
@@ -126,7 +128,7 @@ def test_health_and_stats_shape(sandbox: Running) -> None:
     assert sandbox.get("/_sandbox/health").json() == {"ok": True}
     stats = sandbox.stats()
     assert set(stats) >= {"endpoints", "throttled_total", "listings", "started_at"}
-    assert stats["endpoints"]["spapi.getPricing"] == {
+    assert stats["endpoints"]["spapi.getCompetitivePricing"] == {
         "requests": 0,
         "ok": 0,
         "throttled": 0,
@@ -135,6 +137,7 @@ def test_health_and_stats_shape(sandbox: Running) -> None:
     }
     assert set(stats["endpoints"]) == {
         "spapi.getPricing",
+        "spapi.getCompetitivePricing",
         "spapi.getItemOffersBatch",
         "lwa.token",
         "base.token",
@@ -163,7 +166,7 @@ def test_health_and_stats_shape(sandbox: Running) -> None:
 # -- SP-API and LWA ----------------------------------------------------------------------------
 
 
-def test_get_pricing_answers_from_the_market(start: Callable[..., Running]) -> None:
+def test_competitive_pricing_answers_from_the_market(start: Callable[..., Running]) -> None:
     clock = ManualClock()
     sb = start(clock, spapi_rate=5.0, spapi_burst=5)
     gone = asin_where(lambda a: not market.quote(7, a, clock.wall, 600.0).in_stock)
@@ -172,19 +175,38 @@ def test_get_pricing_answers_from_the_market(start: Callable[..., Running]) -> N
 
     assert r.status_code == 200
     assert r.headers["x-amzn-RateLimit-Limit"] == "5"
-    first, bad, out = r.json()["payload"]
-    price = market.quote(7, "B000000001", clock.wall, 600.0).price
-    assert first["status"] == "Success" and first["ASIN"] == "B000000001"
+    items = r.json()["payload"]
+    assert [i["ASIN"] for i in items] != ["B000000001", "BADASIN01", gone]  # never in order
+    by_asin = {i["ASIN"]: i for i in items}
+    first, bad, out = by_asin["B000000001"], by_asin["BADASIN01"], by_asin[gone]
+    q = market.quote(7, "B000000001", clock.wall, 600.0)
+    assert first["status"] == "Success"
     assert first["Product"]["Identifiers"]["MarketplaceASIN"] == {
         "MarketplaceId": "A1VC38T7YXB528",
         "ASIN": "B000000001",
     }
-    (offer,) = first["Product"]["Offers"]
-    assert offer["BuyingPrice"]["ListingPrice"] == {"CurrencyCode": "JPY", "Amount": price}
-    assert offer["RegularPrice"]["Amount"] == price
-    assert (offer["FulfillmentChannel"], offer["ItemCondition"]) == ("AMAZON", "New")
-    assert bad["status"] == "ClientError" and bad["Error"]["code"] == "InvalidInput"
-    assert out["status"] == "Success" and out["Product"]["Offers"] == []
+    pricing = first["Product"]["CompetitivePricing"]
+    (box,) = pricing["CompetitivePrices"]
+    assert box["CompetitivePriceId"] == "1"  # New Buy Box
+    assert box["Price"]["ListingPrice"] == {"CurrencyCode": "JPY", "Amount": q.price}
+    assert pricing["NumberOfOfferListings"] == [{"Count": len(q.offers), "condition": "New"}]
+    assert bad == {"status": "ClientError", "ASIN": "BADASIN01"}  # Price declares no error body
+    assert out["Product"]["CompetitivePricing"] == {
+        "CompetitivePrices": [],
+        "NumberOfOfferListings": [],
+    }
+
+
+def test_get_pricing_answers_only_the_sellers_own_offers(sandbox: Running) -> None:
+    params = {"MarketplaceId": "A1VC38T7YXB528", "ItemType": "Asin", "Asins": "B000000001,OWN01"}
+
+    r = sandbox.get(OWN_PRICE_PATH, params=params, headers=SPAPI)
+
+    assert r.status_code == 200
+    by_asin = {i["ASIN"]: i for i in r.json()["payload"]}
+    assert by_asin["B000000001"]["Product"]["Offers"] == []  # on the market, not the seller's
+    (own,) = by_asin["OWN01"]["Product"]["Offers"]
+    assert own["SellerSKU"] == "SKU-OWN01"  # OfferType requires SellerSKU
 
 
 def test_get_pricing_rejects_bad_input_and_missing_token(sandbox: Running) -> None:
@@ -196,7 +218,7 @@ def test_get_pricing_rejects_bad_input_and_missing_token(sandbox: Running) -> No
     r = sandbox.pricing("B000000001", headers={})
     assert r.status_code == 403
     assert r.json()["errors"][0]["code"] == "Unauthorized"
-    assert sandbox.endpoint("spapi.getPricing") == {
+    assert sandbox.endpoint("spapi.getCompetitivePricing") == {
         "requests": 3,
         "ok": 0,
         "throttled": 0,
@@ -232,8 +254,8 @@ def test_quota_exceeded_then_a_request_exactly_one_interval_later_passes(
     assert still_refused.status_code == 429
     assert passed.status_code == 200
     stats = sb.stats()
-    assert stats["endpoints"]["spapi.getPricing"]["throttled"] == 2
-    assert stats["endpoints"]["spapi.getPricing"]["ok"] == 2
+    assert stats["endpoints"]["spapi.getCompetitivePricing"]["throttled"] == 2
+    assert stats["endpoints"]["spapi.getCompetitivePricing"]["ok"] == 2
     assert stats["throttled_total"] == 2
 
 
@@ -268,21 +290,32 @@ def test_item_offers_batch(start: Callable[..., Running]) -> None:
     clock = ManualClock()
     sb = start(clock)
     gone = asin_where(lambda a: not market.quote(7, a, clock.wall, 600.0).in_stock)
-    body = {"requests": [offers_request(a) for a in ("B000000002", "BADX", gone)]}
+    asked = ("B000000002", "BADX", gone)
+    body = {"requests": [offers_request(a) for a in asked]}
 
     r = sb.post(OFFERS_PATH, json=body, headers=SPAPI)
 
     assert r.status_code == 200
-    good, bad, out = r.json()["responses"]
+    responses = r.json()["responses"]
+    assert [x["request"]["Asin"] for x in responses] != list(asked)  # never in order
+    good, bad, out = (next(x for x in responses if x["request"]["Asin"] == a) for a in asked)
     assert good["status"] == {"statusCode": 200, "reasonPhrase": "OK"}
-    assert good["request"]["Asin"] == "B000000002"
     payload = good["body"]["payload"]
     assert (payload["ASIN"], payload["marketplaceId"]) == ("B000000002", "A1VC38T7YXB528")
+    assert payload["Identifier"] == {
+        "MarketplaceId": "A1VC38T7YXB528",
+        "ItemCondition": "New",
+        "ASIN": "B000000002",
+    }
     winner = [o for o in payload["Offers"] if o["IsBuyBoxWinner"]]
     price = market.quote(7, "B000000002", clock.wall, 600.0).price
     assert [o["ListingPrice"]["Amount"] for o in winner] == [price]
     assert min(o["ListingPrice"]["Amount"] for o in payload["Offers"]) == price
+    assert all(o["ShippingTime"]["availabilityType"] == "NOW" for o in payload["Offers"])
+    assert payload["Summary"]["BuyBoxPrices"][0]["Shipping"] == {"CurrencyCode": "JPY", "Amount": 0}
     assert bad["status"]["statusCode"] == 400
+    assert bad["body"]["errors"][0]["code"] == "InvalidInput"
+    assert out["body"]["payload"]["status"] == "NoBuyableOffers"
     assert out["body"]["payload"]["Offers"] == []
 
 
@@ -293,8 +326,10 @@ def test_item_offers_batch(start: Callable[..., Running]) -> None:
         {"requests": [offers_request(f"B{i:09d}") for i in range(21)]},
         {"requests": []},
         {"requests": [{"uri": "/elsewhere", "method": "GET", "MarketplaceId": "M"}]},
+        {"requests": [{**offers_request("B000000001"), "ItemCondition": None}]},
+        {"requests": [{**offers_request("B000000001"), "ItemCondition": "Mint"}]},
     ],
-    ids=["duplicate ASIN", "21 items", "empty", "bad uri"],
+    ids=["duplicate ASIN", "21 items", "empty", "bad uri", "no ItemCondition", "bad condition"],
 )
 def test_item_offers_batch_rejects_bad_batches(sandbox: Running, body: dict[str, Any]) -> None:
     r = sandbox.post(OFFERS_PATH, json=body, headers=SPAPI)
@@ -577,7 +612,7 @@ def test_injected_429_is_not_counted_as_throttled(start: Callable[..., Running])
     assert lwa.status_code == 400  # "spapi" does not cover Login with Amazon
     assert after.status_code == 200
     stats = sb.stats()
-    assert stats["endpoints"]["spapi.getPricing"] == {
+    assert stats["endpoints"]["spapi.getCompetitivePricing"] == {
         "requests": 2,
         "ok": 1,
         "throttled": 0,
@@ -696,14 +731,14 @@ def test_stop_releases_held_requests(start: Callable[..., Running]) -> None:
 
     caller = threading.Thread(target=call)
     caller.start()
-    wait_for(lambda: sb.endpoint("spapi.getPricing")["requests"] == 1)
+    wait_for(lambda: sb.endpoint("spapi.getCompetitivePricing")["requests"] == 1)
     sb.server.stop()
     caller.join(timeout=5)
     assert not caller.is_alive() and isinstance(errors[0], requests.ConnectionError)
 
 
 def test_a_sync_cycle_of_a_thousand_products(sandbox: Running) -> None:
-    # Fifty getPricing batches and a thousand BASE edits, as one price-sync cycle makes.
+    # Fifty getCompetitivePricing batches and a thousand BASE edits, as one price-sync cycle makes.
     asins = [f"B{i:09d}" for i in range(1000)]
     for k in range(0, 1000, 20):
         assert sandbox.pricing(",".join(asins[k : k + 20])).status_code == 200
@@ -711,7 +746,7 @@ def test_a_sync_cycle_of_a_thousand_products(sandbox: Running) -> None:
         edit = {"item_id": str(100000 + i), "price": "1000", "stock": "1"}
         assert sandbox.post("/1/items/edit", data=edit, headers=BEARER).status_code == 200
     stats = sandbox.stats()
-    assert stats["endpoints"]["spapi.getPricing"]["ok"] == 50
+    assert stats["endpoints"]["spapi.getCompetitivePricing"]["ok"] == 50
     assert stats["endpoints"]["base.items_edit"]["ok"] == 1000
 
 
@@ -787,9 +822,9 @@ def test_flags_override_the_config_file(tmp_path: Path) -> None:
     assert (s.spapi_rate, s.spapi_burst, s.seed, s.latency_ms) == (3.0, 4, 5, 5.0)
     assert s.op_limits["getItemOffersBatch"] == Limit(1.5, 3)
     assert s.op_limits["getListingOffersBatch"] == Limit(2.0, 2)
-    assert s.op_limits["getCompetitivePricing"] == Limit(0.5, 1)
+    assert s.op_limits["getPricing"] == Limit(0.5, 1)
     pricing = settings_from(
-        build_parser().parse_args(["--config", str(cfg), "--op-limit", "getPricing=9:8"])
+        build_parser().parse_args(["--config", str(cfg), "--op-limit", "getCompetitivePricing=9:8"])
     )
     assert (pricing.spapi_rate, pricing.spapi_burst) == (9.0, 8)
 

@@ -1,26 +1,28 @@
-"""Amazon Selling Partner API: the pricing operations the sync uses."""
+"""Amazon Selling Partner API: the pricing operations the sync uses (Product Pricing v0).
+
+The calls: each waits for its operation's shared token bucket and carries the User-Agent the
+developer guide asks for; what an answer means is read in `spapi_answers` (pure).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+import platform
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import requests
 
+from ecauto import __version__
+from ecauto.clients import spapi_answers as answers
 from ecauto.clients.http import ApiError, Rejected, Throttled, call, http_error, json_body, session
+from ecauto.clients.spapi_answers import Offer, OwnOffer
 from ecauto.clients.tokens import TokenSource
 from ecauto.quota.gates import TokenGate
 
+__all__ = ["Offer", "OwnOffer", "SpApiClient", "user_agent"]
+R = TypeVar("R")
+
 API = "SP-API"
-
-
-@dataclass(frozen=True)
-class Offer:
-    asin: str
-    price: int | None  # JPY; None when Amazon has no offer for it
-    in_stock: bool
-    error: str | None = None  # a per-item error; the rest of the batch is still good
 
 
 def rate_header(resp: requests.Response) -> float | None:
@@ -57,6 +59,7 @@ class SpApiClient:
         self.timeout_s = timeout_s
         self.gates = dict(gates or {})
         self.http = session()
+        self.http.headers["User-Agent"] = user_agent()
 
     def _send(self, op: str, method: str, path: str, **kwargs: Any) -> requests.Response:
         gate = self.gates.get(op)
@@ -102,43 +105,34 @@ class SpApiClient:
             raise http_error(f"{API} {op}", resp, message, code)
         return body
 
-    def get_pricing(self, asins: Sequence[str]) -> list[Offer]:
-        """getPricing (v0) for up to 20 ASINs."""
+    def get_competitive_pricing(self, asins: Sequence[str]) -> list[Offer]:
+        """getCompetitivePricing for up to 20 ASINs: the market's New Buy Box price and offer
+        count of each."""
+        body = self._price_list("getCompetitivePricing", "competitivePrice", asins)
+        return self._read("getCompetitivePricing", answers.competitive_pricing, body, asins)
+
+    def get_pricing(self, asins: Sequence[str]) -> list[OwnOffer]:
+        """getPricing: the seller's *own* offers for up to 20 ASINs. Not a market price: the
+        sync never uses it (README "SP-API")."""
+        body = self._price_list("getPricing", "price", asins)
+        return self._read("getPricing", answers.own_offers, body, asins)
+
+    def _price_list(self, op: str, resource: str, asins: Sequence[str]) -> object:
         resp = self._send(
-            "getPricing",
+            op,
             "GET",
-            "/products/pricing/v0/price",
+            f"/products/pricing/v0/{resource}",
             params={
                 "MarketplaceId": self.marketplace_id,
                 "ItemType": "Asin",
                 "Asins": ",".join(asins),
             },
         )
-        body = self._check("getPricing", resp)
-        payload = body.get("payload") if isinstance(body, dict) else None
-        if not isinstance(payload, list):
-            raise ApiError(f"{API} getPricing", "answer without a payload list", resp.status_code)
-        out = []
-        for item in payload:
-            asin = str(item.get("ASIN", ""))
-            if item.get("status") != "Success":
-                err = item.get("Error") or {}
-                out.append(Offer(asin, None, False, f"{err.get('code')}: {err.get('message')}"))
-                continue
-            offers = (item.get("Product") or {}).get("Offers") or []
-            out.append(
-                Offer(
-                    asin,
-                    _amount(offers[0].get("BuyingPrice", {}).get("ListingPrice"))
-                    if offers
-                    else None,
-                    bool(offers),
-                )
-            )
-        return out
+        return self._check(op, resp)
 
     def get_item_offers_batch(self, asins: Sequence[str]) -> list[Offer]:
-        """getItemOffersBatch for up to 20 ASINs (no ASIN twice); per-item status is checked."""
+        """getItemOffersBatch for up to 20 ASINs (no ASIN twice): the Buy Box and the New
+        offers of each."""
         if len(set(asins)) != len(asins):
             raise Rejected(f"{API} getItemOffersBatch", "an ASIN appears twice in one batch")
         requests_ = [
@@ -146,7 +140,8 @@ class SpApiClient:
                 "uri": f"/products/pricing/v0/items/{a}/offers",
                 "method": "GET",
                 "MarketplaceId": self.marketplace_id,
-                "ItemCondition": "New",
+                "ItemCondition": "New",  # BatchOffersRequestParams requires it
+                "CustomerType": "Consumer",
             }
             for a in asins
         ]
@@ -157,36 +152,39 @@ class SpApiClient:
             json={"requests": requests_},
         )
         body = self._check("getItemOffersBatch", resp)
-        responses = body.get("responses") if isinstance(body, dict) else None
-        if not isinstance(responses, list):
-            raise ApiError(
-                f"{API} getItemOffersBatch", "answer without responses", resp.status_code
-            )
-        out = []
-        for asin, r in zip(asins, responses, strict=False):
-            status = (r.get("status") or {}).get("statusCode")
-            if status != 200:
-                out.append(Offer(asin, None, False, f"item status {status}"))
-                continue
-            offers = ((r.get("body") or {}).get("payload") or {}).get("Offers") or []
-            winner = next(
-                (o for o in offers if o.get("IsBuyBoxWinner")), offers[0] if offers else None
-            )
-            out.append(
-                Offer(asin, _amount(winner.get("ListingPrice")) if winner else None, bool(offers))
-            )
-        return out
+        return self._read("getItemOffersBatch", answers.item_offers_batch, body, asins)
+
+    @staticmethod
+    def _read(
+        op: str,
+        reader: Callable[[object, Sequence[str]], list[R]],
+        body: object,
+        asins: Sequence[str],
+    ) -> list[R]:
+        try:
+            return reader(body, asins)
+        except answers.Malformed as e:
+            raise ApiError(f"{API} {op}", str(e), 200) from None
 
     def fetch(self, operation: str, asins: Sequence[str]) -> list[Offer]:
+        """The market for `asins` (config.MARKET_OPERATIONS), in the order asked."""
         if operation == "getItemOffersBatch":
             return self.get_item_offers_batch(asins)
-        return self.get_pricing(asins)
+        if operation == "getCompetitivePricing":
+            return self.get_competitive_pricing(asins)
+        raise ValueError(f"{operation} does not read the market")
 
 
-def _amount(money: object) -> int | None:
-    if not isinstance(money, dict):
-        return None
-    try:
-        return int(round(float(money.get("Amount"))))  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
+def user_agent() -> str:
+    """The form the SP-API developer guide asks of every request ("Include a User-Agent header
+    in all requests"): AppName/Version (Language=Python/x.y.z; Platform=OS/release), values
+    quoted as it says, under its 500 characters."""
+
+    def quoted(v: str) -> str:
+        for ch in ("\\", "/", "(", ")", ";", "="):
+            v = v.replace(ch, "\\" + ch)
+        return v
+
+    lang = f"Python/{quoted(platform.python_version())}"
+    where = f"{quoted(platform.system() or 'unknown')}/{quoted(platform.release() or 'unknown')}"
+    return f"ecauto/{quoted(__version__)} (Language={lang}; Platform={where})"[:500]

@@ -1,5 +1,8 @@
 """sync-inventory: re-read every product's Amazon price and stock, then push changed prices to BASE.
 
+The price is the market's (`spapi.operation`: getCompetitivePricing's New Buy Box by default, or
+getItemOffersBatch), never getPricing's, which answers only the seller's own offers.
+
 A cycle is a row in `sync_runs` with its batches of 20 ASINs in `sync_batches`; a process claims
 one batch at a time and stores its prices and its `done` mark in one transaction. So a sync
 restarted mid-cycle resumes where it was, and a second copy (started by hand, past the lock)
@@ -58,6 +61,20 @@ def claimer_alive(claimer: str) -> bool:
         return True
 
 
+def market_updates(
+    offers: Sequence[Offer],
+) -> tuple[list[PriceUpdate], list[tuple[str, str]], list[str]]:
+    """What a batch's market answer changes: (updates, per-item errors, ASINs with no offer).
+
+    An ASIN nobody offers on Amazon has no market price: its stored price stays (so BASE is
+    never told 0 and no push follows), and its stock is recorded as 0 (nothing to buy). An
+    item Amazon answered with an error changes nothing but its `last_error`."""
+    updates = [PriceUpdate(o.asin, o.price, 1 if o.in_stock else 0) for o in offers if not o.error]
+    errors = [(o.asin, o.error) for o in offers if o.error]
+    unoffered = [o.asin for o in offers if not o.error and o.price is None and not o.in_stock]
+    return updates, errors, unoffered
+
+
 class SyncDaemon(BusinessDaemon):
     def __init__(self, args: argparse.Namespace, cfg: Config, home: Home) -> None:
         self.default_interval_s = cfg.sync.interval_s
@@ -98,10 +115,12 @@ class SyncDaemon(BusinessDaemon):
                     break
                 store.fail_batch(batch_id, self.claimer, error or "failed", time.time())
                 continue
-            updates = [
-                PriceUpdate(o.asin, o.price, 1 if o.in_stock else 0) for o in offers if not o.error
-            ]
-            errors = [(o.asin, o.error) for o in offers if o.error]
+            updates, errors, unoffered = market_updates(offers)
+            if unoffered:
+                self.log.info(
+                    "no market offer %s",
+                    fields(count=len(unoffered), asins=",".join(unoffered[:5]), kept="price"),
+                )
             store.finish_batch(batch_id, self.claimer, updates, errors, time.time(), throttled)
             mine += 1
         if self.stopping:

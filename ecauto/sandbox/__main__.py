@@ -84,8 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--key-file",
         help="the instance's sandbox key (default: HOME/secrets/sandbox.key; made if missing)",
     )
-    p.add_argument("--spapi-rate", type=float, help="getPricing tokens per second")
-    p.add_argument("--spapi-burst", type=int, help="getPricing bucket size")
+    p.add_argument("--spapi-rate", type=float, help=f"{config.DEFAULT_OPERATION} tokens per second")
+    p.add_argument("--spapi-burst", type=int, help=f"{config.DEFAULT_OPERATION} bucket size")
     p.add_argument(
         "--op-limit",
         action="append",
@@ -119,7 +119,7 @@ def settings_from(args: argparse.Namespace) -> config.SandboxSettings:
     op_limits: dict[str, dict[str, Any]] = {}
     for text in args.op_limit:
         op, rate, burst = _op_limit(text)
-        if op == "getPricing":
+        if op == config.DEFAULT_OPERATION:
             overrides.update(spapi_rate=rate, spapi_burst=burst)
         else:
             op_limits[op] = {"rate": rate, "burst": burst}

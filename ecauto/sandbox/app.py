@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from ecauto.config import Limit, SandboxSettings
+from ecauto.config import DEFAULT_OPERATION, Limit, SandboxSettings
 from ecauto.logsetup import fields
 from ecauto.sandbox.base_shop import BaseShop
 from ecauto.sandbox.chatwork import Chatwork
@@ -77,7 +77,12 @@ class Sandbox:
         self.clock = clock or SystemClock()
         now, mono = self.clock.time(), self.clock.monotonic()
         s = settings
-        limits = {**s.op_limits, "getPricing": Limit(s.spapi_rate, s.spapi_burst)}
+        # An operation the settings leave out keeps Amazon's documented limit.
+        limits = {
+            **SandboxSettings().op_limits,
+            **s.op_limits,
+            DEFAULT_OPERATION: Limit(s.spapi_rate, s.spapi_burst),
+        }
         self.spapi = SpApi(limits, s.seed, s.market_period_s, s.lwa_expires_in, mono)
         self.base = BaseShop(
             s.base_hourly_cap,
@@ -103,6 +108,12 @@ class Sandbox:
         yahoo = "/ShoppingWebService/V1"
         table: list[tuple[str, str, str | None, Callable[[Request], Reply]]] = [
             ("GET", "/products/pricing/v0/price", "spapi.getPricing", self.spapi.get_pricing),
+            (
+                "GET",
+                "/products/pricing/v0/competitivePrice",
+                "spapi.getCompetitivePricing",
+                self.spapi.competitive_pricing,
+            ),
             (
                 "POST",
                 "/batches/products/pricing/v0/itemOffers",

@@ -4,7 +4,9 @@ Every figure is a hash of (seed, ASIN, ...) so two sandboxes with one seed quote
 a restarted sandbox goes on where it was, and no catalogue has to be loaded: any ASIN exists.
 Time is cut into epochs of `period_s` seconds; in each epoch about `CHANGE_SHARE` of ASINs move to
 a new price level a few percent from their base price, and about `OUT_OF_STOCK_SHARE` are out of
-stock (in spells of a few epochs, as real stock-outs last a while).
+stock (in spells of a few epochs, as real stock-outs last a while). About `NO_MARKET_SHARE` of
+ASINs have no offer at all, ever: products the shop sources elsewhere, which Amazon answers with
+no price (the sync's "no market offer" path).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ PRICE_MIN = 500
 PRICE_MAX = 50_000
 CHANGE_SHARE = 0.10
 OUT_OF_STOCK_SHARE = 0.03
+NO_MARKET_SHARE = 0.02
 DRIFT = 0.05  # price levels stay within +-5 % of the base price
 STOCK_SPELL_EPOCHS = 6
 MAX_OFFERS = 3
@@ -63,6 +66,11 @@ def price_at(seed: int, asin: str, epoch: int) -> int:
     return _clamp(round(base_price(seed, asin) * level))
 
 
+def has_market(seed: int, asin: str) -> bool:
+    """False for the ASINs nobody offers on Amazon at any time."""
+    return _unit(seed, asin, "market") >= NO_MARKET_SHARE
+
+
 def in_stock_at(seed: int, asin: str, epoch: int) -> bool:
     # Each ASIN's spells start at its own phase, so stock does not flip for all ASINs at once.
     phase = int(_unit(seed, asin, "phase") * STOCK_SPELL_EPOCHS)
@@ -80,7 +88,7 @@ def quote(seed: int, asin: str, now: float, period_s: float) -> Quote:
 @functools.lru_cache(maxsize=1 << 16)
 def _quote_at(seed: int, asin: str, epoch: int) -> Quote:
     price = price_at(seed, asin, epoch)
-    stocked = in_stock_at(seed, asin, epoch)
+    stocked = has_market(seed, asin) and in_stock_at(seed, asin, epoch)
     offers: tuple[int, ...] = ()
     if stocked:
         # Competitors ask a little more than the buy box; how many there are is per ASIN.
