@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import io
 import logging
-import logging.handlers
 import os
 import sys
 import time
@@ -38,37 +36,6 @@ class _Formatter(logging.Formatter):
         return redact.scrub(super().format(record), multiline=True)
 
 
-class OwnLog(logging.handlers.RotatingFileHandler):
-    """The daemon's own log file, rotated by the daemon itself: one writer per file.
-
-    fds 1 and 2 always point at the current file (`early.point_stdio_at`), so a traceback the
-    interpreter prints, or a line `redact.complain` writes, lands beside the events and moves
-    with them at each rotation. On Windows they point at the null device during the renames,
-    since it cannot rename a file that any handle holds open; on POSIX a line written meanwhile
-    goes to the file just renamed, not nowhere."""
-
-    closed_during_renames = os.name == "nt"
-
-    def _open(self) -> io.TextIOWrapper:
-        fd = early.open_log(self.baseFilename)
-        stream = open(fd, "a", encoding=self.encoding, errors=self.errors)  # noqa: SIM115
-        early.point_stdio_at(stream.fileno())
-        return stream
-
-    def doRollover(self) -> None:  # noqa: N802 - logging's name
-        if self.closed_during_renames:
-            null = os.open(os.devnull, os.O_WRONLY)
-            try:
-                early.point_stdio_at(null)
-            finally:
-                os.close(null)
-        try:
-            super().doRollover()
-        finally:
-            if self.stream is None:  # a rename refused (a reader holds it on Windows): go on
-                self.stream = self._open()
-
-
 def configure(name: str, level: str | None = None) -> None:
     """Send the root logger to stderr, one line per event, tagged with the daemon name and pid;
     under Circus (`$ECAUTO_LOG_FILE`, see ecauto.daemon.early) to that file, rotated here.
@@ -96,6 +63,8 @@ def _handler(env: Mapping[str, str]) -> logging.Handler:
     path = env.get(early.LOG_FILE_ENV)
     if not path:
         return logging.StreamHandler(sys.stderr)
+    from ecauto.ownlog import OwnLog  # logging.handlers: a daemon's, not a report's
+
     try:
         return OwnLog(
             path,

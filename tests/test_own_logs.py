@@ -84,8 +84,8 @@ ROTATING = textwrap.dedent(
     from ecauto.daemon import early
     early.log_to_file()
     import logging, sys
-    from ecauto import logsetup
-    logsetup.OwnLog.closed_during_renames = sys.argv[1] == "windows"
+    from ecauto import logsetup, ownlog
+    ownlog.OwnLog.closed_during_renames = sys.argv[1] == "windows"
     logsetup.configure("rot")
     for i in range(300):
         logging.getLogger("t").info("line %03d %s", i, "x" * 40)
