@@ -15,6 +15,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 import psutil
 
@@ -27,13 +29,15 @@ from ecauto.records import one_line
 
 from .collect import Collector
 from .events import EventLog
-from .execute import Executor, Notifier, Outcome, Processes
 from .findings import Assessment, Finding
 from .incidents import incidents
 from .notices import Notice
 from .policy import SelfView, assess, self_view, watchdog_self
 from .snapshot import Snapshot
 from .state import Incident, State, StateFile
+
+if TYPE_CHECKING:
+    from .execute import Executor, Notifier, Outcome
 
 log = logging.getLogger(__name__)
 
@@ -116,15 +120,6 @@ class Watchdog:
         )
         self.state_file = StateFile(home.watchdog / "state.json")
         self.events = EventLog(home.watchdog / "events.jsonl")
-        self.executor = Executor(
-            home,
-            self.control,
-            self.events,
-            notifier,
-            self.settings.term_timeout_s,
-            Processes(launchers=self.collector.launchers),
-            clock=clock,
-        )
         self.clock = clock
         # Incidents opened by passes that failed (their state could not be saved) and the
         # notices not yet queued: carried in memory into the next pass that works.
@@ -134,6 +129,21 @@ class Watchdog:
         # daemon's heartbeat) is kept going, so a long wait is not taken for a hung watchdog.
         self.stopping: Callable[[], bool] = lambda: False
         self.tick: Callable[[], None] = lambda: None
+
+    @cached_property
+    def executor(self) -> Executor:
+        """Made at its first use: a `watchdog report` only looks, and never imports it."""
+        from .execute import Executor, Processes
+
+        return Executor(
+            self.home,
+            self.control,
+            self.events,
+            self.notifier,
+            self.settings.term_timeout_s,
+            Processes(launchers=self.collector.launchers),
+            clock=self.clock,
+        )
 
     def look(self, me: SelfView | None = None) -> PassResult:
         """Snapshot and judgement only: nothing is signalled, written or sent.
