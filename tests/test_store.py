@@ -112,5 +112,24 @@ def test_prices_move_timestamps_only_when_they_change(store: Store) -> None:
     ).fetchone()
     assert tuple(row) == (1500, 100.0, 0, 200.0, 200.0)
     assert [p.asin for p in store.prices_to_push()] == [asin]
-    store.mark_pushed(asin, 1500, now=time.time())
+    store.mark_pushed(asin, 1500, 0, now=time.time())
     assert store.prices_to_push() == []
+
+
+def test_a_product_nobody_offers_is_pushed_as_stock_0_and_back(store: Store) -> None:
+    asin = store.all_asins()[0]
+    store.db.execute("UPDATE products SET base_item_id = 'b1' WHERE asin = ?", (asin,))
+    store.apply_prices([PriceUpdate(asin, 1500, 1)], now=100.0)
+    [p] = store.prices_to_push()
+    assert (p.price, p.stock) == (1500, 1)
+    store.mark_pushed(asin, p.price, p.stock, now=101.0)
+    assert store.prices_to_push() == []
+    # no market offer: the price stays, the stock goes to 0, and BASE must be told so
+    store.apply_prices([PriceUpdate(asin, None, 0)], now=200.0)
+    [p] = store.prices_to_push()
+    assert (p.price, p.stock) == (1500, 0)
+    store.mark_pushed(asin, p.price, p.stock, now=201.0)
+    assert store.prices_to_push() == []
+    # the offer is back at the same price: in stock again on BASE
+    store.apply_prices([PriceUpdate(asin, 1500, 1)], now=300.0)
+    assert [(p.price, p.stock) for p in store.prices_to_push()] == [(1500, 1)]
