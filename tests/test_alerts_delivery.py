@@ -208,11 +208,9 @@ def test_an_injected_429_is_honoured(tmp_path: Path, sandbox: Sandbox, clock: Cl
     assert alerter.deliver().sent == 1 and sandbox.requests_made() == 2
 
 
-def test_chatworks_headers_hold_the_alerter_before_a_429(
-    tmp_path: Path, sandbox: Sandbox, clock: Clock
-) -> None:
-    # Given another tool on the same token spent 299 of its 300 requests a moment ago
-    for i in range(299):
+def another_tool_posts(sandbox: Sandbox, n: int) -> None:
+    """`n` messages on the alerter's token, as another tool using it would send them."""
+    for i in range(n):
         r = requests.post(
             f"{sandbox.url}/v2/rooms/{i % 7}/messages",
             data={"body": f"other {i}"},
@@ -220,6 +218,13 @@ def test_chatworks_headers_hold_the_alerter_before_a_429(
             timeout=5,
         )
         assert r.status_code == 200
+
+
+def test_chatworks_headers_hold_the_alerter_before_a_429(
+    tmp_path: Path, sandbox: Sandbox, clock: Clock
+) -> None:
+    # Given another tool on the same token spent 299 of its 300 requests a moment ago
+    another_tool_posts(sandbox, 299)
     # (no coalescing: the alerter's clock must stay with the sandbox's for the reset to mean it)
     alerter = make(tmp_path / "outbox", sandbox.url, clock, coalesce_s=0.0)
     alerter.submit([incident("hung/upload-base", clock)])
@@ -238,14 +243,7 @@ def test_a_429_from_chatwork_is_not_tried_again_before_its_reset(
     tmp_path: Path, sandbox: Sandbox, clock: Clock
 ) -> None:
     # Given another tool on the same token spent all its 300 requests a moment ago
-    for i in range(300):
-        r = requests.post(
-            f"{sandbox.url}/v2/rooms/7/messages",
-            data={"body": f"other {i}"},
-            headers={"X-ChatWorkToken": TOKEN},
-            timeout=5,
-        )
-        assert r.status_code == 200
+    another_tool_posts(sandbox, 300)
     alerter = make(tmp_path / "outbox", sandbox.url, clock, coalesce_s=0.0)
     alerter.submit([incident("hung/upload-base", clock)])
     refused = alerter.deliver()
