@@ -15,7 +15,7 @@ from ecauto.credentials import require_env
 from ecauto.home import Home
 from ecauto.quota import QuotaStore, TokenGate, WindowGate
 from ecauto.quota.gates import Wait
-from ecauto.quota.rules import Window
+from ecauto.quota.rules import Window, kept_calls
 from ecauto.sandbox.key import key_path
 
 # Environment variables of the live credentials (README: "Credentials").
@@ -62,7 +62,8 @@ class Apis:
         gates = {op: self.spapi_gate(op) for op in s.limits}
         return SpApiClient(self.cfg.spapi_url(), s.marketplace_id, tokens, s.timeout_s, gates)
 
-    def base(self, timeout_s: float | None = None) -> BaseClient:
+    def base(self, timeout_s: float | None = None, listing: bool = False) -> BaseClient:
+        """The sync's price pushes (listing=False) may not take `listing_share` of the quota."""
         b = self.cfg.base
         tokens = OAuthTokens(
             "base",
@@ -76,16 +77,20 @@ class Apis:
         gate = WindowGate(
             self.quota,
             "base/shop",
-            [Window("hour", 3600, b.hourly_limit), Window("day", 86400, b.daily_limit)],
+            [
+                Window("hour", 3600, b.hourly_limit, kept_calls(b.hourly_limit, b.listing_share)),
+                Window("day", 86400, b.daily_limit, kept_calls(b.daily_limit, b.listing_share)),
+            ],
             self.wait,
             label="BASE",
+            privileged=listing,
         )
         return BaseClient(self.cfg.base_url(), tokens, timeout_s or b.timeout_s, gate)
 
     def listing(self, platform: str) -> BaseClient | EbayClient | YahooClient:
         s = self.cfg.upload[platform]
         if platform == "base":
-            return self.base(s.timeout_s)
+            return self.base(s.timeout_s, listing=True)
         gate = WindowGate(
             self.quota,
             f"{platform}/listing",

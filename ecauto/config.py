@@ -162,6 +162,10 @@ class BaseApiSettings:
     token_url: str = ""
     hourly_limit: int = field(default=5000, metadata=CAP)
     daily_limit: int = field(default=100000, metadata=CAP)
+    # Of each hour and day, the share price pushes may not take: kept for listings (items/add
+    # and its lookups), so a first sync's 5,000 edits cannot leave upload-base a whole hour idle.
+    # Listings may still use the pushes' part when it is free. 0 keeps nothing, at most 0.9.
+    listing_share: float = field(default=0.2, metadata=between(0, 0.9))
     timeout_s: float = field(default=15.0, metadata=TIMEOUT)
 
 

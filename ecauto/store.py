@@ -94,6 +94,15 @@ _MIGRATIONS: list[str] = [
     );
     CREATE INDEX sync_batches_todo ON sync_batches (run_id, state, idx);
     """,
+    # 3: the stock BASE was last told, so a product nobody offers on Amazon any more (stock 0,
+    # price kept) is pushed as stock 0 and cannot be sold on BASE. Items pushed before this
+    # were told their price with the stock of that time: those in stock are taken as told,
+    # those out of stock are pushed once more (NULL) to be sure BASE has them at 0.
+    """
+    ALTER TABLE products ADD COLUMN base_stock INTEGER;
+    UPDATE products SET base_stock = stock
+        WHERE base_price IS NOT NULL AND stock IS NOT NULL AND stock > 0;
+    """,
 ]
 
 
@@ -335,18 +344,23 @@ class Store:
         return changed
 
     def prices_to_push(self) -> list[PricePush]:
-        """Products whose Amazon-derived price differs from what BASE was last told."""
+        """Products whose price or stock differs from what BASE was last told: a new price, and
+        a product nobody offers on Amazon any more (stock 0, its price kept) so BASE stops
+        selling it, and again when an offer comes back (stock 1)."""
         rows = self.db.execute(
-            "SELECT asin, base_item_id, price, stock FROM products WHERE base_item_id IS NOT NULL"
-            " AND price IS NOT NULL AND (base_price IS NULL OR base_price != price) ORDER BY asin"
+            "SELECT asin, base_item_id, price, COALESCE(stock, 0) FROM products"
+            " WHERE base_item_id IS NOT NULL AND price IS NOT NULL"
+            " AND (base_price IS NULL OR base_price != price"
+            " OR base_stock IS NULL OR base_stock != COALESCE(stock, 0)) ORDER BY asin"
         ).fetchall()
-        return [PricePush(r[0], r[1], r[2], r[3] or 0) for r in rows]
+        return [PricePush(r[0], r[1], r[2], r[3]) for r in rows]
 
-    def mark_pushed(self, asin: str, price: int, now: float) -> None:
+    def mark_pushed(self, asin: str, price: int, stock: int, now: float) -> None:
         with self.tx() as db:
             db.execute(
-                "UPDATE products SET base_price = ?, base_pushed_at = ? WHERE asin = ?",
-                (price, now, asin),
+                "UPDATE products SET base_price = ?, base_stock = ?, base_pushed_at = ?"
+                " WHERE asin = ?",
+                (price, stock, now, asin),
             )
 
     # --- sync runs ---------------------------------------------------------------------------

@@ -208,27 +208,50 @@ def test_an_injected_429_is_honoured(tmp_path: Path, sandbox: Sandbox, clock: Cl
     assert alerter.deliver().sent == 1 and sandbox.requests_made() == 2
 
 
-def test_the_sandboxs_own_room_limit_and_its_reset_hint(
-    tmp_path: Path, sandbox: Sandbox, clock: Clock
-) -> None:
-    # Given another tool on the same token filled the room's window a moment ago
-    for i in range(10):
+def another_tool_posts(sandbox: Sandbox, n: int) -> None:
+    """`n` messages on the alerter's token, as another tool using it would send them."""
+    for i in range(n):
         r = requests.post(
-            f"{sandbox.url}/v2/rooms/7/messages",
+            f"{sandbox.url}/v2/rooms/{i % 7}/messages",
             data={"body": f"other {i}"},
             headers={"X-ChatWorkToken": TOKEN},
             timeout=5,
         )
         assert r.status_code == 200
-    # (no coalescing: the alerter's clock must stay with the sandbox's for the hint to mean it)
+
+
+def test_chatworks_headers_hold_the_alerter_before_a_429(
+    tmp_path: Path, sandbox: Sandbox, clock: Clock
+) -> None:
+    # Given another tool on the same token spent 299 of its 300 requests a moment ago
+    another_tool_posts(sandbox, 299)
+    # (no coalescing: the alerter's clock must stay with the sandbox's for the reset to mean it)
+    alerter = make(tmp_path / "outbox", sandbox.url, clock, coalesce_s=0.0)
+    alerter.submit([incident("hung/upload-base", clock)])
+    assert alerter.deliver().sent == 1  # the last request: x-ratelimit-remaining 0
+    # When there is one more alert
+    alerter.submit([incident("hung/sync-inventory", clock)])
+    held = alerter.deliver()
+    # Then it waits for the reset Chatwork announced instead of earning a 429
+    assert held.sent == 0 and "no requests left for this token" in held.last_error
+    clock.advance(5)
+    assert "next try in" in alerter.deliver().last_error
+    assert sandbox.requests_made() == 300 and alerter.pending() == 1
+
+
+def test_a_429_from_chatwork_is_not_tried_again_before_its_reset(
+    tmp_path: Path, sandbox: Sandbox, clock: Clock
+) -> None:
+    # Given another tool on the same token spent all its 300 requests a moment ago
+    another_tool_posts(sandbox, 300)
     alerter = make(tmp_path / "outbox", sandbox.url, clock, coalesce_s=0.0)
     alerter.submit([incident("hung/upload-base", clock)])
     refused = alerter.deliver()
-    # Then ours is refused, and not tried again before the reset Chatwork announced (~10 s).
+    # Then ours is refused, and not tried again before the reset Chatwork announced (~5 min).
     assert "HTTP 429" in refused.last_error and alerter.pending() == 1
     clock.advance(5)
     assert "next try in" in alerter.deliver().last_error
-    assert sandbox.requests_made() == 11
+    assert sandbox.requests_made() == 301
 
 
 class _Refusing(BaseHTTPRequestHandler):

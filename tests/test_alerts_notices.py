@@ -82,8 +82,6 @@ def test_a_typo_in_the_caller_fails_where_it_is_made() -> None:
 def test_alert_state_round_trip_and_garbage() -> None:
     state = AlertState(
         recent=(("hung/x", "incident", 5.0),),
-        room="7",
-        room_sends=(1.0, 2.0),
         token_requests=(1.0,),
         hold_until=9.5,
         hold_reason="HTTP 429",
@@ -93,7 +91,7 @@ def test_alert_state_round_trip_and_garbage() -> None:
     for bad in (
         {"schema": 1},
         dict(state.to_json(), recent=[["a", "b"]]),
-        dict(state.to_json(), room_sends=["x"]),
+        dict(state.to_json(), token_requests=["x"]),
         dict(state.to_json(), failures="2"),
         dict(state.to_json(), recent=[[1, "incident", 2.0]]),
     ):

@@ -114,18 +114,18 @@ def test_a_full_outbox_drops_the_oldest_with_a_warning(
 def test_chatworks_limits_are_remembered_across_a_restart(
     tmp_path: Path, sandbox: Sandbox, clock: Clock
 ) -> None:
-    # Given ten messages sent to the room just now (each its own: no coalescing)
+    # Given the token's 300 requests of 5 minutes sent just now (each its own: no coalescing)
     alerter = make(tmp_path / "outbox", sandbox.url, clock, coalesce_s=0.0)
-    for i in range(10):
+    for i in range(300):
         alerter.submit([incident(f"hung/d{i}", clock)])
-    assert alerter.deliver(budget_s=10).sent == 10
-    # When the watchdog restarts and has an eleventh
+    assert alerter.deliver(budget_s=30).sent == 300
+    # When the watchdog restarts and has one more
     restarted = make(tmp_path / "outbox", sandbox.url, clock, coalesce_s=0.0)
-    restarted.submit([incident("hung/d10", clock)])
+    restarted.submit([incident("hung/d300", clock)])
     d = restarted.deliver()
-    # Then it waits for the room's window instead of earning a 429
-    assert d.sent == 0 and "10 messages per 10 s per room" in d.last_error
-    assert sandbox.requests_made() == 10
+    # Then it waits for the token's window instead of earning a 429
+    assert d.sent == 0 and "Chatwork" in d.last_error and "next try in" in d.last_error
+    assert sandbox.requests_made() == 300
     assert restarted.pending() == 1
 
 

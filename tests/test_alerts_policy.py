@@ -211,25 +211,46 @@ def test_window_wait(
     assert policy.window_wait_s(stamps, limit, window, now) == pytest.approx(wait)
 
 
-def test_ten_messages_per_room_then_wait_and_a_new_room_counts_afresh() -> None:
+def test_a_room_has_no_limit_of_its_own() -> None:
+    # Chatwork documents none (only the token's 300 per 5 minutes): eleven at once all go.
     state = AlertState()
-    for i in range(10):
-        assert policy.send_wait(state, "7", T0 + i * 0.1)[0] == 0
-        state = policy.record_request(state, "7", T0 + i * 0.1)
-    wait, why = policy.send_wait(state, "7", T0 + 1)
-    # 10 s window plus the margin for our stamp being earlier than Chatwork's.
-    assert wait == pytest.approx(10.0) and "10 messages per 10 s" in why
-    assert policy.send_wait(state, "7", T0 + 11.0)[0] == 0
-    assert policy.send_wait(state, "8", T0 + 1)[0] == 0
+    for i in range(11):
+        assert policy.send_wait(state, T0 + i * 0.1)[0] == 0
+        state = policy.record_request(state, T0 + i * 0.1)
 
 
 def test_three_hundred_requests_per_token_in_five_minutes() -> None:
     state = AlertState()
     for i in range(300):
-        state = policy.record_request(state, str(i % 40), T0 + i * 0.5)
-    wait, why = policy.send_wait(state, "999", T0 + 150)
+        state = policy.record_request(state, T0 + i * 0.5)
+    wait, why = policy.send_wait(state, T0 + 150)
+    # 5 minutes plus the margin for our stamp being earlier than Chatwork's.
     assert wait == pytest.approx(151.0) and "300 requests per 5 min" in why
-    assert policy.send_wait(state, "999", T0 + 301.0)[0] == 0
+    assert policy.send_wait(state, T0 + 301.0)[0] == 0
+
+
+@pytest.mark.parametrize(
+    ("headers", "hold"),
+    [
+        ({"X-RateLimit-Remaining": "0", "X-RateLimit-Reset": str(int(T0) + 42)}, 42.0),
+        ({"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(T0))}, 1.0),  # at least 1 s
+        ({"x-ratelimit-remaining": "5", "x-ratelimit-reset": str(int(T0) + 42)}, 0.0),
+        ({"x-ratelimit-remaining": "0"}, 0.0),  # no reset: our own window decides
+        ({"x-ratelimit-remaining": "0", "x-ratelimit-reset": "soon"}, 0.0),
+        ({}, 0.0),
+    ],
+)
+def test_an_answer_with_no_requests_left_holds_until_its_reset(
+    headers: dict[str, str], hold: float
+) -> None:
+    # Other users of the same token count too: Chatwork's headers know, our window does not.
+    outcome = classify(200, headers, "", T0)
+    assert outcome.sent
+    state = policy.after(AlertState(failures=2), outcome, T0)
+    wait, why = policy.send_wait(state, T0)
+    assert wait == pytest.approx(hold) and state.failures == 0
+    if hold:
+        assert "no requests left for this token" in why
 
 
 @pytest.mark.parametrize(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from ecauto.quota import rules
+from ecauto.quota import QuotaStore, Stopped, WindowGate, rules
 from ecauto.quota.rules import BucketState, Window
 
 
@@ -99,3 +101,77 @@ def test_windows_count_per_clock_hour_and_day() -> None:
     assert w == pytest.approx(86400 - 3700)  # the day is spent
     used = rules.window_spend({}, ws[0], 7300.0)
     assert rules.window_take(used, ws, 7300.0)[1] == pytest.approx(3500.0)
+
+
+# (calls already taken this hour by anyone, who asks) -> whether it goes now
+@pytest.mark.parametrize(
+    "taken, privileged, goes",
+    [
+        (0, False, True),
+        (7, False, True),  # the pushes' last call of the hour: 8 of 10
+        (8, False, False),  # the 2 kept calls are not the pushes'
+        (8, True, True),  # ... they are the listings'
+        (9, True, True),
+        (10, True, False),  # the whole hour is spent for everyone
+        (3, True, True),  # listings may use the pushes' part too
+    ],
+)
+def test_a_share_of_the_hour_is_kept_for_listings(taken: int, privileged: bool, goes: bool) -> None:
+    clock = 7200.0 + 600  # 02:10 UTC, a hand clock
+    ws = [Window("hour", 3600, 10, kept=2), Window("day", 86400, 1000, kept=200)]
+    used = {"hour": [2, taken], "day": [0, taken]}
+    new, wait = rules.window_take(used, ws, clock, privileged)
+    if goes:
+        assert wait == 0 and new["hour"] == [2, taken + 1] and new["day"] == [0, taken + 1]
+    else:
+        assert new == used and wait == pytest.approx(3000.0)  # until 03:00
+        assert rules.window_blocked(used, ws, clock, privileged) == (pytest.approx(3000.0), "hour")
+    # the next hour every side starts afresh
+    assert rules.window_take(used, ws, 3 * 3600.0, privileged)[1] == 0
+
+
+def test_the_day_keeps_its_share_too() -> None:
+    ws = [Window("hour", 3600, 10, kept=2), Window("day", 1000, 100, kept=20)]
+    used = {"hour": [0, 0], "day": [0, 80]}
+    assert rules.window_blocked(used, ws, 10.0, privileged=False) == (pytest.approx(990.0), "day")
+    assert rules.window_take(used, ws, 10.0, privileged=True)[1] == 0
+
+
+@pytest.mark.parametrize(
+    "limit, share, kept",
+    [
+        (5000, 0.2, 1000),
+        (100000, 0.2, 20000),
+        (5000, 0.0, 0),
+        (3, 0.2, 1),
+        (1, 0.5, 0),
+        (10, 0.9, 9),
+    ],
+)
+def test_kept_calls(limit: int, share: float, kept: int) -> None:
+    assert rules.kept_calls(limit, share) == kept
+
+
+def test_the_gate_says_who_waits_for_bases_hour(tmp_path: Path) -> None:
+    store = QuotaStore(tmp_path / "quota.db")
+    clock = lambda: 14 * 3600.0 + 1800  # 14:30 UTC  # noqa: E731
+    ws = [Window("hour", 3600, 3, kept=1), Window("day", 86400, 100, kept=20)]
+    said: list[str] = []
+
+    def wait(seconds: float, why: str) -> bool:
+        said.append(why)
+        return False  # stop at the first wait: the call is not made
+
+    pushes = WindowGate(store, "base/shop", ws, wait, clock, "BASE", privileged=False)
+    listings = WindowGate(store, "base/shop", ws, wait, clock, "BASE", privileged=True)
+    pushes.acquire()
+    pushes.acquire()
+    with pytest.raises(Stopped):
+        pushes.acquire()
+    assert said == ["waiting for BASE's hourly quota until 15:00 UTC (1 of 3 kept for listings)"]
+    listings.acquire()  # the kept call is the listings'
+    with pytest.raises(Stopped):
+        listings.acquire()
+    assert said[-1] == "waiting for BASE's hourly quota until 15:00 UTC"
+    assert listings.used() == {"hour": 3, "day": 3}
+    store.close()

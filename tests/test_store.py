@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
 import time
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from ecauto.config import PLATFORMS
-from ecauto.store import PriceUpdate, Store
+from ecauto.store import _MIGRATIONS, PriceUpdate, Store
 
 OPENER = """
 import sys, time
@@ -112,5 +113,49 @@ def test_prices_move_timestamps_only_when_they_change(store: Store) -> None:
     ).fetchone()
     assert tuple(row) == (1500, 100.0, 0, 200.0, 200.0)
     assert [p.asin for p in store.prices_to_push()] == [asin]
-    store.mark_pushed(asin, 1500, now=time.time())
+    store.mark_pushed(asin, 1500, 0, now=time.time())
     assert store.prices_to_push() == []
+
+
+def test_a_product_nobody_offers_is_pushed_as_stock_0_and_back(store: Store) -> None:
+    asin = store.all_asins()[0]
+    store.db.execute("UPDATE products SET base_item_id = 'b1' WHERE asin = ?", (asin,))
+    store.apply_prices([PriceUpdate(asin, 1500, 1)], now=100.0)
+    [p] = store.prices_to_push()
+    assert (p.price, p.stock) == (1500, 1)
+    store.mark_pushed(asin, p.price, p.stock, now=101.0)
+    assert store.prices_to_push() == []
+    # no market offer: the price stays, the stock goes to 0, and BASE must be told so
+    store.apply_prices([PriceUpdate(asin, None, 0)], now=200.0)
+    [p] = store.prices_to_push()
+    assert (p.price, p.stock) == (1500, 0)
+    store.mark_pushed(asin, p.price, p.stock, now=201.0)
+    assert store.prices_to_push() == []
+    # the offer is back at the same price: in stock again on BASE
+    store.apply_prices([PriceUpdate(asin, 1500, 1)], now=300.0)
+    assert [(p.price, p.stock) for p in store.prices_to_push()] == [(1500, 1)]
+
+
+def test_an_older_store_learns_what_stock_base_was_told(tmp_path: Path) -> None:
+    # Given a store of schema 2 (before base_stock) with three products pushed to BASE
+    path = tmp_path / "ecauto.db"
+    db = sqlite3.connect(path)
+    for migration in _MIGRATIONS[:2]:
+        db.executescript(migration)
+    db.execute("PRAGMA user_version = 2")
+    db.executemany(
+        "INSERT INTO products (asin, sku, price, stock, base_item_id, base_price)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            ("A1", "S1", 1500, 1, "b1", 1500),  # in stock, told: taken as told
+            ("A2", "S2", 1500, 0, "b2", 1500),  # out of stock: told once more, to be sure
+            ("A3", "S3", 1500, 1, "b3", None),  # never pushed
+        ],
+    )
+    db.commit()
+    db.close()
+    # When this ecauto opens it
+    store = Store(path)
+    # Then only what BASE may not know yet is pushed: nothing is pushed twice for nothing
+    assert [(p.asin, p.stock) for p in store.prices_to_push()] == [("A2", 0), ("A3", 1)]
+    store.close()

@@ -291,6 +291,10 @@ def render(r: Report) -> str:
         out.append(
             "  ".join(c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)) + "  " + row[-1]
         )
+    # What each daemon says it is doing (its heartbeat's detail), e.g. which quota it waits for.
+    for d in r.daemons:
+        if d.detail:
+            out.append(f"  {d.name}: {d.detail[:160]}")
     out.append(
         f"(restarts: by the watchdog or circusd in the last {_dur(r.window_s)}; died: exited "
         "on their own, requested: stopped or restarted on request, per circusd's journal)"

@@ -1,4 +1,4 @@
-"""sync-inventory: re-read every product's Amazon price and stock, then push changed prices to BASE.
+"""sync-inventory: re-read every product's Amazon price and stock, then push what changed to BASE.
 
 The price is the market's (`spapi.operation`: getCompetitivePricing's New Buy Box by default, or
 getItemOffersBatch), never getPricing's, which answers only the seller's own offers.
@@ -182,7 +182,7 @@ class SyncDaemon(BusinessDaemon):
         todo = store.prices_to_push()
         pushed = 0
         for i, p in enumerate(todo):
-            self.progress(i, len(todo), f"BASE price {i + 1} of {len(todo)}")
+            self.progress(i, len(todo), f"BASE price and stock {i + 1} of {len(todo)}")
             while not self.stopping:
                 try:
                     self.base.edit_item(p.base_item_id, p.price, p.stock)
@@ -194,7 +194,7 @@ class SyncDaemon(BusinessDaemon):
                     self.record_error(str(e))
                     self.log.warning("price push failed %s", fields(asin=p.asin, error=e))
                     break
-                store.mark_pushed(p.asin, p.price, time.time())
+                store.mark_pushed(p.asin, p.price, p.stock, time.time())
                 pushed += 1
                 break
             if self.stopping:
@@ -205,7 +205,8 @@ class SyncDaemon(BusinessDaemon):
 
 def parser() -> argparse.ArgumentParser:
     return common_parser(
-        "ecauto.daemons.sync", "Re-read Amazon prices and stock; push changed prices to BASE."
+        "ecauto.daemons.sync",
+        "Re-read Amazon prices and stock; push changed prices and stock to BASE.",
     )
 
 

@@ -102,7 +102,10 @@ class TokenGate:
 
 
 class WindowGate:
-    """Fixed windows (BASE's clock hour and UTC day, marketplaces' daily caps), shared."""
+    """Fixed windows (BASE's clock hour and UTC day, marketplaces' daily caps), shared.
+
+    An unprivileged gate (BASE's price pushes) leaves each window's `kept` calls to the
+    privileged ones (listings) drawing on the same key."""
 
     def __init__(
         self,
@@ -112,26 +115,39 @@ class WindowGate:
         wait: Wait,
         clock: Callable[[], float] = time.time,
         label: str = "",
+        privileged: bool = True,
     ) -> None:
         self.store, self.key, self.windows, self.wait, self.clock = store, key, windows, wait, clock
         self.label = label or key
+        self.privileged = privileged
 
     def acquire(self) -> None:
         while True:
             now = self.clock()
 
-            def take(d: dict, now: float = now) -> tuple[dict, float]:
+            def take(d: dict, now: float = now) -> tuple[dict, tuple[float, str | None]]:
                 used = {k: v for k, v in d.items() if isinstance(v, list) and len(v) == 2}
-                return rules.window_take(used, self.windows, now)
+                new, delay = rules.window_take(used, self.windows, now, self.privileged)
+                if delay <= 0:
+                    return new, (0.0, None)
+                return new, rules.window_blocked(used, self.windows, now, self.privileged)
 
-            delay = self.store.update(self.key, take)
+            delay, window = self.store.update(self.key, take)
             if delay <= 0:
                 return
-            until = time.strftime("%H:%M UTC", time.gmtime(now + delay))
-            if not self.wait(
-                min(delay, 60.0), f"{self.label} quota used up; waiting until {until}"
-            ):
+            if not self.wait(min(delay, 60.0), self.waiting(window or "", now + delay)):
                 raise Stopped(self.label)
+
+    def waiting(self, window: str, until: float) -> str:
+        """What the heartbeat says while this gate waits: whose quota, which window, how long."""
+        which = {"hour": "hourly", "day": "daily"}.get(window, window)
+        text = f"waiting for {self.label}'s {which} quota until " + time.strftime(
+            "%H:%M UTC", time.gmtime(until)
+        )
+        w = next((w for w in self.windows if w.name == window), None)
+        if not self.privileged and w is not None and w.kept:
+            text += f" ({w.kept} of {w.limit} kept for listings)"
+        return text
 
     def refused(self, window: str) -> None:
         """The server said `window` (e.g. "hour", "day") is used up."""

@@ -117,41 +117,66 @@ def refused(
 
 @dataclass(frozen=True)
 class Window:
-    """At most `limit` calls per fixed window of `seconds` (a clock hour: 3600; a UTC day: 86400)."""
+    """At most `limit` calls per fixed window of `seconds` (a clock hour: 3600; a UTC day: 86400).
+
+    `kept` of them only a privileged caller may take: BASE keeps a share of each hour and day
+    for listings (items/add), so a long price push cannot leave the uploader nothing."""
 
     name: str
     seconds: int
     limit: int
+    kept: int = 0
 
 
 def window_id(w: Window, now: float) -> int:
     return int(now // w.seconds)
 
 
+def _count(used: dict[str, list[int]], w: Window, now: float) -> int:
+    wid, n = used.get(w.name, [window_id(w, now), 0])
+    return n if wid == window_id(w, now) else 0
+
+
+def window_blocked(
+    used: dict[str, list[int]], windows: list[Window], now: float, privileged: bool = True
+) -> tuple[float, str | None]:
+    """How long until every window has room for one more call, and the window that waits
+    longest (None: room now). An unprivileged caller sees each window `kept` calls smaller."""
+    wait, name = 0.0, None
+    for w in windows:
+        if _count(used, w, now) >= w.limit - (0 if privileged else w.kept):
+            until = (window_id(w, now) + 1) * w.seconds - now
+            if until > wait:
+                wait, name = until, w.name
+    return wait, name
+
+
 def window_take(
     used: dict[str, list[int]],
     windows: list[Window],
     now: float,
+    privileged: bool = True,
 ) -> tuple[dict[str, list[int]], float]:
     """Count one call in every window, or say how long until all have room (nothing counted).
 
     `used` maps window name to [window id, calls]."""
-    wait = 0.0
-    for w in windows:
-        wid, n = used.get(w.name, [window_id(w, now), 0])
-        if wid != window_id(w, now):
-            n = 0
-        if n >= w.limit:
-            wait = max(wait, (window_id(w, now) + 1) * w.seconds - now)
+    wait, _ = window_blocked(used, windows, now, privileged)
     if wait > 0:
         return used, wait
     out = dict(used)
     for w in windows:
-        wid, n = used.get(w.name, [window_id(w, now), 0])
-        out[w.name] = [window_id(w, now), (n if wid == window_id(w, now) else 0) + 1]
+        out[w.name] = [window_id(w, now), _count(used, w, now) + 1]
     return out, 0.0
 
 
 def window_spend(used: dict[str, list[int]], w: Window, now: float) -> dict[str, list[int]]:
     """The server said this window is used up, whatever we counted."""
     return dict(used, **{w.name: [window_id(w, now), w.limit]})
+
+
+def kept_calls(limit: int, share: float) -> int:
+    """Of a window of `limit` calls, how many a share keeps: at least one when the share is not
+    0, so a tiny cap still leaves the privileged side a call; never the whole window."""
+    if share <= 0 or limit <= 1:
+        return 0
+    return min(limit - 1, max(1, round(limit * share)))

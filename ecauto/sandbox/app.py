@@ -277,6 +277,7 @@ class Sandbox:
         }
         snapshot = self.stats.snapshot(listings)
         snapshot["base_quota"] = self.base.quota_used(req.now)
+        snapshot["base_out_of_stock"] = self.base.out_of_stock()
         snapshot["spapi"] = self.spapi.served()
         snapshot["yahoo_items"] = self.yahoo.counts()
         snapshot["refreshes"] = {

@@ -233,6 +233,11 @@ class BaseShop:
         with self._lock:
             return {"hour": self._hour.used(now), "day": self._day.used(now)}
 
+    def out_of_stock(self) -> list[str]:
+        """The ids of the shop's items that cannot be bought (stock 0): what a test checks."""
+        with self._lock:
+            return sorted(str(i) for i, item in self._items.items() if not item.get("stock"))
+
 
 def _item(item_id: int, fields: dict[str, Any], now: float) -> dict[str, Any]:
     """An item as the shop keeps it: the fields BASE's item answers declare."""

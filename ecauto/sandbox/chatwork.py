@@ -1,8 +1,10 @@
 """Chatwork's message API, where alerts go: posts are kept in a JSON-lines journal.
 
-Chatwork documents two limits: 300 requests per 5 minutes per API token, and 10 messages per
-10 seconds per room. A request over the token limit is refused before anything else is looked at;
-one over the room limit has still counted as a request.
+Chatwork documents one limit: 300 requests per 5 minutes per API token, with every answer's
+x-ratelimit-limit, x-ratelimit-remaining and x-ratelimit-reset (the epoch second the window
+frees), and 429 over it (https://developer.chatwork.com/docs/endpoints, "利用制限"). A request
+over it is refused before anything else is looked at. No source was found for a per-room limit
+(once kept here as 10 messages per 10 s), so rooms are not limited.
 """
 
 from __future__ import annotations
@@ -19,7 +21,6 @@ from ecauto.sandbox.exchange import Reply, Request, json_reply
 from ecauto.sandbox.windows import SlidingWindow
 
 TOKEN_LIMIT, TOKEN_WINDOW_S = 300, 300.0
-ROOM_LIMIT, ROOM_WINDOW_S = 10, 10.0
 MAX_KEPT = 10_000  # messages served by /_sandbox/chatwork; the journal keeps them all
 
 
@@ -28,7 +29,6 @@ class Chatwork:
         self.journal = journal
         self._file: TextIO | None = None
         self._tokens: dict[str, SlidingWindow] = {}
-        self._rooms: dict[str, SlidingWindow] = {}
         self._messages: list[dict[str, Any]] = []
         self._next_id = 1_000_000_001
         self._lock = threading.Lock()
@@ -48,9 +48,6 @@ class Chatwork:
                 return json_reply(
                     400, {"errors": ["Parameter [body] is required"]}, _headers(window, req)
                 )
-            room_window = self._rooms.setdefault(room, SlidingWindow(ROOM_LIMIT, ROOM_WINDOW_S))
-            if not room_window.admit(req.mono):
-                return _limited(room_window, req)
             message_id = str(self._next_id)
             self._next_id += 1
             record = {
@@ -109,6 +106,6 @@ def _headers(window: SlidingWindow, req: Request) -> tuple[tuple[str, str], ...]
 
 
 def _limited(refused_by: SlidingWindow, req: Request) -> Reply:
-    # Headers of the window that refused, so a client that waits for its reset is let in.
+    # The window's headers, so a client that waits for its reset is let in.
     headers = _headers(refused_by, req)
     return json_reply(429, {"errors": ["Rate limit exceeded"]}, headers, throttled=True)

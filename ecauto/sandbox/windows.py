@@ -1,8 +1,8 @@
 """Counting limits other than the token bucket: sliding windows and calendar periods.
 
-Chatwork limits by sliding window (10 messages in any 10 s per room, 300 requests in any 5 min
-per token); BASE by calendar period (per UTC clock hour, per UTC day). Both take `now` from the
-caller and hold no lock: the API that owns them serialises access.
+Chatwork limits by sliding window (300 requests in any 5 min per token); BASE by calendar period
+(per UTC clock hour, per UTC day). Both take `now` from the caller and hold no lock: the API that
+owns them serialises access.
 """
 
 from __future__ import annotations

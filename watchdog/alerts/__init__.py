@@ -137,7 +137,6 @@ class Alerter:
                 return self._report(0, outcome.error)
             sent += outcome.sent
         error = ""
-        room = self.target.room_id
         # Read once: nothing else adds to the queue while we deliver (one thread calls both).
         queue = self._outbox.entries()
         while True:
@@ -145,7 +144,7 @@ class Alerter:
             group = policy.next_group(queue, now, self.settings.coalesce_s, flush)
             if group is None:
                 break
-            wait, why = policy.send_wait(self._state, room, now)
+            wait, why = policy.send_wait(self._state, now)
             if wait > 0:
                 error = f"next try in {math.ceil(wait)} s: {why}"
                 break
@@ -185,7 +184,7 @@ class Alerter:
         notices = [n for e in group for n in e.notices]
         body = compose(notices, self.host)
         # Counted before it leaves: a crash mid-request must not free a slot Chatwork has used.
-        self._state = policy.record_request(self._state, self.target.room_id, now)
+        self._state = policy.record_request(self._state, now)
         self._save()
         attempt = Attempt([e.seq for e in group], [n.key for n in notices], len(notices))
         return attempt.start(

@@ -8,6 +8,7 @@ which would show it twice if Chatwork was only slow.
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -52,10 +53,8 @@ class Attempt:
                 outcome = Outcome(None, f"Chatwork: {type(e).__name__}: {e}")
             # Whatever the text came from, it leaves here without the token, nor any other
             # secret a server might echo (the one redaction, ecauto.redact).
-            self._outcome = Outcome(
-                outcome.status,
-                redact.error_line(target.scrub(outcome.error), 300),
-                outcome.retry_after_s,
+            self._outcome = dataclasses.replace(
+                outcome, error=redact.error_line(target.scrub(outcome.error), 300)
             )
             self._done.set()
 

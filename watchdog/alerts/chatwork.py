@@ -147,11 +147,14 @@ def _connection_trouble(e: Exception) -> str:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What one post came to. `retry_after_s` is Chatwork's own hint, when it gave one."""
+    """What one post came to. `retry_after_s` is Chatwork's own hint, when it gave one;
+    `remaining` and `reset_in_s` are its x-ratelimit-remaining and -reset, when it sent them."""
 
     status: int | None  # None: no answer at all
     error: str = ""  # one line, "" when sent
     retry_after_s: float | None = None
+    remaining: int | None = None
+    reset_in_s: float | None = None
 
     @property
     def sent(self) -> bool:
@@ -173,9 +176,13 @@ def headers_for(target: ChatworkTarget) -> dict[str, str]:
 
 def classify(status: int, headers: Mapping[str, str], text: str, now: float) -> Outcome:
     """An HTTP answer from Chatwork as an Outcome (pure)."""
-    if 200 <= status < 300:
-        return Outcome(status)
     lower = {k.lower(): v for k, v in headers.items()}
+    if 200 <= status < 300:
+        return Outcome(
+            status,
+            remaining=_whole(lower.get("x-ratelimit-remaining", "")),
+            reset_in_s=_reset_in_s(lower, now),
+        )
     hint = retry_after_s(lower, now) if status in (429, 503) else None
     return Outcome(status, one_line(f"Chatwork: HTTP {status}: {_reason(status, text)}", 200), hint)
 
@@ -198,6 +205,10 @@ def retry_after_s(headers: Mapping[str, str], now: float) -> float | None:
                 wait = math.nan
         if math.isfinite(wait):
             return min(max(wait, 0.0), MAX_RETRY_AFTER_S)
+    return _reset_in_s(headers, now)
+
+
+def _reset_in_s(headers: Mapping[str, str], now: float) -> float | None:
     reset = headers.get("x-ratelimit-reset", "").strip()
     if reset:
         try:
@@ -208,6 +219,11 @@ def retry_after_s(headers: Mapping[str, str], now: float) -> float | None:
         if math.isfinite(wait) and 0 <= wait <= MAX_RETRY_AFTER_S:
             return wait
     return None
+
+
+def _whole(text: str) -> int | None:
+    text = text.strip()
+    return int(text) if text.isascii() and text.isdigit() else None
 
 
 _HINTS = {

@@ -19,11 +19,14 @@ from watchdog.alerts.outbox import Entry
 from watchdog.notices import Notice
 
 SCHEMA = 1
-# Chatwork's documented limits: 10 messages per 10 s per room, 300 requests per 5 min per token.
-ROOM_LIMIT, ROOM_WINDOW_S = 10, 10.0
+# Chatwork's documented limit: 300 requests per 5 minutes per API token, told in every answer's
+# x-ratelimit-limit, -remaining and -reset (epoch second), 429 when exceeded
+# (https://developer.chatwork.com/docs/endpoints, "利用制限"). No source was found for a
+# "10 messages per 10 s per room" limit that was kept here before: it is gone. The headers
+# rule: an answer saying none remain holds every request until its reset (`after`).
 TOKEN_LIMIT, TOKEN_WINDOW_S = 300, 300.0
 # Our stamp is taken before the request leaves; Chatwork's when it arrives, a little later. Without
-# this margin the 11th message, sent the instant ours says the window has moved, can still be 429.
+# this margin the 301st request, sent the instant ours says the window has moved, can still be 429.
 WINDOW_MARGIN_S = 1.0
 # A burst keeps a message open while notices keep coming, but not for longer than this many
 # coalescing windows after its first notice.
@@ -39,8 +42,6 @@ MAX_STAMPS = 10_000
 @dataclass(frozen=True)
 class AlertState:
     recent: tuple[tuple[str, str, float], ...] = ()  # (key, kind, at) accepted for delivery
-    room: str = ""  # the room `room_sends` counts for
-    room_sends: tuple[float, ...] = ()
     token_requests: tuple[float, ...] = ()
     hold_until: float = 0.0  # no request before this (after a failure or a 429)
     hold_reason: str = ""
@@ -50,8 +51,6 @@ class AlertState:
         return {
             "schema": SCHEMA,
             "recent": [list(r) for r in self.recent],
-            "room": self.room,
-            "room_sends": list(self.room_sends),
             "token_requests": list(self.token_requests),
             "hold_until": self.hold_until,
             "hold_reason": self.hold_reason,
@@ -71,8 +70,6 @@ class AlertState:
             recent.append((r[0], r[1], _number(r[2], "recent")))
         return cls(
             recent=tuple(recent),
-            room=get(d, "room", str, optional=True) or "",
-            room_sends=_times(d, "room_sends"),
             token_requests=_times(d, "token_requests"),
             hold_until=get(d, "hold_until", float),
             hold_reason=get(d, "hold_reason", str, optional=True) or "",
@@ -172,18 +169,11 @@ def window_wait_s(stamps: Sequence[float], limit: int, window_s: float, now: flo
     return max(0.0, live[len(live) - limit] + window_s - now)
 
 
-def send_wait(state: AlertState, room: str, now: float) -> tuple[float, str]:
+def send_wait(state: AlertState, now: float) -> tuple[float, str]:
     """(seconds before the next request may go, why); (0, "") when it may go now."""
     waits: list[tuple[float, str]] = [(0.0, "")]
     if state.hold_until > now:
         waits.append((min(state.hold_until - now, MAX_HOLD_S), state.hold_reason or "backing off"))
-    if state.room == room:
-        room_wait = window_wait_s(
-            state.room_sends, ROOM_LIMIT, ROOM_WINDOW_S + WINDOW_MARGIN_S, now
-        )
-        waits.append(
-            (room_wait, f"Chatwork allows {ROOM_LIMIT} messages per {ROOM_WINDOW_S:g} s per room")
-        )
     token_wait = window_wait_s(
         state.token_requests, TOKEN_LIMIT, TOKEN_WINDOW_S + WINDOW_MARGIN_S, now
     )
@@ -191,13 +181,10 @@ def send_wait(state: AlertState, room: str, now: float) -> tuple[float, str]:
     return max(waits, key=lambda w: w[0])
 
 
-def record_request(state: AlertState, room: str, now: float) -> AlertState:
-    """Count a request about to be sent against both windows."""
-    room_sends = state.room_sends if state.room == room else ()
+def record_request(state: AlertState, now: float) -> AlertState:
+    """Count a request about to be sent against the token's window (every room shares it)."""
     return replace(
         state,
-        room=room,
-        room_sends=_prune((*room_sends, now), ROOM_WINDOW_S + WINDOW_MARGIN_S, now),
         token_requests=_prune((*state.token_requests, now), TOKEN_WINDOW_S + WINDOW_MARGIN_S, now),
     )
 
@@ -214,6 +201,15 @@ def backoff_s(failures: int, first: float, longest: float) -> float:
 def after(state: AlertState, outcome: Outcome, now: float) -> AlertState:
     """The state once a request came to `outcome`."""
     if outcome.sent:
+        if outcome.remaining == 0 and outcome.reset_in_s is not None:
+            # Chatwork says the token's window is spent (other users of the token count too):
+            # the next request would be a 429, so none goes before the reset.
+            return replace(
+                state,
+                hold_until=now + max(outcome.reset_in_s, MIN_HINTED_WAIT_S),
+                hold_reason="Chatwork: no requests left for this token until its 5-minute reset",
+                failures=0,
+            )
         return replace(state, hold_until=0.0, hold_reason="", failures=0)
     if outcome.rejected:
         return state  # that message is set aside; the next one may go
