@@ -126,7 +126,9 @@ class SandboxSettings:
     base_daily_cap: int = field(default=100000, metadata=CAP)
     base_expires_in: int = field(default=3600, metadata=between(1, WEEK))
     lwa_expires_in: int = field(default=3600, metadata=between(1, WEEK))
-    latency_ms: float = field(default=0.0, metadata=between(0, 60000))
+    latency_ms: float = field(default=0.0, metadata=between(0, 60000))  # answers, on the way out
+    latency_in_ms: float = field(default=0.0, metadata=between(0, 60000))  # requests, on the way in
+    jitter_ms: float = field(default=0.0, metadata=between(0, 60000))  # up to this more, each way
 
 
 @dataclass(frozen=True)

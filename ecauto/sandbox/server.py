@@ -178,6 +178,10 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_closing(json_reply(413, {"error": f"body must be 0 to {MAX_BODY} bytes"}))
             return
         body = self.rfile.read(length) if length else b""
+        inbound = self.server.sandbox.inbound_delay(self.path)
+        if inbound > 0 and self.server.stopping.wait(inbound):
+            self.close_connection = True
+            return
         headers = {k.lower(): v for k, v in self.headers.items()}
         plan = self.server.sandbox.plan(self.command, self.path, headers, body)
         if plan.delay_s > 0:
