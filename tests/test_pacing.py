@@ -43,6 +43,16 @@ def test_the_margin_is_four_mean_deviations_of_the_round_trip(
     assert low <= margins.value(learnt(samples)) <= high
 
 
+def test_one_slow_call_barely_moves_the_margin_but_a_noisier_path_soon_doubles_it() -> None:
+    steady = learnt([0.150, 0.152, 0.148, 0.151, 0.149] * 40)
+    before = margins.value(steady)
+    # a new connection's handshake, or a process's first request: 100 ms more, once
+    assert margins.value(margins.observe(steady, 0.250)) <= 1.2 * before
+    # the path itself got noisier: +-10 ms from now on
+    noisy = learnt_from(steady, [0.140, 0.160, 0.142, 0.158])
+    assert margins.value(noisy) >= 1.9 * before
+
+
 def test_the_margin_never_exceeds_its_cap() -> None:
     m = learnt([0.1, 2.0, 0.1, 3.0])
     assert margins.value(m, cap=0.2) == 0.2
@@ -100,6 +110,13 @@ def test_bookings_are_spaced_by_one_over_rate_plus_the_margin() -> None:
     s, b = rules.book(s, 0.5, 1, 100.0, "b")  # another process, before a was answered
     assert (a.send_at, b.send_at) == pytest.approx((100.0, 102.001))
     assert s.last == "b"
+
+
+def test_a_process_s_first_call_leaves_the_widest_margin_after_it() -> None:
+    s = BucketState(margin=learnt([0.150] * 200))
+    s, _ = rules.book(s, 0.5, 1, 100.0, "first", first=True)  # its connection is not set up
+    s, b = rules.book(s, 0.5, 1, 100.0, "b")
+    assert b.send_at == pytest.approx(100.0 + 2.0 + 1.0)
 
 
 def test_a_late_sender_keeps_its_place_only_when_nobody_is_booked_after_it() -> None:

@@ -59,6 +59,7 @@ class TokenGate:
         self.wait, self.lease_s, self.clock = wait, lease_s, clock
         self.label = label or key
         self.pacing, self.sleep = pacing, sleep
+        self._sent = False  # this process has sent on this gate (see rules.book's `first`)
 
     def acquire(self) -> Ticket:
         if self.pacing is rules.Pacing.SEND:
@@ -68,11 +69,13 @@ class TokenGate:
     def _acquire_send(self) -> Ticket:
         why = f"waiting for {self.label} quota"
         while True:
-            ticket, now = uuid.uuid4().hex, self.clock()
+            ticket, now, first = uuid.uuid4().hex, self.clock(), not self._sent
 
-            def book(d: dict, now: float = now, ticket: str = ticket) -> tuple[dict, rules.Booking]:
+            def book(
+                d: dict, now: float = now, ticket: str = ticket, first: bool = first
+            ) -> tuple[dict, rules.Booking]:
                 state, booking = rules.book(
-                    rules.BucketState.from_json(d), self.rate, self.burst, now, ticket
+                    rules.BucketState.from_json(d), self.rate, self.burst, now, ticket, first
                 )
                 return state.to_json(), booking
 
@@ -87,6 +90,7 @@ class TokenGate:
                 self.sleep(rest)
             sent = self.clock()
             if sent - send_at <= booking.slack:  # on time: no second transaction
+                self._sent = True
                 return Ticket(ticket, send_at, sent)
 
             def confirm(
@@ -98,6 +102,7 @@ class TokenGate:
                 return state.to_json(), ok
 
             if self.store.update(self.key, confirm):
+                self._sent = True
                 return Ticket(ticket, send_at, self.clock())
 
     def _acquire_answer(self) -> Ticket:

@@ -9,7 +9,9 @@ the way TCP learns its retransmission timeout (RFC 6298, section 2): a smoothed 
 over more samples than TCP's (a gain of 1/16, not 1/4): at 1/4 the estimate swings by a quarter,
 and each dip below the jitter is a 429 waiting to happen. Until 16 samples are in it is their
 plain mean (the first sample's RFC prior, R/2, counting as one), so it learns quickly all the
-same. A 429 is proof the margin
+same. After that a sample counts at most CLIP deviations from srtt: one slow call (a new
+connection, a process's first request, a pause) moves the margin by a fifth instead of setting
+it for a minute, while a path that really got noisier still doubles it within four calls. A 429 is proof the margin
 was too small: it is at once doubled (`widened`), and that extra decays slowly, per answered
 call, back to what the round trips say.
 
@@ -32,6 +34,7 @@ MAX_S = 1.0  # a network this erratic is better served by 429s than by halting
 WIDEN_S = 0.005  # a 429 widens the margin to at least this, and at least doubles it
 # The extra margin after a 429 halves every 64 answered calls (about 2 min at 0.5/s).
 DECAY = 0.5 ** (1 / 64)
+CLIP = 4.0
 FLOOR_RISE = 1 / 64  # the floor creeps up toward srtt per sample, so it follows a slower path
 
 
@@ -91,12 +94,17 @@ def observe(m: Margin, rtt: float) -> Margin:
     widened = m.widened * DECAY
     if m.srtt is None:  # RFC 6298 (2.2): the first sample
         return Margin(rtt, rtt / 2, rtt, widened, 1)
-    samples = min(m.samples + 1, round(1 / BETA))
+    full = round(1 / BETA)
+    floor = m.floor if m.floor is not None else rtt
+    floor = min(rtt, floor)
+    if m.samples >= full:
+        most = CLIP * max(m.rttvar, MIN_S / K)
+        rtt = min(max(rtt, m.srtt - most), m.srtt + most)
+    samples = min(m.samples + 1, full)
     gain = max(BETA, 1 / samples)
     rttvar = (1 - gain) * m.rttvar + gain * abs(m.srtt - rtt)
     srtt = (1 - ALPHA) * m.srtt + ALPHA * rtt
-    floor = m.floor if m.floor is not None else rtt
-    floor = min(rtt, floor + FLOOR_RISE * max(0.0, srtt - floor))
+    floor = min(floor + FLOOR_RISE * max(0.0, srtt - floor), srtt)
     return Margin(srtt, min(rttvar, MAX_S), floor, widened, samples)
 
 

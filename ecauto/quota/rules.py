@@ -156,14 +156,19 @@ class Booking:
 
 
 def book(
-    state: BucketState, rate: float, burst: int, now: float, ticket: str
+    state: BucketState, rate: float, burst: int, now: float, ticket: str, first: bool = False
 ) -> tuple[BucketState, Booking]:
-    """Book `ticket`'s send time: the next conforming time, the margin after the last booking."""
+    """Book `ticket`'s send time: the next conforming time, the margin after the last booking.
+
+    A process's `first` call may leave late by more than anything learnt (its connection is set
+    up, code runs for the first time) after it last looked at the clock, so the booking after it
+    leaves the widest margin: one slot at most, once per process."""
     t = 1 / effective_rate(rate, state)
     tau = (burst - 1) * t
     send_at = max(now, state.tat - tau)
     margin = margins.value(state.margin, _cap(t))
-    new = replace(state, tat=max(state.tat, send_at) + t + margin, last=ticket)
+    spacing = t + (max(margin, _cap(t)) if first else margin)
+    new = replace(state, tat=max(state.tat, send_at) + spacing, last=ticket)
     return new, Booking(send_at, _slack(margin))
 
 

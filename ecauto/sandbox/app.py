@@ -125,7 +125,14 @@ class Sandbox:
 
     # -- one request ------------------------------------------------------------------------
 
-    def plan(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Plan:
+    def plan(
+        self,
+        method: str,
+        target: str,
+        headers: dict[str, str],
+        body: bytes,
+        arrived: float | None = None,  # monotonic; after the network's inbound delay
+    ) -> Plan:
         split = urllib.parse.urlsplit(target)
         route, params, path_known = self._route(method, split.path)
         if route is None:
@@ -139,7 +146,7 @@ class Sandbox:
             headers=headers,
             body=body,
             now=self.clock.time(),
-            mono=self.clock.monotonic(),
+            mono=self.clock.monotonic() if arrived is None else arrived,
             params=params,
         )
         key = route.key
@@ -244,6 +251,7 @@ class Sandbox:
         snapshot = self.stats.snapshot(listings)
         snapshot["base_quota"] = self.base.quota_used(req.now)
         snapshot["spapi"] = self.spapi.served()
+        snapshot["arrivals"] = {op: b.arrivals() for op, b in self.spapi.buckets.items()}
         return json_reply(200, snapshot)
 
     def _chatwork(self, req: Request) -> Reply:
