@@ -134,10 +134,23 @@ def test_a_late_sender_keeps_its_place_only_when_nobody_is_booked_after_it() -> 
 def test_a_slow_answer_counts_from_its_latest_possible_arrival() -> None:
     s = BucketState(margin=learnt([0.150] * 200))
     s, a = rules.book(s, 0.5, 1, 0.0, "a")
-    fast = rules.answered(s, 0.5, 0.150, 0.0)
+    fast = rules.answered(s, 0.5, 0.150, 0.0, "a")
     assert fast.tat == pytest.approx(s.tat)  # as booked
-    slow = rules.answered(s, 0.5, 0.400, 0.0)  # 250 ms beyond the floor
+    slow = rules.answered(s, 0.5, 0.400, 0.0, "a")  # 250 ms beyond the floor
     assert slow.tat == pytest.approx(0.250 + 2.0)
+
+
+def test_a_lone_caller_pays_no_more_than_its_round_trip() -> None:
+    # Given a margin of about 20 ms learnt, and nobody booked after a
+    s = BucketState(margin=learnt([0.100, 0.110] * 100))
+    s, a = rules.book(s, 0.5, 1, 0.0, "a")
+    assert s.tat == pytest.approx(2.0 + s.last_margin) and s.last_margin > 0.015
+    # When a quick path answers a in 5 ms (a noisy machine's margin exceeds its round trip)
+    after = rules.answered(s, 0.5, 0.005, 0.0, "a")
+    # Then a arrived by then: the next may go 1/rate after the answer, not after the margin
+    assert after.tat == pytest.approx(2.005)
+    # and an answer slower than the margin gives nothing back
+    assert rules.answered(s, 0.5, 0.100, 0.0, "a").tat == pytest.approx(s.tat)
 
 
 def test_a_429_widens_the_margin_and_waits_one_interval_from_now() -> None:
@@ -155,8 +168,8 @@ def test_a_lost_answer_may_have_arrived_as_late_as_now() -> None:
 def test_the_first_call_of_a_fresh_instance_counts_from_its_answer() -> None:
     s, a = rules.book(BucketState(), 0.5, 1, 0.0, "a")
     assert s.tat == pytest.approx(2.0 + 1.0)  # nothing learnt yet: the cap (1 s)
-    s = rules.answered(s, 0.5, 0.150, 0.0)
-    assert s.tat == pytest.approx(3.0)
+    s = rules.answered(s, 0.5, 0.150, 0.0, "a")
+    assert s.tat == pytest.approx(2.150)  # nobody booked after it: 1/rate from its answer
     assert margins.value(s.margin) == pytest.approx(0.300)
 
 
@@ -214,7 +227,7 @@ def simulate(
             push(back, "answer" if ok else "refused", p, ticket, sent_at)
         elif what in ("answer", "refused"):
             if pacing is Pacing.SEND and what == "answer":
-                state = rules.answered(state, rate, now, sent_at)
+                state = rules.answered(state, rate, now, sent_at, ticket)
             elif pacing is Pacing.SEND:
                 state = rules.throttled(state, rate, now, sent_at)
             elif what == "answer":
@@ -294,17 +307,20 @@ def test_the_gate_waits_through_the_daemon_and_sleeps_the_last_stretch_itself(
     assert first.send_at == first.sent_at == 1000.0 and clock.waits == clock.sleeps == []
     clock.now += 0.150
     gate.settle(first)
-    # nothing was known when the first was booked: the cap (1 s) after its 2 s
+    # nothing was known when the first was booked (the cap, 1 s, after its 2 s), but nobody was
+    # booked after it: its answer proves it arrived, so the second goes 2 s after that
     second = gate.acquire()
-    assert second.send_at == pytest.approx(1003.0)
-    assert clock.waits == [pytest.approx(2.850 - 0.020)]
+    assert second.send_at == pytest.approx(1002.150)
+    assert clock.waits == [pytest.approx(2.0 - 0.020)]
     assert clock.sleeps == [pytest.approx(0.020)]
     assert gate.state().last == second.id
-    # the second was booked knowing the first round trip: 4 x R/2 = 300 ms after its 2 s
+    # the second was booked with what the first round trip taught (4 x R/2 = 300 ms), and
+    # gives back what its own answer proves it did not need
+    assert gate.state().last_margin == pytest.approx(0.300)
     clock.now += 0.150
     gate.settle(second)
     third = gate.acquire()
-    assert third.send_at - second.send_at == pytest.approx(2.300)
+    assert third.send_at - second.send_at == pytest.approx(2.150)
     store.close()
 
 

@@ -136,7 +136,9 @@ class TokenGate:
         """The call was answered (anything but a 429)."""
         now = self.clock()
         if self.pacing is rules.Pacing.SEND:
-            self._apply(lambda s: rules.answered(s, self.rate, now, ticket.sent_at, header_rate))
+            self._apply(
+                lambda s: rules.answered(s, self.rate, now, ticket.sent_at, ticket.id, header_rate)
+            )
         else:
             self._apply(lambda s: rules.settle(s, self.rate, now, ticket.id, header_rate))
 

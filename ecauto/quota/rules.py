@@ -43,6 +43,7 @@ class BucketState:
     inflight_until: float = 0.0  # after this the holder is presumed dead (its lease)
     header_rate: float | None = None  # x-amzn-RateLimit-Limit last seen: may lower, never raise
     last: str | None = None  # SEND: the ticket of the latest booking (nobody is booked after it)
+    last_margin: float = 0.0  # SEND: the margin that booking was given
     margin: Margin = field(default_factory=Margin)  # SEND: what the round trips taught
 
     def to_json(self) -> dict[str, Any]:
@@ -52,6 +53,7 @@ class BucketState:
             "inflight_until": self.inflight_until,
             "header_rate": self.header_rate,
             "last": self.last,
+            "last_margin": self.last_margin,
             "margin": self.margin.to_json(),
         }
 
@@ -63,9 +65,10 @@ class BucketState:
             hr = d.get("header_rate")
             header = float(hr) if hr is not None else None
             inflight, last = d.get("inflight"), d.get("last")
+            last_margin = float(d.get("last_margin", 0.0))
         except (TypeError, ValueError):
             return cls()
-        if not (math.isfinite(tat) and math.isfinite(until)):
+        if not (math.isfinite(tat) and math.isfinite(until) and math.isfinite(last_margin)):
             return cls()
         if header is not None and not (math.isfinite(header) and header > 0):
             header = None
@@ -75,6 +78,7 @@ class BucketState:
             until,
             header,
             last if isinstance(last, str) else None,
+            max(0.0, last_margin),
             Margin.from_json(d.get("margin")),
         )
 
@@ -167,8 +171,8 @@ def book(
     tau = (burst - 1) * t
     send_at = max(now, state.tat - tau)
     margin = margins.value(state.margin, _cap(t))
-    spacing = t + (max(margin, _cap(t)) if first else margin)
-    new = replace(state, tat=max(state.tat, send_at) + spacing, last=ticket)
+    given = max(margin, _cap(t)) if first else margin
+    new = replace(state, tat=max(state.tat, send_at) + t + given, last=ticket, last_margin=given)
     return new, Booking(send_at, _slack(margin))
 
 
@@ -197,20 +201,24 @@ def answered(
     rate: float,
     now: float,
     sent_at: float,
+    ticket: str,
     header_rate: float | None = None,
 ) -> BucketState:
-    """The call sent at `sent_at` was answered at `now`: learn its round trip; if it was slow,
-    it may have arrived late, so nothing may arrive within 1/rate after that."""
+    """The call `ticket` sent at `sent_at` was answered at `now`: learn its round trip; if it
+    was slow, it may have arrived late, so nothing may arrive within 1/rate after that.
+
+    When nobody is booked after it, its answer is proof it arrived by `now`: the part of its
+    margin beyond that is given back. A lone caller whose round trip is shorter than its margin
+    (a quick path on a noisy machine) thus never pays more than counting from the answer."""
     if header_rate is not None and math.isfinite(header_rate) and header_rate > 0:
         state = replace(state, header_rate=header_rate)
     t = 1 / effective_rate(rate, state)
     rtt = now - sent_at
     late = margins.excess(state.margin, rtt)
-    return replace(
-        state,
-        tat=max(state.tat, sent_at + late + t),
-        margin=margins.observe(state.margin, rtt),
-    )
+    tat = max(state.tat, sent_at + late + t)
+    if state.last == ticket:
+        tat = min(tat, max(state.tat - state.last_margin, now + t))
+    return replace(state, tat=tat, margin=margins.observe(state.margin, rtt))
 
 
 def lost(state: BucketState, rate: float, now: float) -> BucketState:
