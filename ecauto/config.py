@@ -138,10 +138,12 @@ class SandboxSettings:
     # eBay user access tokens live 7200 s, Yahoo ID access tokens 3600 s (their OAuth docs).
     ebay_expires_in: int = field(default=7200, metadata=between(1, WEEK))
     yahoo_expires_in: int = field(default=3600, metadata=between(1, WEEK))
-    latency_ms: float = field(default=0.0, metadata=between(0, 60000))
     # BASE: "a new item can take up to an hour to reach the search index"
     # (baseinc/api-docs base_api_v1_items_search.md); tests shorten it.
     base_search_lag_s: float = field(default=3600.0, metadata=between(0, DAY))
+    latency_ms: float = field(default=0.0, metadata=between(0, 60000))  # answers, on the way out
+    latency_in_ms: float = field(default=0.0, metadata=between(0, 60000))  # requests, on the way in
+    jitter_ms: float = field(default=0.0, metadata=between(0, 60000))  # up to this more, each way
 
 
 @dataclass(frozen=True)

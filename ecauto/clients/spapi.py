@@ -78,7 +78,7 @@ class SpApiClient:
                 )
             except ApiError:
                 if gate and ticket:
-                    gate.settle(ticket)
+                    gate.lost(ticket)  # no answer: it may have arrived as late as now
                 raise
             if gate and ticket:
                 if resp.status_code == 429:

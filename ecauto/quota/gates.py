@@ -24,14 +24,23 @@ def sleep_wait(seconds: float, why: str) -> bool:
     return True
 
 
+# The last stretch of a wait is slept here, not in the daemon's wait: that one beats (writes its
+# heartbeat) before it starts counting, which would make the send late by the write.
+FINE_S = 0.02
+
+
 @dataclass(frozen=True)
 class Ticket:
     id: str
-    send_at: float
+    send_at: float  # booked
+    sent_at: float = 0.0  # when acquire returned it (SEND pacing): the round trip starts here
 
 
 class TokenGate:
-    """A token bucket (SP-API operations) shared through the home's quota store."""
+    """A token bucket (SP-API operations) shared through the home's quota store.
+
+    A caller does `ticket = acquire()`, sends, then says how it went: `settle(ticket, header)`
+    for an answer, `refused(ticket)` for a 429, `lost(ticket)` when no answer came."""
 
     def __init__(
         self,
@@ -43,12 +52,60 @@ class TokenGate:
         lease_s: float = 30.0,
         clock: Callable[[], float] = time.time,
         label: str = "",
+        pacing: rules.Pacing = rules.Pacing.SEND,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.store, self.key, self.rate, self.burst = store, key, rate, burst
         self.wait, self.lease_s, self.clock = wait, lease_s, clock
         self.label = label or key
+        self.pacing, self.sleep = pacing, sleep
+        self._sent = False  # this process has sent on this gate (see rules.book's `first`)
 
     def acquire(self) -> Ticket:
+        if self.pacing is rules.Pacing.SEND:
+            return self._acquire_send()
+        return self._acquire_answer()
+
+    def _acquire_send(self) -> Ticket:
+        why = f"waiting for {self.label} quota"
+        while True:
+            ticket, now, first = uuid.uuid4().hex, self.clock(), not self._sent
+
+            def book(
+                d: dict, now: float = now, ticket: str = ticket, first: bool = first
+            ) -> tuple[dict, rules.Booking]:
+                state, booking = rules.book(
+                    rules.BucketState.from_json(d), self.rate, self.burst, now, ticket, first
+                )
+                return state.to_json(), booking
+
+            booking = self.store.update(self.key, book)
+            send_at = booking.send_at
+            # A booked slot is not given back on a stop: the next booking is already after it.
+            delay = send_at - self.clock()
+            if delay > FINE_S and not self.wait(delay - FINE_S, why):
+                raise Stopped(self.label)
+            rest = send_at - self.clock()
+            if rest > 0:
+                self.sleep(rest)
+            sent = self.clock()
+            if sent - send_at <= booking.slack:  # on time: no second transaction
+                self._sent = True
+                return Ticket(ticket, send_at, sent)
+
+            def confirm(
+                d: dict, sent: float = sent, ticket: str = ticket, booked: float = send_at
+            ) -> tuple[dict, bool]:
+                state, ok = rules.confirm(
+                    rules.BucketState.from_json(d), self.rate, ticket, booked, sent
+                )
+                return state.to_json(), ok
+
+            if self.store.update(self.key, confirm):
+                self._sent = True
+                return Ticket(ticket, send_at, self.clock())
+
+    def _acquire_answer(self) -> Ticket:
         ticket = uuid.uuid4().hex
         while True:
             now = self.clock()
@@ -76,26 +133,33 @@ class TokenGate:
                 raise Stopped(self.label)
 
     def settle(self, ticket: Ticket, header_rate: float | None = None) -> None:
+        """The call was answered (anything but a 429)."""
         now = self.clock()
-        self.store.update(
-            self.key,
-            lambda d: (
-                rules.settle(
-                    rules.BucketState.from_json(d), self.rate, now, ticket.id, header_rate
-                ).to_json(),
-                None,
-            ),
-        )
+        if self.pacing is rules.Pacing.SEND:
+            self._apply(
+                lambda s: rules.answered(s, self.rate, now, ticket.sent_at, ticket.id, header_rate)
+            )
+        else:
+            self._apply(lambda s: rules.settle(s, self.rate, now, ticket.id, header_rate))
+
+    def lost(self, ticket: Ticket) -> None:
+        """No answer came (a timeout, a broken connection)."""
+        now = self.clock()
+        if self.pacing is rules.Pacing.SEND:
+            self._apply(lambda s: rules.lost(s, self.rate, now))
+        else:
+            self._apply(lambda s: rules.settle(s, self.rate, now, ticket.id))
 
     def refused(self, ticket: Ticket) -> None:
+        """The server answered 429 QuotaExceeded."""
         now = self.clock()
-        self.store.update(
-            self.key,
-            lambda d: (
-                rules.refused(rules.BucketState.from_json(d), self.rate, now, ticket.id).to_json(),
-                None,
-            ),
-        )
+        if self.pacing is rules.Pacing.SEND:
+            self._apply(lambda s: rules.throttled(s, self.rate, now, ticket.sent_at))
+        else:
+            self._apply(lambda s: rules.refused(s, self.rate, now, ticket.id))
+
+    def _apply(self, fn: Callable[[rules.BucketState], rules.BucketState]) -> None:
+        self.store.update(self.key, lambda d: (fn(rules.BucketState.from_json(d)).to_json(), None))
 
     def state(self) -> rules.BucketState:
         return rules.BucketState.from_json(self.store.read(self.key))

@@ -3,19 +3,35 @@
 Token bucket as GCRA (the "theoretical arrival time" form, equivalent to a bucket of `burst`
 tokens refilled at `rate`): one float of state, so it persists and merges cheaply.
 
-The server takes a call's token at some moment between our send and its answer. To never arrive
-early, whatever the network's jitter, a call is "in flight" from its reservation until it is
-settled, no other call of the instance is sent meanwhile, and refill is counted from the answer:
-`settle` moves the arrival time to answer + 1/rate. The price is one round trip per call, which
-is what no client can avoid without knowing when the server saw the call.
+Amazon takes a call's token when the request arrives. Two schedules (`Pacing`):
+
+- SEND (the default): each call is booked 1/rate + margin after the one before, by its send
+  time, the margin covering how much the one-way delay varies (`margin.py` learns it from the
+  round trips, and widens it on a 429). Calls of several processes may be in flight at once:
+  the booking itself is the shared schedule. `confirm` re-books a call whose sender woke too
+  late to keep its place, `answered` counts a slow answer from its latest possible arrival.
+- ANSWER (before December 2026, kept for comparison): a call is "in flight" from its
+  reservation until it is settled, no other call of the instance is sent meanwhile, and refill
+  is counted from the answer: `settle` moves the arrival time to answer + 1/rate. No jitter can
+  make it early, and each call costs one round trip more than 1/rate: 1/(1 + rate x round trip)
+  of the quota, 0.93 at 0.5/s over 150 ms.
 """
 
 from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from typing import Any
+
+from ecauto.quota import margin as margins
+from ecauto.quota.margin import Margin
+
+
+class Pacing(StrEnum):
+    SEND = "send"  # booked by send time, plus a learnt margin
+    ANSWER = "answer"  # one call in flight, counted from its answer
 
 
 @dataclass(frozen=True)
@@ -26,6 +42,9 @@ class BucketState:
     inflight: str | None = None  # the ticket of a call sent and not yet answered
     inflight_until: float = 0.0  # after this the holder is presumed dead (its lease)
     header_rate: float | None = None  # x-amzn-RateLimit-Limit last seen: may lower, never raise
+    last: str | None = None  # SEND: the ticket of the latest booking (nobody is booked after it)
+    last_margin: float = 0.0  # SEND: the margin that booking was given
+    margin: Margin = field(default_factory=Margin)  # SEND: what the round trips taught
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -33,6 +52,9 @@ class BucketState:
             "inflight": self.inflight,
             "inflight_until": self.inflight_until,
             "header_rate": self.header_rate,
+            "last": self.last,
+            "last_margin": self.last_margin,
+            "margin": self.margin.to_json(),
         }
 
     @classmethod
@@ -42,14 +64,23 @@ class BucketState:
             until = float(d.get("inflight_until", 0.0))
             hr = d.get("header_rate")
             header = float(hr) if hr is not None else None
-            inflight = d.get("inflight")
+            inflight, last = d.get("inflight"), d.get("last")
+            last_margin = float(d.get("last_margin", 0.0))
         except (TypeError, ValueError):
             return cls()
-        if not (math.isfinite(tat) and math.isfinite(until)):
+        if not (math.isfinite(tat) and math.isfinite(until) and math.isfinite(last_margin)):
             return cls()
         if header is not None and not (math.isfinite(header) and header > 0):
             header = None
-        return cls(tat, inflight if isinstance(inflight, str) else None, until, header)
+        return cls(
+            tat,
+            inflight if isinstance(inflight, str) else None,
+            until,
+            header,
+            last if isinstance(last, str) else None,
+            max(0.0, last_margin),
+            Margin.from_json(d.get("margin")),
+        )
 
 
 def effective_rate(rate: float, state: BucketState) -> float:
@@ -113,6 +144,93 @@ def refused(
     if state.inflight == ticket:
         state = replace(state, inflight=None, inflight_until=0.0)
     return state
+
+
+# -- SEND: booked by send time ---------------------------------------------------------------
+
+
+def _cap(t: float) -> float:
+    return min(t, margins.MAX_S)  # a margin never halves the rate
+
+
+@dataclass(frozen=True)
+class Booking:
+    send_at: float
+    slack: float  # how late the send may be and still keep its place (see `confirm`)
+
+
+def book(
+    state: BucketState, rate: float, burst: int, now: float, ticket: str, first: bool = False
+) -> tuple[BucketState, Booking]:
+    """Book `ticket`'s send time: the next conforming time, the margin after the last booking.
+
+    A process's `first` call may leave late by more than anything learnt (its connection is set
+    up, code runs for the first time) after it last looked at the clock, so the booking after it
+    leaves the widest margin: one slot at most, once per process."""
+    t = 1 / effective_rate(rate, state)
+    tau = (burst - 1) * t
+    send_at = max(now, state.tat - tau)
+    margin = margins.value(state.margin, _cap(t))
+    given = max(margin, _cap(t)) if first else margin
+    new = replace(state, tat=max(state.tat, send_at) + t + given, last=ticket, last_margin=given)
+    return new, Booking(send_at, _slack(margin))
+
+
+def _slack(margin: float) -> float:
+    # K = 4 makes the margin a third larger than the jitter it covers: a quarter of it is spare.
+    return margin / 4
+
+
+def confirm(
+    state: BucketState, rate: float, ticket: str, send_at: float, now: float
+) -> tuple[BucketState, bool]:
+    """The sender of `ticket`, booked for `send_at`, is about to send at `now`. Later than the
+    margin's slack, it keeps its place only when nobody is booked after it (the schedule moves on
+    by the delay); otherwise False: book again, or it would arrive too close to the next one."""
+    late = now - send_at
+    t = 1 / effective_rate(rate, state)
+    if late <= _slack(margins.value(state.margin, _cap(t))):
+        return state, True
+    if state.last != ticket:
+        return state, False
+    return replace(state, tat=state.tat + late), True
+
+
+def answered(
+    state: BucketState,
+    rate: float,
+    now: float,
+    sent_at: float,
+    ticket: str,
+    header_rate: float | None = None,
+) -> BucketState:
+    """The call `ticket` sent at `sent_at` was answered at `now`: learn its round trip; if it
+    was slow, it may have arrived late, so nothing may arrive within 1/rate after that.
+
+    When nobody is booked after it, its answer is proof it arrived by `now`: the part of its
+    margin beyond that is given back. A lone caller whose round trip is shorter than its margin
+    (a quick path on a noisy machine) thus never pays more than counting from the answer."""
+    if header_rate is not None and math.isfinite(header_rate) and header_rate > 0:
+        state = replace(state, header_rate=header_rate)
+    t = 1 / effective_rate(rate, state)
+    rtt = now - sent_at
+    late = margins.excess(state.margin, rtt)
+    tat = max(state.tat, sent_at + late + t)
+    if state.last == ticket:
+        tat = min(tat, max(state.tat - state.last_margin, now + t))
+    return replace(state, tat=tat, margin=margins.observe(state.margin, rtt))
+
+
+def lost(state: BucketState, rate: float, now: float) -> BucketState:
+    """No answer (a timeout, a broken connection): the call may have arrived as late as now."""
+    return replace(state, tat=max(state.tat, now + 1 / effective_rate(rate, state)))
+
+
+def throttled(state: BucketState, rate: float, now: float, sent_at: float) -> BucketState:
+    """A 429: the margin was too small. Widen it at once; the next call waits 1/rate from now."""
+    t = 1 / effective_rate(rate, state)
+    learnt = margins.observe(state.margin, now - sent_at)
+    return replace(state, tat=max(state.tat, now + t), margin=margins.widen(learnt, _cap(t)))
 
 
 @dataclass(frozen=True)

@@ -60,6 +60,8 @@ _FLAG_KEYS = (
     "base_daily_cap",
     "listing_failure_rate",
     "latency_ms",
+    "latency_in_ms",
+    "jitter_ms",
     "market_period_s",
     "seed",
     "lwa_expires_in",
@@ -99,6 +101,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--listing-failure-rate", type=float, help="share of listing calls that fail, 0 to 1"
     )
     p.add_argument("--latency-ms", type=float, help="delay added to every API answer")
+    p.add_argument(
+        "--latency-in-ms", type=float, help="delay before a request reaches the APIs' buckets"
+    )
+    p.add_argument("--jitter-ms", type=float, help="up to this much more each way, at random")
     p.add_argument("--market-period-s", type=float, help="seconds between market price moves")
     p.add_argument("--seed", type=int, help="seed of the market and the failure dice")
     p.add_argument("--lwa-expires-in", type=int, help="lifetime of LWA access tokens, seconds")

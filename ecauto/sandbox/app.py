@@ -23,6 +23,7 @@ from ecauto.sandbox.ebay import Ebay
 from ecauto.sandbox.exchange import Reply, Request, json_reply, xml_reply
 from ecauto.sandbox.faults import FaultMode, FaultTable, parse_fault
 from ecauto.sandbox.key import HEADER, answer, key_path, load_or_create, matches
+from ecauto.sandbox.network import Network
 from ecauto.sandbox.spapi import SpApi
 from ecauto.sandbox.stats import Stats
 from ecauto.sandbox.yahoo import Yahoo
@@ -96,7 +97,7 @@ class Sandbox:
         self.yahoo = Yahoo(s.listing_failure_rate, s.seed, s.yahoo_expires_in)
         self.chatwork = Chatwork(home / "sandbox" / "chatwork.jsonl")
         self.faults = FaultTable()
-        self.latency_s = s.latency_ms / 1000.0
+        self.network = Network(s.latency_in_ms, s.latency_ms, s.jitter_ms, s.seed)
         self.routes = self._routes()
         self.keys = [r.key for r in self.routes if r.key is not None]
         self.stats = Stats(self.keys, now)
@@ -160,7 +161,14 @@ class Sandbox:
 
     # -- one request ------------------------------------------------------------------------
 
-    def plan(self, method: str, target: str, headers: dict[str, str], body: bytes) -> Plan:
+    def plan(
+        self,
+        method: str,
+        target: str,
+        headers: dict[str, str],
+        body: bytes,
+        arrived: float | None = None,  # monotonic; after the network's inbound delay
+    ) -> Plan:
         split = urllib.parse.urlsplit(target)
         route, params, path_known = self._route(method, split.path)
         if route is None:
@@ -174,14 +182,14 @@ class Sandbox:
             headers=headers,
             body=body,
             now=self.clock.time(),
-            mono=self.clock.monotonic(),
+            mono=self.clock.monotonic() if arrived is None else arrived,
             params=params,
         )
         key = route.key
         if key is None:
             return Plan(self._call(route, req))
         self.stats.request(key)
-        delay = self.latency_s
+        delay = self.network.outbound()
         fault = self.faults.find(key, req.mono)
         if fault is not None and fault.mode is not FaultMode.SLOW:
             self.stats.outcome(key, "injected")
@@ -202,6 +210,10 @@ class Sandbox:
         else:
             self.stats.outcome(key, "ok" if reply.ok else "errors")
         return Plan(reply, delay)
+
+    def inbound_delay(self, target: str) -> float:
+        """How long a request takes to reach the APIs (the control endpoints are not on it)."""
+        return 0.0 if target.startswith("/_sandbox/") else self.network.inbound()
 
     def fault_holds(self, fault_id: int) -> bool:
         return self.faults.holds(fault_id, self.clock.monotonic())
@@ -284,6 +296,7 @@ class Sandbox:
             "ebay": self.ebay.grant.refreshes,
             "yahoo": self.yahoo.grant.refreshes,
         }
+        snapshot["arrivals"] = {op: b.arrivals() for op, b in self.spapi.buckets.items()}
         return json_reply(200, snapshot)
 
     def _chatwork(self, req: Request) -> Reply:

@@ -8,11 +8,15 @@ is refused too early loses no credit it has already earned.
 from __future__ import annotations
 
 import threading
+from collections import deque
 
 # `rate * elapsed` over monotonic readings of days of uptime loses the last bits: with t0 near
 # 1e6 s, 10 * ((t0 + 0.2) - (t0 + 0.1)) can be 0.999999999. A request spaced at exactly 1/rate
 # must still pass; a millionth of a token is far below any timing a client can produce.
 _EPSILON = 1e-6
+# The arrival times of the last accepted requests are kept, for benchmarks and tests to judge a
+# schedule by what the server saw (utilization, the tightest spacing).
+ARRIVALS_KEPT = 1000
 
 
 class TokenBucket:
@@ -28,6 +32,7 @@ class TokenBucket:
         self._tokens = float(burst)
         self._last = now
         self._lock = threading.Lock()
+        self._arrivals: deque[float] = deque(maxlen=ARRIVALS_KEPT)
 
     def take(self, now: float) -> bool:
         """Take one token at `now` (monotonic seconds); False when the request must be refused."""
@@ -35,6 +40,7 @@ class TokenBucket:
             self._refill(now)
             if self._tokens >= 1 - _EPSILON:
                 self._tokens = max(0.0, self._tokens - 1)
+                self._arrivals.append(now)
                 return True
             return False
 
@@ -43,6 +49,11 @@ class TokenBucket:
         with self._lock:
             self._refill(now)
             return self._tokens
+
+    def arrivals(self) -> list[float]:
+        """When the last accepted requests arrived (monotonic seconds), oldest first."""
+        with self._lock:
+            return list(self._arrivals)
 
     def _refill(self, now: float) -> None:
         # An injected clock may step back; never let that drain or mint tokens.

@@ -178,8 +178,17 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_closing(json_reply(413, {"error": f"body must be 0 to {MAX_BODY} bytes"}))
             return
         body = self.rfile.read(length) if length else b""
+        # The request reaches the APIs `inbound` after it was read: judged at that moment, not
+        # whenever this thread wakes after it (a loaded machine must not move the arrival).
+        sandbox = self.server.sandbox
+        inbound, arrived = sandbox.inbound_delay(self.path), None
+        if inbound > 0:
+            arrived = sandbox.clock.monotonic() + inbound
+            if self.server.stopping.wait(inbound):
+                self.close_connection = True
+                return
         headers = {k.lower(): v for k, v in self.headers.items()}
-        plan = self.server.sandbox.plan(self.command, self.path, headers, body)
+        plan = sandbox.plan(self.command, self.path, headers, body, arrived)
         if plan.delay_s > 0:
             self._wait(plan)
         if plan.reply is None or self.server.stopping.is_set():
