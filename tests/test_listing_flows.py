@@ -80,6 +80,25 @@ def test_yahoo_items_are_visible_only_once_published(tmp_path: Path, reaper: Rea
     assert stats["listings"]["yahoo"] == {"created": LISTINGS, "duplicates": 0, "failed": 0}
 
 
+def test_a_yahoo_listing_saved_on_its_last_try_is_not_given_up_while_it_may_go_on_sale(
+    tmp_path: Path, reaper: Reaper
+) -> None:
+    # Given one try per listing, and reservePublish failing for a while: each first try saves
+    # its item and fails (reservePublish would later publish it with another listing's call)
+    rig = Rig(tmp_path, reaper, products=50, listings=LISTINGS)
+    text = rig.config.read_text()
+    rig.config.write_text(text.replace("[upload.yahoo]\n", "[upload.yahoo]\nmax_attempts = 1\n"))
+    rig.fault(endpoint="yahoo.reserve_publish", mode="500", seconds=3)
+
+    # When upload-yahoo runs through the outage
+    upload_all(rig, "yahoo")
+
+    # Then nothing was given up for good, and every item on sale is a listing recorded as such
+    stats = rig.stats()
+    assert stats["endpoints"]["yahoo.reserve_publish"]["injected"] >= 1
+    assert stats["yahoo_items"] == {"saved": LISTINGS, "published": LISTINGS}
+
+
 @pytest.mark.parametrize("platform", ["ebay", "yahoo"])
 def test_tokens_expiring_mid_cycle_are_refreshed(
     tmp_path: Path, reaper: Reaper, platform: str

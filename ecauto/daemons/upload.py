@@ -142,6 +142,22 @@ class UploadDaemon(BusinessDaemon):
             retry = None
             if (e.retryable or isinstance(e, Throttled)) and attempts < self.settings.max_attempts:
                 retry = time.time() + retry_delay(self.settings, attempts, self.rng.random())
+            if retry is None:
+                # Before giving up, look once more: a call of this try may have reached the
+                # platform (and Yahoo's reservePublish publishes whatever any try saved, so a
+                # listing given up for good would still go on sale). When that look fails too,
+                # nobody can tell yet: it stays queued rather than be given up.
+                try:
+                    remote = self._find(store, listing)
+                except (Stopped, QuotaSpent):
+                    store.requeue(listing.id, time.time())
+                    return None
+                except ApiError:
+                    remote = None
+                    retry = time.time() + retry_delay(self.settings, attempts, self.rng.random())
+                if remote is not None:
+                    store.mark_uploaded(listing.id, remote, time.time())
+                    return True
             store.mark_failed(listing.id, str(e), retry, time.time())
             self.record_error(str(e))
             self.log.warning(
