@@ -26,6 +26,7 @@ from ecauto import redact
 from ecauto.atomic import read_json_record, write_json_atomic
 from ecauto.clients.http import ApiError, call, json_body, session
 from ecauto.config import ConfigError
+from ecauto.credentials import require_env
 from ecauto.daemon.lock import exclusive
 from ecauto.logsetup import fields
 
@@ -194,10 +195,7 @@ def env_credentials(prefix: str, sandbox: bool, redirect: bool = False) -> Crede
         if sandbox:
             values[n] = f"sandbox-{n.lower().replace('_', '-')}"
             continue
-        v = os.environ.get(var, "").strip()
-        if not v:
-            raise ConfigError(f"environment variable {var} is not set (needed in live mode)")
-        values[n] = v
+        values[n] = require_env(var)
     return Credentials(
         values["CLIENT_ID"],
         values["CLIENT_SECRET"],

@@ -8,9 +8,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from ecauto.config import Config, ConfigError
-
-SANDBOX_TOKEN = "sandbox-token"
+from ecauto.config import ConfigError
 
 
 def require_env(name: str) -> str:
@@ -22,7 +20,7 @@ def require_env(name: str) -> str:
 
 @dataclass(frozen=True)
 class StaticToken:
-    """A token that does not refresh (tests and tools; every API's daemon token now refreshes)."""
+    """A token that does not refresh (tests and tools; every API's daemon token refreshes)."""
 
     value: str = field(repr=False)
 
@@ -31,10 +29,3 @@ class StaticToken:
 
     def invalidate(self, token: str) -> None:
         """Nothing to refresh: the next call fails the same way and says so."""
-
-
-def bearer(cfg: Config, env_name: str) -> StaticToken:
-    """The sandbox's fixed token, or in live mode the named environment variable."""
-    if cfg.mode == "sandbox":
-        return StaticToken(SANDBOX_TOKEN)
-    return StaticToken(require_env(env_name))

@@ -6,14 +6,15 @@ import pytest
 
 from ecauto import config
 from ecauto.auth import env_credentials
-from ecauto.credentials import SANDBOX_TOKEN, bearer
 
 REAL = {
     "BASE_CLIENT_ID": "real-base-client",
     "BASE_CLIENT_SECRET": "real-base-secret",
     "BASE_REFRESH_TOKEN": "real-base-refresh",
     "BASE_REDIRECT_URI": "https://shop.example/cb",
-    "EBAY_ACCESS_TOKEN": "real-ebay-token",
+    "EBAY_CLIENT_ID": "real-ebay-client",
+    "EBAY_CLIENT_SECRET": "real-ebay-secret",
+    "EBAY_REFRESH_TOKEN": "real-ebay-refresh",
 }
 
 
@@ -29,10 +30,11 @@ def test_sandbox_mode_sends_sandbox_values_even_with_real_ones_exported(
         creds.refresh_token,
         creds.redirect_uri,
     }
-    assert bearer(config.parse({"mode": "sandbox"}), "EBAY_ACCESS_TOKEN").token() == SANDBOX_TOKEN
+    ebay = env_credentials("EBAY", sandbox=True)
+    assert not set(REAL.values()) & {ebay.client_id, ebay.client_secret, ebay.refresh_token}
     live = env_credentials("BASE", sandbox=False, redirect=True)
     assert live.refresh_token == "real-base-refresh"
-    assert bearer(config.parse({"mode": "live"}), "EBAY_ACCESS_TOKEN").token() == "real-ebay-token"
+    assert env_credentials("EBAY", sandbox=False).refresh_token == "real-ebay-refresh"
 
 
 def test_live_mode_names_the_missing_variable(monkeypatch: pytest.MonkeyPatch) -> None:
