@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ecauto import roster
+from ecauto.words import DEFAULT_LANGUAGE, LANGUAGES
 
 DEFAULT_CONFIG_NAME = "ecauto.toml"
 MAX_CONFIG_BYTES = 1024 * 1024
@@ -288,6 +289,16 @@ class WatchdogSettings:
     daemons: dict[str, WatchdogDaemonSettings] = field(default_factory=_watched)
 
 
+LANGUAGE = _rule(lambda v: v in LANGUAGES, '"ja" or "en"', whole=True)
+
+
+@dataclass(frozen=True)
+class UiSettings:
+    """What people read: alerts, `watchdog report`, the dashboard, one-line errors."""
+
+    language: str = field(default=DEFAULT_LANGUAGE, metadata=LANGUAGE)
+
+
 @dataclass(frozen=True)
 class Config:
     mode: str = field(default="sandbox", metadata=MODE)
@@ -301,6 +312,7 @@ class Config:
     demo: DemoSettings = field(default_factory=DemoSettings)
     alerts: AlertSettings = field(default_factory=AlertSettings)
     watchdog: WatchdogSettings = field(default_factory=WatchdogSettings)
+    ui: UiSettings = field(default_factory=UiSettings)
 
     @property
     def sandbox_url(self) -> str:
