@@ -23,5 +23,8 @@ function Ecauto-Venv([string]$Extras = "") {
         if ($LASTEXITCODE -ne 0) { throw "ecauto: installing failed (see above)" }
         Set-Content -Path $stamp -Value $want
     }
+    # Plain `.venv\Scripts\circusd.exe circus.ini` and `circusctl status` (nothing activated)
+    # reach this instance or say in one line what to type (ecauto/bare.py).
+    & $py -m ecauto.bare --install | Out-Host
     return $py
 }

@@ -28,6 +28,9 @@ ecauto_venv() {
     [ "${PIPESTATUS[0]}" = 0 ] || { echo "ecauto: installing failed (see above)" >&2; return 1; }
     echo "$want" > "$stamp"
   fi
+  # Plain `circusd circus.ini` and `circusctl status` without the activate script reach this
+  # instance or say in one line what to type (ecauto/bare.py).
+  "$venv/bin/python" -m ecauto.bare --install || return 1
   if ! grep -q "ecauto-instance-2" "$venv/bin/activate" 2>/dev/null; then
     cat >> "$venv/bin/activate" <<'ACTIVATE'
 # ecauto-instance-2: what the launcher (python -m ecauto run) gives circusd, so that `circusd

@@ -4,6 +4,7 @@ stopped from a clone, as an operator does."""
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -19,7 +20,17 @@ from typing import Any
 
 import psutil
 import pytest
-from support import DAEMONS, REPO, WATCHERS, Reaper, free_port, instance_env, wait_for, write_config
+from support import (
+    BIN,
+    DAEMONS,
+    REPO,
+    WATCHERS,
+    Reaper,
+    free_port,
+    instance_env,
+    wait_for,
+    write_config,
+)
 
 from ecauto import launcher
 from ecauto.circusd import CircusError, Control
@@ -453,6 +464,52 @@ def test_bare_circusd_and_circusctl_from_the_clone_behave_as_the_readme_says(
     wait_for(listed, 60, "circusctl status listing every watcher active", interval=0.5)
     reaper.track_tree(circusd.pid)
     assert ecauto(env, home.parent, "status").returncode == 0  # the same instance
+    assert ecauto(env, home.parent, "stop").returncode == 0
+    assert circusd.wait(timeout=30) == 0
+    # After the stop, circusctl says so at once instead of waiting for Circus's timeout.
+    t0 = time.monotonic()
+    out, err = activated(
+        "circusctl status", stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    ).communicate(timeout=30)
+    assert time.monotonic() - t0 < 3.0
+    assert err.startswith("ecauto: not running (no circusd at ipc://") and out == ""
+
+
+@pytest.mark.process
+@pytest.mark.timeout(240)
+def test_bare_circusd_and_circusctl_without_activate_run_the_launcher_or_say_what_to_type(
+    home: Path, env: dict[str, str], reaper: Reaper
+) -> None:
+    """`.venv/bin` on PATH but nothing activated: no ECAUTO_* variable, no CIRCUSCTL_ENDPOINT.
+    Circus alone would die on `$(circus.env.ECAUTO_HOME)/log/circusd.log`."""
+    env = dict(env, PATH=f"{BIN}{os.pathsep}{os.defpath}")
+    env.pop("CIRCUSCTL_ENDPOINT", None)
+    run = functools.partial(subprocess.run, env=env, cwd=REPO, capture_output=True, text=True)
+
+    res = run(["circusctl", "status"], timeout=30)
+    assert (res.returncode, res.stdout) == (3, "")
+    assert res.stderr == (
+        f"ecauto: not running (no circusd at ipc://{home}/circus/ctl.sock; `./ecauto.sh run` starts it)\n"
+    )
+    res = run(["circusd", "--log-level", "debug", "circus.ini"], timeout=30)
+    assert res.returncode == 2 and len(res.stderr.splitlines()) == 1, res.stderr
+    assert "runs through the launcher, which takes only --daemon" in res.stderr
+    assert not home.exists()  # refused before anything was made
+
+    circusd = subprocess.Popen(
+        ["circusd", "circus.ini"], env=env, cwd=REPO, text=True, stdout=subprocess.PIPE
+    )
+    reaper.track(circusd.pid)
+    assert circusd.stdout is not None
+    first = circusd.stdout.readline()  # the launcher's line, once every daemon beats
+    assert first.startswith(f"ecauto: circusd is running {len(WATCHERS)} watchers at ipc://{home}/")
+    assert circusd.stdout.readline().startswith("ecauto: next: `./ecauto.sh status`")
+    reaper.track_tree(circusd.pid)
+    res = run(["circusctl", "status"], timeout=30)
+    assert res.returncode == 0
+    assert {ln.split(":")[0] for ln in res.stdout.splitlines() if ln.endswith(": active")} == set(
+        WATCHERS
+    )
     assert ecauto(env, home.parent, "stop").returncode == 0
     assert circusd.wait(timeout=30) == 0
 
