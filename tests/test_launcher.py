@@ -341,7 +341,9 @@ def test_run_status_restart_refuse_stop_as_the_operator_types_them(
     took = time.monotonic() - started
     assert res.returncode == 3
     assert res.stdout.strip() == f"ecauto: not running (home {home}; `./ecauto.sh run` starts it)"
-    assert took < 1.5, took  # the python start-up, not Circus's 5 s "Timed out"
+    assert took < 3.0, (
+        took
+    )  # the python start-up (slow on a loaded machine), not Circus's 5 s "Timed out"
     assert ecauto(env, home.parent, "stop").returncode == 0  # nothing to stop is no error
 
 
@@ -396,7 +398,9 @@ def test_a_pidfile_naming_a_dead_pid_or_a_live_stranger_is_cleared_and_the_stran
     started = time.monotonic()
     res = ecauto(env, home.parent, "status")
     assert res.returncode == 3 and res.stdout.startswith("ecauto: not running"), res.stderr
-    assert time.monotonic() - started < 1.5
+    assert (
+        time.monotonic() - started < 3.0
+    )  # not a zmq timeout (5 s); python start-ups on a loaded machine
     assert stranger.poll() is None
 
 
@@ -605,7 +609,7 @@ def test_the_windows_branch_runs_an_instance_on_loopback_tcp(
     started = time.monotonic()
     res = windows("status")
     assert res.returncode == 3 and res.stdout.startswith("ecauto: not running")
-    assert time.monotonic() - started < 1.5  # a refused connect, not a zmq timeout
+    assert time.monotonic() - started < 3.0  # a refused connect, not a zmq timeout (5 s)
 
 
 # -- start at boot: what the Task Scheduler and systemd are given ----------------------------

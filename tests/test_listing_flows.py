@@ -43,9 +43,9 @@ def upload_all(rig: Rig, platform: str, timeout: float = 60) -> None:
 
 
 def test_ebay_publish_answer_lost_lists_each_sku_once(tmp_path: Path, reaper: Reaper) -> None:
-    # Given publishOffer's answers lost (the offer published, the answer dropped) for a while
+    # Given publishOffer's first two answers lost (the offer published, the answer dropped)
     rig = Rig(tmp_path, reaper, products=50, listings=LISTINGS)
-    rig.fault(endpoint="ebay.publish_offer", mode="lost", seconds=2)
+    rig.fault(endpoint="ebay.publish_offer", mode="lost", times=2)
 
     # When upload-ebay lists everything
     upload_all(rig, "ebay")
@@ -61,14 +61,17 @@ def test_ebay_publish_answer_lost_lists_each_sku_once(tmp_path: Path, reaper: Re
 
 
 def test_yahoo_items_are_visible_only_once_published(tmp_path: Path, reaper: Reaper) -> None:
-    # Given reservePublish failing for a while: editItem saves, nothing is published
+    # Given reservePublish failing until the test clears it: editItem saves, nothing is published
     rig = Rig(tmp_path, reaper, products=50, listings=LISTINGS)
-    rig.fault(endpoint="yahoo.reserve_publish", mode="500", seconds=2)
+    rig.fault(endpoint="yahoo.reserve_publish", mode="500")
     p = rig.upload("yahoo", "--interval", "0.3")
     try:
         wait_for(lambda: rig.stats()["yahoo_items"]["saved"] >= 1, 30, "an item saved")
         assert rig.stats()["listings"]["yahoo"]["created"] == 0
         # When the publishing works again
+        requests.delete(
+            f"{rig.url}/_sandbox/faults", headers=sandbox_headers(rig.home), timeout=5
+        ).raise_for_status()
         wait_for(lambda: states(rig, "yahoo") == {"uploaded": LISTINGS}, 60, "yahoo listed")
     finally:
         p.terminate()
@@ -88,7 +91,7 @@ def test_a_yahoo_listing_saved_on_its_last_try_is_not_given_up_while_it_may_go_o
     rig = Rig(tmp_path, reaper, products=50, listings=LISTINGS)
     text = rig.config.read_text()
     rig.config.write_text(text.replace("[upload.yahoo]\n", "[upload.yahoo]\nmax_attempts = 1\n"))
-    rig.fault(endpoint="yahoo.reserve_publish", mode="500", seconds=3)
+    rig.fault(endpoint="yahoo.reserve_publish", mode="500", times=3)
 
     # When upload-yahoo runs through the outage
     upload_all(rig, "yahoo")

@@ -647,6 +647,17 @@ def test_injected_500_until_cleared_and_control_endpoints_never_faulted(sandbox:
     assert sandbox.endpoint("base.items_edit")["injected"] == 1
 
 
+def test_a_fault_of_n_times_hits_the_first_n_matching_requests_only(sandbox: Running) -> None:
+    sandbox.fault(endpoint="base.items_edit", mode="500", times=2)
+    codes = [
+        sandbox.post("/1/items/edit", data={"item_id": "100001"}, headers=BEARER).status_code
+        for _ in range(3)
+    ]
+    assert codes == [500, 500, 200]
+    assert sandbox.endpoint("base.items_edit")["injected"] == 2
+    assert sandbox.get("/_sandbox/faults").json()["faults"] == []
+
+
 def test_slow_fault_delays_then_answers(sandbox: Running) -> None:
     sandbox.fault(endpoint="base.items_search", mode="slow", delay_s=0.3, seconds=30)
     began = time.monotonic()
@@ -710,6 +721,8 @@ def test_down_closes_at_once(sandbox: Running) -> None:
         {"endpoint": "spapi", "mode": "503"},
         {"endpoint": "*", "mode": "500", "seconds": 0},
         {"endpoint": "*", "mode": "slow", "delay_s": "1"},
+        {"endpoint": "*", "mode": "500", "times": 0},
+        {"endpoint": "*", "mode": "500", "times": 1.5},
         {"mode": "500"},
     ],
 )

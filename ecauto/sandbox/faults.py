@@ -33,6 +33,9 @@ class Fault:
     mode: FaultMode
     until: float  # monotonic seconds; math.inf for a fault that lasts until cleared
     delay_s: float = 0.0
+    # The first `times` requests it matches, then it is spent: a test's fault that does not
+    # depend on how fast a loaded machine starts the daemon it is meant for.
+    times: int | None = None
 
     def matches(self, key: str) -> bool:
         p = self.endpoint
@@ -49,6 +52,7 @@ class Fault:
             "mode": self.mode.value,
             "remaining_s": remaining,
             "delay_s": self.delay_s,
+            "times": self.times,
         }
 
 
@@ -70,7 +74,10 @@ def parse_fault(data: Any, known_keys: Iterable[str], fault_id: int, mono: float
         raise ValueError("seconds must be greater than 0")
     if delay_s < 0:
         raise ValueError("delay_s must be 0 or more")
-    fault = Fault(fault_id, endpoint, mode, mono + seconds, delay_s)
+    times = data.get("times")
+    if times is not None and (isinstance(times, bool) or not isinstance(times, int) or times < 1):
+        raise ValueError("times must be a whole number of 1 or more")
+    fault = Fault(fault_id, endpoint, mode, mono + seconds, delay_s, times)
     if not any(fault.matches(k) for k in known_keys):
         # A typo would otherwise make a chaos test pass without any fault happening.
         raise ValueError(f"endpoint {endpoint!r} matches no endpoint")
@@ -89,6 +96,7 @@ def _number(data: dict[str, Any], name: str, default: float) -> float:
 class FaultTable:
     def __init__(self) -> None:
         self._faults: list[Fault] = []
+        self._left: dict[int, int] = {}  # requests a `times` fault still hits, by fault id
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
 
@@ -99,20 +107,25 @@ class FaultTable:
     def add(self, fault: Fault) -> None:
         with self._lock:
             self._faults.append(fault)
+            if fault.times is not None:
+                self._left[fault.id] = fault.times
 
     def clear(self) -> int:
         """Remove every fault; returns how many were active."""
         with self._lock:
             n = len(self._faults)
             self._faults.clear()
+            self._left.clear()
             return n
 
     def find(self, key: str, mono: float) -> Fault | None:
-        """The fault that applies to `key` at `mono`, if any."""
+        """The fault that applies to `key` at `mono`, if any; a `times` fault counts the hit."""
         with self._lock:
-            self._faults = [f for f in self._faults if f.active(mono)]
+            self._faults = [f for f in self._faults if f.active(mono) and self._left.get(f.id) != 0]
             for fault in reversed(self._faults):
                 if fault.matches(key):
+                    if fault.id in self._left:
+                        self._left[fault.id] -= 1
                     return fault
         return None
 
@@ -123,4 +136,8 @@ class FaultTable:
 
     def listing(self, mono: float) -> list[dict[str, Any]]:
         with self._lock:
-            return [f.to_json(mono) for f in self._faults if f.active(mono)]
+            return [
+                f.to_json(mono)
+                for f in self._faults
+                if f.active(mono) and self._left.get(f.id) != 0
+            ]
