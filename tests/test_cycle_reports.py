@@ -28,7 +28,7 @@ from support import (
 
 from ecauto.config import Config, ConfigError, ReportSettings, UiSettings, parse
 from ecauto.home import Home
-from ecauto.store import Store
+from ecauto.store import PriceUpdate, Store
 from watchdog import cyclereports
 from watchdog.alerts import Alerter
 from watchdog.cyclereports import Cycle, ReportState, plan, step
@@ -266,6 +266,30 @@ def test_the_daily_digest_goes_at_the_configured_local_time(shop: Shop) -> None:
         assert part in body
     assert shop.step(nine + 86400, **daily) == 1
     assert shop.received()[-1].splitlines()[0] == "[ecauto] 日次まとめ 同期1回 7件 エラー0.0%"
+
+
+def test_products_read_are_per_account_where_batches_name_their_shop(shop: Shop) -> None:
+    # A store whose batches say which BASE shop they read (as several shops' store does).
+    shop.store.seed_demo(50, 0, (), MORNING)
+    with shop.store.tx() as db:
+        db.execute("ALTER TABLE sync_batches ADD COLUMN account TEXT NOT NULL DEFAULT 'default'")
+    shop.step(MORNING)
+    run, _ = shop.store.join_or_start_run(MORNING, 60.0, 20)  # batches of 20, 20 and 10
+    while (claimed := shop.store.claim_batch(run, "me", MORNING + 1)) is not None:
+        batch_id, idx, asins = claimed
+        updates = [PriceUpdate(a, 1000, 1) for a in asins]
+        shop.store.finish_batch(batch_id, "me", updates, [], MORNING + 2)
+    with shop.store.tx() as db:
+        db.execute(
+            "UPDATE sync_batches SET account = 'outlet' WHERE run_id = ? AND idx = 2", (run,)
+        )
+    shop.store.finish_run(run, "complete", MORNING + 300, 0)
+
+    assert shop.step(MORNING + 400) == 1
+
+    [body] = shop.received()
+    assert body.splitlines()[0] == "[ecauto] 同期完了 50件 5分 エラー0.0%"
+    assert "取得 default: 40件\n取得 outlet: 10件" in body
 
 
 # -- the decision alone ---------------------------------------------------------------------------

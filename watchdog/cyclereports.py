@@ -370,13 +370,14 @@ def read_cycles(db: sqlite3.Connection, after: int | None) -> list[Cycle]:
         f" ({','.join('?' * len(FINISHED))}) ORDER BY id DESC LIMIT ?",
         (after or 0, *FINISHED, MAX_ROWS),
     ).fetchall()
+    shops = _read_per_account(db, [int(r[0]) for r in rows]) if rows else {}
     return [
         Cycle(
             run_id=int(r[0]),
             started_at=float(r[1]),
             finished_at=float(r[2]),
             state=str(r[3]),
-            read={DEFAULT_ACCOUNT: int(r[4])},
+            read=shops.get(int(r[0])) or {DEFAULT_ACCOUNT: int(r[4])},
             changed=int(r[5]),
             pushed=int(r[6]),
             throttled=int(r[7]),
@@ -385,6 +386,22 @@ def read_cycles(db: sqlite3.Connection, after: int | None) -> list[Cycle]:
         )
         for r in reversed(rows)
     ]
+
+
+def _read_per_account(db: sqlite3.Connection, runs: Sequence[int]) -> dict[int, dict[str, int]]:
+    """Per run, the products each account's done batches read, where batches name their account
+    (a store with several BASE shops); {} for a store of one shop, whose runs count its items."""
+    if "account" not in {str(r[1]) for r in db.execute("PRAGMA table_info(sync_batches)")}:
+        return {}
+    out: dict[int, dict[str, int]] = {}
+    for run, account, n in db.execute(
+        "SELECT run_id, account, SUM(json_array_length(asins)) FROM sync_batches"
+        f" WHERE state = 'done' AND run_id IN ({','.join('?' * len(runs))})"
+        " GROUP BY run_id, account ORDER BY run_id, account",
+        tuple(runs),
+    ):
+        out.setdefault(int(run), {})[str(account)] = int(n or 0)
+    return out
 
 
 def read_uploads(db: sqlite3.Connection, since: float, until: float) -> dict[str, Uploads]:

@@ -82,6 +82,7 @@ class WatchdogDaemon(Daemon):
         # Passes failed in a row, since when, and the last one's error (for `SelfView`).
         self.failures = 0
         self.failing_since: float | None = None
+        self.report_error = ""  # why the last cycle report step failed, said once
 
     @staticmethod
     def name_for(args: argparse.Namespace) -> str:
@@ -192,8 +193,12 @@ class WatchdogDaemon(Daemon):
         try:
             queued = cyclereports.step(self.home, self.config, executor.notifier, time.time())
         except Exception as e:  # noqa: BLE001 - a report must never stop the watchdog
-            self.log.warning("cycle report not queued %s", fields(error=one_line(repr(e))))
+            error = one_line(str(e) or repr(e))
+            if error != self.report_error:  # tried again each pass: said once, not each time
+                self.log.warning("cycle report not queued, tried again %s", fields(error=error))
+            self.report_error = error
             return
+        self.report_error = ""
         if queued:
             executor.deliver()  # now rather than a pass later
 
