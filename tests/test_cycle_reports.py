@@ -30,8 +30,10 @@ from ecauto.config import Config, ConfigError, ReportSettings, UiSettings, parse
 from ecauto.home import Home
 from ecauto.store import PriceUpdate, Store
 from watchdog import cyclereports
-from watchdog.alerts import Alerter
+from watchdog.alerts import Alerter, policy
+from watchdog.alerts.outbox import Entry
 from watchdog.cyclereports import Cycle, ReportState, plan, step
+from watchdog.notices import Notice
 
 JST = timezone(timedelta(hours=9), "JST")
 # 2026-12-01 08:00 JST, a Tuesday morning.
@@ -341,6 +343,26 @@ def test_the_digest_moment_is_local_and_the_latest_one_passed() -> None:
     assert cyclereports.digest_moment(utc_midnight, "10:00", JST).isoformat() == (
         "2026-11-30T10:00:00+09:00"
     )
+
+
+def test_a_warning_says_what_crossed_and_what_to_do_in_english() -> None:
+    slow = cycle(9, 10_000.0, took_s=3 * 3600 + 65, errors=1)
+    [errors, took] = cyclereports.say_warnings(slow, ReportSettings(), "en", 10_000.0)
+    assert (errors.key, errors.severity, errors.summary) == (
+        "cycle_errors/9",
+        "warning",
+        "sync error rate 10.0%, above 5.0%",
+    )
+    assert (took.key, took.summary) == ("cycle_slow/9", "sync cycle took 3 h 1 min, over 2 h 0 min")
+    assert took.details["to do"].startswith("see throttling in watchdog report")
+
+
+def test_a_report_is_a_message_of_its_own_among_alerts() -> None:
+    alert = Notice("hung/upload-base", "incident", "critical", "upload-base", "hung", "", {}, 1.0)
+    report = replace(alert, key="cycle_report/1", kind="report", severity="info")
+    entries = [Entry(1, 1.0, (alert,)), Entry(2, 1.0, (report,)), Entry(3, 1.0, (alert,))]
+    assert [e.seq for e in policy.next_group(entries, 100.0, 10.0) or []] == [1]
+    assert [e.seq for e in policy.next_group(entries[1:], 1.0, 10.0) or []] == [2]
 
 
 @pytest.mark.parametrize("bad", ["9:00", "24:00", "09:60", "0900", "０９:００", 900])
