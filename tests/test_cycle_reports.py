@@ -357,6 +357,18 @@ def test_a_warning_says_what_crossed_and_what_to_do_in_english() -> None:
     assert took.details["to do"].startswith("see throttling in watchdog report")
 
 
+def test_many_shops_are_the_ten_busiest_then_one_line() -> None:
+    shops = {f"shop{i:02d}": 100 + i for i in range(25)}
+    c = replace(cycle(1, 1000.0), read=shops)
+    n = cyclereports.say_report(cyclereports.Report("k", (c,), 0.0, 1000.0), {}, "ja", 1000.0)
+    lines = list(n.details.values())
+    assert [ln.split(":")[0] for ln in lines if ln.startswith("取得")] == [
+        *(f"取得 shop{i}" for i in range(15, 25)),
+        "取得 他15店",
+    ]
+    assert "取得 他15店: 1,605件" in lines
+
+
 def test_a_report_is_a_message_of_its_own_among_alerts() -> None:
     alert = Notice("hung/upload-base", "incident", "critical", "upload-base", "hung", "", {}, 1.0)
     report = replace(alert, key="cycle_report/1", kind="report", severity="info")

@@ -51,6 +51,7 @@ DAEMON = "sync-inventory"
 DEFAULT_ACCOUNT = "default"
 FINISHED = ("complete", "partial", "stopped")  # "abandoned" ones were cut short by a restart
 MAX_BACKLOG = 5  # reports queued at once after a long gap: the newest; older ones are only logged
+MAX_SHOPS = 10  # accounts named in a report; the others are one line
 MAX_ROWS = 1000  # cycles read at once (a day has eight at the default interval)
 DB_BUSY_TIMEOUT_S = 0.5
 PLATFORM_NAMES = {"base": "BASE", "ebay": "eBay", "yahoo": "Yahoo"}
@@ -268,8 +269,14 @@ def say_report(
             end=_when(c.finished_at, tz, zone=True, day=False),
         )
         details[CYCLES.say(lang, "duration")] = took
-    for account, n in read.items():
+    shops = sorted(read.items(), key=lambda kv: (-kv[1], kv[0]))  # the busiest are named
+    for account, n in sorted(shops[:MAX_SHOPS]):
         details[CYCLES.say(lang, "read", account=account)] = CYCLES.say(lang, "read_value", n=_n(n))
+    if len(shops) > MAX_SHOPS:  # a notice has at most 32 details, a phone screen fewer
+        rest = shops[MAX_SHOPS:]
+        details[CYCLES.say(lang, "read_others", count=len(rest))] = CYCLES.say(
+            lang, "read_value", n=_n(sum(n for _, n in rest))
+        )
     if r.cycles:
         details[CYCLES.say(lang, "prices")] = CYCLES.say(
             lang,

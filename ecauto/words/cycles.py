@@ -37,6 +37,7 @@ CYCLES = Catalog(
         "period_value": {"ja": "{since}〜{until}", "en": "{since} to {until}"},
         "duration": {"ja": "所要時間", "en": "duration"},
         "read": {"ja": "取得 {account}", "en": "read, {account}"},
+        "read_others": {"ja": "取得 他{count}店", "en": "read, {count} more shops"},
         "read_value": {"ja": "{n}件", "en": "{n} products"},
         "prices": {"ja": "価格", "en": "prices"},
         "prices_value": {
