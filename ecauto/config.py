@@ -303,7 +303,7 @@ CLOCK_TIME = _rule(_is_clock_time, 'a time of day "HH:MM" from "00:00" to "23:59
 
 @dataclass(frozen=True)
 class ReportSettings:
-    """Sync cycle reports to Chatwork, sent through the alerts' outbox (README "Sync cycle reports")."""
+    """Sync cycle reports to Chatwork, through the alerts' outbox (README "Sync cycle reports")."""
 
     cycle: str = field(default="each", metadata=REPORT_MODE)  # after each cycle, daily, or off
     daily_at: str = field(default="09:00", metadata=CLOCK_TIME)  # the digest's local time
