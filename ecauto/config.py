@@ -289,6 +289,30 @@ class WatchdogSettings:
     daemons: dict[str, WatchdogDaemonSettings] = field(default_factory=_watched)
 
 
+REPORT_MODE = _rule(lambda v: v in ("each", "daily", "off"), '"each", "daily" or "off"', whole=True)
+
+
+def _is_clock_time(v: str) -> bool:
+    hh, sep, mm = v.partition(":")
+    ok = sep == ":" and len(hh) == len(mm) == 2 and v.isascii() and (hh + mm).isdigit()
+    return ok and int(hh) < 24 and int(mm) < 60
+
+
+CLOCK_TIME = _rule(_is_clock_time, 'a time of day "HH:MM" from "00:00" to "23:59"', whole=True)
+
+
+@dataclass(frozen=True)
+class ReportSettings:
+    """Sync cycle reports to Chatwork, through the alerts' outbox (README "Sync cycle reports")."""
+
+    cycle: str = field(default="each", metadata=REPORT_MODE)  # after each cycle, daily, or off
+    daily_at: str = field(default="09:00", metadata=CLOCK_TIME)  # the digest's local time
+    # A warning of its own when a cycle's failed batches, or its duration, are above these;
+    # 0 turns that warning off.
+    error_rate_warn: float = field(default=0.05, metadata=FRACTION)
+    cycle_time_warn_s: float = field(default=7200.0, metadata=between(0, WEEK))
+
+
 LANGUAGE = _rule(lambda v: v in LANGUAGES, '"ja" or "en"', whole=True)
 
 
@@ -313,6 +337,7 @@ class Config:
     alerts: AlertSettings = field(default_factory=AlertSettings)
     watchdog: WatchdogSettings = field(default_factory=WatchdogSettings)
     ui: UiSettings = field(default_factory=UiSettings)
+    reports: ReportSettings = field(default_factory=ReportSettings)
 
     @property
     def sandbox_url(self) -> str:

@@ -82,6 +82,7 @@ class WatchdogDaemon(Daemon):
         # Passes failed in a row, since when, and the last one's error (for `SelfView`).
         self.failures = 0
         self.failing_since: float | None = None
+        self.report_error = ""  # why the last cycle report step failed, said once
 
     @staticmethod
     def name_for(args: argparse.Namespace) -> str:
@@ -165,6 +166,7 @@ class WatchdogDaemon(Daemon):
             if self.failures:
                 self.log.warning("passes work again %s", fields(failed=self.failures))
             self.failures, self.failing_since = 0, None
+            self.report_cycles()
             # Leave once the circusd that started us is gone, even if a new one already answers:
             # this pass has ended what the old one left behind (for a new circusd they are
             # copies it does not manage), and the new one starts a watchdog of its own, which
@@ -181,6 +183,24 @@ class WatchdogDaemon(Daemon):
             wait = a.recheck_in_s
             if wait is None or time.monotonic() + wait >= deadline or not self.wait(wait):
                 return
+
+    def report_cycles(self) -> None:
+        """Sync cycle reports, queued in the alerts' outbox and sent with them."""
+        assert self.dog is not None
+        from . import cyclereports  # the loop's alone: kept off `watchdog report`'s imports
+
+        executor = self.dog.executor
+        try:
+            queued = cyclereports.step(self.home, self.config, executor.notifier, time.time())
+        except Exception as e:  # noqa: BLE001 - a report must never stop the watchdog
+            error = one_line(str(e) or repr(e))
+            if error != self.report_error:  # tried again each pass: said once, not each time
+                self.log.warning("cycle report not queued, tried again %s", fields(error=error))
+            self.report_error = error
+            return
+        self.report_error = ""
+        if queued:
+            executor.deliver()  # now rather than a pass later
 
     def pass_failed(self, e: Exception) -> None:
         """A failed pass is a finding of its own, alerted from memory (see Watchdog.failed)."""

@@ -20,9 +20,11 @@ MAX_DETAILS = 32  # more fields than a phone screen can show is a bug, not infor
 class Kind(enum.StrEnum):
     INCIDENT = "incident"
     RECOVERY = "recovery"
+    REPORT = "report"  # a sync cycle report (watchdog.cyclereports): sent alone, never an incident
 
 
 class Severity(enum.StrEnum):
+    INFO = "info"  # reports only
     WARNING = "warning"
     CRITICAL = "critical"
 

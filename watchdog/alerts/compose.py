@@ -65,6 +65,8 @@ def compose(notices: Sequence[Notice], host: str, tz: tzinfo | None = None) -> s
         raise ValueError("a message needs at least one notice")
     ordered = sorted(notices, key=lambda n: n.at)
     host = plain(host, 80)
+    if len(ordered) == 1 and ordered[0].kind == Kind.REPORT:
+        return _report(ordered[0], host)
     single = len(ordered) == 1
     if single:
         n = ordered[0]
@@ -82,6 +84,15 @@ def compose(notices: Sequence[Notice], host: str, tz: tzinfo | None = None) -> s
     if single:
         return _clip(headline, title, sections[0])
     return _fit(headline, title, sections, ordered)
+
+
+def _report(n: Notice, host: str) -> str:
+    """A sync cycle report (always a message of its own): its first line is its summary, as
+    worded in the operator's language by watchdog.cyclereports, then its lines, which are its
+    details keyed by their place ("1", "2", ...: the outbox keeps keys sorted as text)."""
+    order = sorted(n.details, key=lambda k: (len(k), k))
+    lines = [plain(n.details[k]) for k in order]
+    return _clip(_headline(plain(n.summary)), host, "\n".join(lines))
 
 
 def _summary_line(ordered: Sequence[Notice]) -> str:

@@ -16,7 +16,7 @@ from ecauto.backoff import compute_backoff
 from ecauto.records import get, one_line
 from watchdog.alerts.chatwork import Outcome
 from watchdog.alerts.outbox import Entry
-from watchdog.notices import Notice
+from watchdog.notices import Kind, Notice
 
 SCHEMA = 1
 # Chatwork's documented limit: 300 requests per 5 minutes per API token, told in every answer's
@@ -137,10 +137,14 @@ def next_group(
     if not entries:
         return None
     first = entries[0]
+    if _alone(first):
+        return [first]
     group = [first]
     count = len(first.notices)
     max_span = MAX_HOLD_FACTOR * coalesce_s
     for e in entries[1:]:
+        if _alone(e):
+            break
         near = coalesce_s > 0 and e.submitted_at - group[-1].submitted_at <= coalesce_s
         if not near or e.submitted_at - first.submitted_at > max_span:
             break
@@ -155,6 +159,11 @@ def next_group(
     too_long = now - first.submitted_at >= max_span
     stepped_back = last - now > coalesce_s  # the clock went back: do not wait for it to return
     return group if quiet or too_long or stepped_back else None
+
+
+def _alone(e: Entry) -> bool:
+    """A sync cycle report is a message of its own: it neither waits for company nor joins one."""
+    return any(n.kind == Kind.REPORT for n in e.notices)
 
 
 # -- rate limits and back-off -------------------------------------------------------------------
