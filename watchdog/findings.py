@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from ecauto.daemon.owner import Owner
+from ecauto.words import findings as words
 from watchdog.notices import Notice
 
 from .state import State
@@ -66,6 +67,25 @@ class Finding:
     details: dict[str, str] = field(default_factory=dict)
 
     repeat: bool = False  # found in the previous pass too, and nothing is done about it now
+    # The same, language-neutral: phrase keys of ecauto/words/findings.py and their params
+    # (strings), rendered in the operator's language by `text`. `summary` stays the English
+    # line events.jsonl and the logs keep.
+    say: tuple[str, ...] = ()
+    params: dict[str, str] = field(default_factory=dict)
+
+    def text(self, lang: str) -> str:
+        """The finding's line for a person reading `lang`."""
+        if lang == "en" or not self.say:
+            return self.summary
+        return phrase(lang, self.say, self.params) or self.summary
+
+    def todo(self, lang: str, cmd: str) -> str:
+        """What a person should type or do about it ("" when the words say nothing)."""
+        return todo(lang, self.say, self.params, self.daemon, cmd)
+
+    def saying(self, *more: str, **params: str) -> Finding:
+        """This finding with phrases added to its words (the English summary is the caller's)."""
+        return replace(self, say=(*self.say, *more), params={**self.params, **params})
 
     @property
     def pid(self) -> int | None:
@@ -89,6 +109,8 @@ class Finding:
             "summary": self.summary,
             "details": dict(self.details),
             "repeat": self.repeat,
+            "say": list(self.say),
+            "params": dict(self.params),
         }
 
     @classmethod
@@ -102,6 +124,8 @@ class Finding:
             pids=tuple(d.get("pids", ())),
             details=dict(d.get("details", {})),
             repeat=bool(d.get("repeat", False)),
+            say=tuple(str(k) for k in d.get("say", ())),
+            params={str(k): str(v) for k, v in dict(d.get("params", {})).items()},
         )
 
 
@@ -201,3 +225,29 @@ def ago(seconds: float) -> str:
     if s < 7200:
         return f"{s // 60} min"
     return f"{s // 3600} h {s % 3600 // 60} min"
+
+
+def phrase(lang: str, say: tuple[str, ...] | list[str], params: dict[str, str]) -> str:
+    """The phrases of `say`, filled in from `params` and joined, in `lang`."""
+    try:
+        parts = [words.FINDINGS.say(lang, key, **params) for key in say]
+    except (KeyError, IndexError, ValueError):
+        return ""  # words from another version: the caller falls back to the English summary
+    return words.JOIN.get(lang, "; ").join(parts)
+
+
+def todo(
+    lang: str,
+    say: tuple[str, ...] | list[str],
+    params: dict[str, str],
+    daemon: str | None,
+    cmd: str,
+) -> str:
+    """The todo of the last phrase of `say` that has one."""
+    for key in reversed(say):
+        if key in words.TODO.entries:
+            try:
+                return words.TODO.say(lang, key, **{**params, "cmd": cmd, "watcher": daemon or "-"})
+            except (KeyError, IndexError, ValueError):
+                return ""
+    return ""

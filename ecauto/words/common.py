@@ -1,5 +1,7 @@
 """Words every area uses."""
 
+import os
+
 from ecauto.words import Catalog
 
 COMMON = Catalog(
@@ -11,3 +13,8 @@ COMMON = Catalog(
         "unknown": {"en": "UNKNOWN", "ja": "不明"},
     },
 )
+
+
+def shim() -> str:
+    """The launcher as the operator types it on this machine (ecauto/platform.py's `shim`)."""
+    return r".\ecauto.cmd" if os.name == "nt" else "./ecauto.sh"
