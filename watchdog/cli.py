@@ -109,7 +109,7 @@ def _report(args: argparse.Namespace) -> int:
     r = report_mod.build(
         look.snapshot, look.assessment, look.state_before, cfg.watchdog, recent, _pending(home, cfg)
     )
-    print(json.dumps(r.to_json(), indent=2) if args.json else report_mod.render(r))
+    print(json.dumps(r.to_json(), indent=2) if args.json else report_mod.render(r, cfg.ui.language))
     return report_mod.EXIT[r.status]
 
 

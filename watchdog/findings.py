@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from ecauto.daemon.owner import Owner
+from ecauto.words import common
 from ecauto.words import findings as words
 from watchdog.notices import Notice
 
@@ -219,21 +220,27 @@ class Assessment:
 
 def ago(seconds: float) -> str:
     """A duration for a person: "45 s", "12 min", "3 h 5 min"."""
-    s = max(0, int(seconds))
-    if s < 120:
-        return f"{s} s"
-    if s < 7200:
-        return f"{s // 60} min"
-    return f"{s // 3600} h {s % 3600 // 60} min"
+    return common.duration(seconds, "en")
 
 
 def phrase(lang: str, say: tuple[str, ...] | list[str], params: dict[str, str]) -> str:
     """The phrases of `say`, filled in from `params` and joined, in `lang`."""
+    shown = {k: _shown(k, v, lang) for k, v in params.items()}
     try:
-        parts = [words.FINDINGS.say(lang, key, **params) for key in say]
+        parts = [words.FINDINGS.say(lang, key, **shown) for key in say]
     except (KeyError, IndexError, ValueError):
         return ""  # words from another version: the caller falls back to the English summary
     return words.JOIN.get(lang, "; ").join(parts)
+
+
+def _shown(name: str, value: str, lang: str) -> str:
+    """A param as a person reads it: a duration (`*_s`, seconds) in `lang`'s units."""
+    if name.endswith("_s"):
+        try:
+            return common.duration(float(value), lang)
+        except ValueError:
+            return value
+    return value
 
 
 def todo(
@@ -247,7 +254,8 @@ def todo(
     for key in reversed(say):
         if key in words.TODO.entries:
             try:
-                return words.TODO.say(lang, key, **{**params, "cmd": cmd, "watcher": daemon or "-"})
+                shown = {k: _shown(k, v, lang) for k, v in params.items()}
+                return words.TODO.say(lang, key, **{**shown, "cmd": cmd, "watcher": daemon or "-"})
             except (KeyError, IndexError, ValueError):
                 return ""
     return ""

@@ -6,7 +6,8 @@ Joined, they make its line in the operator's language. `TODO` has an entry for e
 last phrase of a chain that has one decides what the alert and the report tell a person to do.
 The English `summary` (events.jsonl, logs) keeps its fuller wording; these are the short forms.
 
-Params every todo may use: `cmd` (the launcher as typed: `./ecauto.sh`, `.\\ecauto.cmd`),
+Params that end in `_s` are durations in seconds, shown in the reader's language ("95 s",
+"95秒"). Params every todo may use: `cmd` (the launcher as typed: `./ecauto.sh`, `.\\ecauto.cmd`),
 `watcher` (the finding's watcher, or "-").
 """
 
@@ -51,12 +52,12 @@ FINDINGS = Catalog(
         },
         # crash loops
         "crash_loop.died": {
-            "en": "died {deaths} times, each under {young} after its start",
-            "ja": "起動後{young}以内の終了が{deaths}回続きました",
+            "en": "died {deaths} times, each under {young_s} after its start",
+            "ja": "起動後{young_s}以内の終了が{deaths}回続きました",
         },
         "crash_loop.respawns": {
-            "en": "keeps exiting and being started again ({count} new pids in {window})",
-            "ja": "終了と再起動を繰り返しています（{window}で新しい pid が{count}個）",
+            "en": "keeps exiting and being started again ({count} new pids in {window_s})",
+            "ja": "終了と再起動を繰り返しています（{window_s}で新しい pid が{count}個）",
         },
         # copies
         "duplicate.beside_managed": {
@@ -68,8 +69,8 @@ FINDINGS = Catalog(
             "ja": "ロックを持つプロセスとは別に、2つ目のコピー（pid {pids}）が動いています",
         },
         "duplicate.overlap": {
-            "en": "circusd has run two copies (pid {pids}) for {age}",
-            "ja": "circusd が2つのコピー（pid {pids}）を{age}動かしています",
+            "en": "circusd has run two copies (pid {pids}) for {age_s}",
+            "ja": "circusd が2つのコピー（pid {pids}）を{age_s}動かしています",
         },
         "orphan.unmanaged": {
             "en": "pid {pids} runs but no circusd of this instance manages it",
@@ -98,12 +99,12 @@ FINDINGS = Catalog(
             "ja": "ハートビートファイルが不正です（最後の正常な記録は猶予内）",
         },
         "hung.no_beat": {
-            "en": "pid {pids} is hung: no heartbeat for {age} (grace {grace})",
-            "ja": "pid {pids} が応答しません: ハートビートが{age}ありません（猶予{grace}）",
+            "en": "pid {pids} is hung: no heartbeat for {age_s} (grace {grace_s})",
+            "ja": "pid {pids} が応答しません: ハートビートが{age_s}ありません（猶予{grace_s}）",
         },
         "hung.old_beat": {
-            "en": "pid {pids} is hung: its heartbeat is {age} old (grace {grace})",
-            "ja": "pid {pids} が応答しません: ハートビートが{age}前で止まっています（猶予{grace}）",
+            "en": "pid {pids} is hung: its heartbeat is {age_s} old (grace {grace_s})",
+            "ja": "pid {pids} が応答しません: ハートビートが{age_s}前で止まっています（猶予{grace_s}）",
         },
         # failing work, databases
         "failing": {
@@ -116,8 +117,8 @@ FINDINGS = Catalog(
         },
         # the watchdog itself, the home, the sandbox
         "watchdog_failing": {
-            "en": "the watchdog's passes fail (for {age}): {error}",
-            "ja": "watchdog の巡回が失敗しています（{age}前から）: {error}",
+            "en": "the watchdog's passes fail (for {age_s}): {error}",
+            "ja": "watchdog の巡回が失敗しています（{age_s}前から）: {error}",
         },
         "disk_full": {
             "en": "the home's disk is full ({free})",
@@ -150,8 +151,8 @@ FINDINGS = Catalog(
         },
         "then.ending": {"en": "ending it", "ja": "終了させます"},
         "then.backoff": {
-            "en": "next restart in {left} (backoff)",
-            "ja": "次の再起動は{left}後（間隔を空けています）",
+            "en": "next restart in {left_s} (backoff)",
+            "ja": "次の再起動は{left_s}後（間隔を空けています）",
         },
         "then.budget_spent": {
             "en": "needs a person: the restart budget is spent; not restarting it",

@@ -144,7 +144,7 @@ def _overlap(
             f"{_ago(v.now - since)}, longer than a reload takes "
             f"(pid {pid_list(g)} beside pid {pid_list(keep)})",
             "duplicate.overlap",
-            age=_ago(v.now - since),
+            age_s=f"{v.now - since:.0f}",
         )
         for g in legit
         if g != keep

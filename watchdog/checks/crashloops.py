@@ -87,7 +87,7 @@ def crash_loop(
             action=do,
             details=details,
             say=("crash_loop.respawns", *then),
-            params={"count": str(len(recent)), "window": _ago(s.crash_loop_window_s)},
+            params={"count": str(len(recent)), "window_s": f"{s.crash_loop_window_s:.0f}"},
         )
 
     if judged is not None and judged.ending:
@@ -146,6 +146,6 @@ def looped(
         action=action.do if action else Do.ALERT,
         details=details,
         say=("crash_loop.died", _DONE[done]),
-        params={"deaths": str(len(young)), "young": _ago(s.crash_loop_young_s)},
+        params={"deaths": str(len(young)), "young_s": f"{s.crash_loop_young_s:.0f}"},
     )
     return replace(ds, stopped=True), (finding, action)

@@ -91,7 +91,7 @@ def heartbeat(
             say=("hung.bad_file",),
         )
         return ds, [said(f)], False
-    words = {"pids": pid_list(g), "age": _ago(age), "grace": _ago(limit)}
+    words = {"pids": pid_list(g), "age_s": f"{age:.0f}", "grace_s": f"{limit:.0f}"}
     ds, found = _hung(
         v, watcher, daemon, g, f"pid {pid_list(g)} is hung: {why}", details, ds, (say, words)
     )
@@ -144,7 +144,7 @@ def _hung(
                 f"{summary}; next restart in {_ago(left)} (backoff)",
                 Do.NONE,
                 "then.backoff",
-                left=_ago(left),
+                left_s=f"{left:.0f}",
             )
         )
     why = next((w for w in (v.protected(x) for x in g) if w), None)

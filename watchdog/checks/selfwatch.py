@@ -108,7 +108,7 @@ def watchdog_self(me: SelfView, settings: WatchdogSettings, now: float) -> list[
                 action=Do.ALERT if persists else Do.NONE,
                 details={"failed passes": str(me.failures), "last error": me.error},
                 say=("watchdog_failing",),
-                params={"age": _ago(now - since), "error": me.error},
+                params={"age_s": f"{now - since:.0f}", "error": me.error},
             )
         )
     if me.config_error:
