@@ -74,6 +74,12 @@ class Finding:
     say: tuple[str, ...] = ()
     params: dict[str, str] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        # Checked where it is made, so a phrase mistyped in a check fails in its tests.
+        wrong = words.unfilled(self.say, self.params)
+        if wrong:
+            raise ValueError(f"finding words: {'; '.join(wrong)}")
+
     def text(self, lang: str) -> str:
         """The finding's line for a person reading `lang`."""
         if lang == "en" or not self.say:
@@ -125,8 +131,7 @@ class Finding:
             pids=tuple(d.get("pids", ())),
             details=dict(d.get("details", {})),
             repeat=bool(d.get("repeat", False)),
-            say=tuple(str(k) for k in d.get("say", ())),
-            params={str(k): str(v) for k, v in dict(d.get("params", {})).items()},
+            **_words(d),
         )
 
 
@@ -221,6 +226,15 @@ class Assessment:
 def ago(seconds: float) -> str:
     """A duration for a person: "45 s", "12 min", "3 h 5 min"."""
     return common.duration(seconds, "en")
+
+
+def _words(d: dict[str, Any]) -> dict[str, Any]:
+    """The words of a finding read back; none when they are another version's."""
+    say = tuple(str(k) for k in d.get("say", ()))
+    params = {str(k): str(v) for k, v in dict(d.get("params", {})).items()}
+    if words.unfilled(say, params):
+        return {"say": (), "params": {}}
+    return {"say": say, "params": params}
 
 
 def phrase(lang: str, say: tuple[str, ...] | list[str], params: dict[str, str]) -> str:

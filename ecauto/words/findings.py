@@ -11,6 +11,8 @@ Params that end in `_s` are durations in seconds, shown in the reader's language
 `watcher` (the finding's watcher, or "-").
 """
 
+import string
+
 from ecauto.words import Catalog
 
 FINDINGS = Catalog(
@@ -55,6 +57,8 @@ FINDINGS = Catalog(
             "en": "died {deaths} times, each under {young_s} after its start",
             "ja": "起動後{young_s}以内の終了が{deaths}回続きました",
         },
+        "crash_loop.last": {"en": "last death: {how}", "ja": "最後の終了: {how}"},
+        "crash_loop.log": {"en": "its log says: {words}", "ja": "ログの最後の行: {words}"},
         "crash_loop.respawns": {
             "en": "keeps exiting and being started again ({count} new pids in {window_s})",
             "ja": "終了と再起動を繰り返しています（{window_s}で新しい pid が{count}個）",
@@ -240,6 +244,8 @@ TODO = Catalog(
             "ja": "不要（再開は `{cmd} restart {watcher}`）",
         },
         "crash_loop.died": _START,
+        "crash_loop.last": _START,
+        "crash_loop.log": _START,
         "crash_loop.respawns": _LOG,
         "duplicate.beside_managed": _NOTHING,
         "duplicate.beside_holder": _NOTHING,
@@ -314,3 +320,17 @@ TODO = Catalog(
 
 # Joins the phrases of a chain, per language.
 JOIN = {"en": "; ", "ja": "。"}
+
+
+def unfilled(say: tuple[str, ...], params: dict[str, str]) -> list[str]:
+    """What is wrong with a chain of words: a phrase unknown, or a placeholder without its
+    param (each phrase's English form names them; tests/test_words.py keeps the others equal)."""
+    out = []
+    for key in say:
+        forms = FINDINGS.entries.get(key)
+        if forms is None:
+            out.append(f"no phrase {key!r}")
+            continue
+        names = {n for _, n, _, _ in string.Formatter().parse(forms["en"]) if n}
+        out += [f"{key}: no param {n!r}" for n in sorted(names - params.keys())]
+    return out

@@ -145,7 +145,17 @@ def looped(
         summary=summary,
         action=action.do if action else Do.ALERT,
         details=details,
-        say=("crash_loop.died", _DONE[done]),
-        params={"deaths": str(len(young)), "young_s": f"{s.crash_loop_young_s:.0f}"},
+        say=(
+            "crash_loop.died",
+            *(("crash_loop.last",) if last else ()),
+            *(("crash_loop.log",) if words else ()),
+            _DONE[done],
+        ),
+        params={
+            "deaths": str(len(young)),
+            "young_s": f"{s.crash_loop_young_s:.0f}",
+            **({"how": last.how()} if last else {}),
+            **({"words": words} if words else {}),
+        },
     )
     return replace(ds, stopped=True), (finding, action)
