@@ -7,6 +7,7 @@ import pytest
 from ecauto import platform
 from ecauto.daemon.heartbeat import Heartbeat, Phase
 from ecauto.words import LANGUAGES, common
+from ecauto.words.errors import translate
 from watchdog import report
 from watchdog.findings import Do, Finding, Kind, Severity
 from watchdog.report import DaemonRow, Report, render
@@ -115,7 +116,10 @@ def test_a_cycle_cut_short_is_paused_in_the_report_and_its_json() -> None:
 def test_last_error_is_cut_at_a_word_with_an_ellipsis(lang: str) -> None:
     cell = table_row(render(rep(), lang), "sync-inventory").rsplit("  ", 1)[-1]
     assert cell.endswith("…") and len(cell) <= report.ERROR_CHARS
-    assert ERROR.startswith(cell[:-1]) and ERROR[len(cell) - 1] == " ", "cut before a word"
+    error = translate(ERROR, lang)  # "cycle failed: " is said in the reader's language
+    assert error.startswith(cell[:-1]) and error[len(cell) - 1] == " ", "cut before a word"
+    if lang == "ja":
+        assert cell.startswith("処理に失敗: BASE answered")
 
 
 def test_clip_cuts_japanese_at_a_character_and_english_at_a_word() -> None:

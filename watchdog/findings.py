@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from ecauto.daemon.owner import Owner
-from ecauto.words import common
+from ecauto.words import common, errors
 from ecauto.words import findings as words
 from watchdog.notices import Notice
 
@@ -247,6 +247,10 @@ def phrase(lang: str, say: tuple[str, ...] | list[str], params: dict[str, str]) 
     return words.JOIN.get(lang, "; ").join(parts)
 
 
+# Params that quote a daemon's or a check's own words: errors said in the reader's language.
+QUOTED = frozenset({"error", "words", "problem"})
+
+
 def _shown(name: str, value: str, lang: str) -> str:
     """A param as a person reads it: a duration (`*_s`, seconds) in `lang`'s units."""
     if name.endswith("_s"):
@@ -254,7 +258,7 @@ def _shown(name: str, value: str, lang: str) -> str:
             return common.duration(float(value), lang)
         except ValueError:
             return value
-    return value
+    return errors.translate(value, lang) if name in QUOTED else value
 
 
 def todo(

@@ -16,7 +16,7 @@ from typing import Any
 from ecauto import redact, roster
 from ecauto.config import WatchdogSettings
 from ecauto.daemon.heartbeat import Heartbeat, Phase
-from ecauto.words import common
+from ecauto.words import common, errors
 from ecauto.words.report import REPORT
 
 from . import deaths, work
@@ -353,7 +353,7 @@ def render(r: Report, lang: str = "en", cmd: str | None = None) -> str:
                 _last_ok(d, r.at, lang),
                 _restarts(d, lang),
                 _death(d, lang),
-                common.clip(d.last_error or "-", ERROR_CHARS),
+                common.clip(errors.translate(d.last_error or "-", lang), ERROR_CHARS),
             )
         )
     widths = [max(common.width(row[i]) for row in table) for i in range(len(head) - 1)]

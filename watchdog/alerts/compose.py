@@ -17,7 +17,7 @@ from datetime import datetime, tzinfo
 
 from ecauto import redact
 from ecauto.records import one_line
-from ecauto.words import common
+from ecauto.words import common, errors
 from ecauto.words.alerts import ALERTS
 from watchdog import findings
 from watchdog.notices import Kind, Notice, Severity
@@ -173,7 +173,7 @@ def _section(
         lines.append(ALERTS.say(lang, "done", what=plain(n.action, limit)))
     for name, value in n.details.items():
         shown = ALERTS.say(lang, f"detail.{name}") if f"detail.{name}" in ALERTS.entries else name
-        lines.append(f"{plain(shown, 40)}: {plain(value, limit)}")
+        lines.append(f"{plain(shown, 40)}: {plain(errors.translate(value, lang), limit)}")
     lines.append(ALERTS.say(lang, "at", when=when(n.at, tz)))
     lines.append(ALERTS.say(lang, "todo", what=plain(todo(n, lang, cmd), limit)))
     return "\n".join(lines)
