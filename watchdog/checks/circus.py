@@ -42,7 +42,10 @@ def check_circusd(v: View, p: Pass) -> Step:
         )
     else:
         pids = ()
-        summary = f"no circusd runs for this instance ({c.reason})"
+        summary = (
+            f"no circusd runs for this instance ({c.reason}), and its journal has no quit "
+            "request: it died or was killed"
+        )
         say, params = "circusd.none", {}
     return Step.saying(
         [
