@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from support import BIN, Instance, Reaper, sandbox_headers, wait_for
+from support import BIN, Instance, Reaper, read_hb, sandbox_headers, wait_for
 
 from ecauto.words.common import shim
 
@@ -112,3 +112,41 @@ def test_a_crash_loop_is_reported_and_alerted_in_japanese_with_what_to_type(
     # and the events keep the English summary, with the same words' keys beside it
     events = (inst.home / "watchdog" / "events.jsonl").read_text()
     assert "needs a person" in events and '"say": ["crash_loop.died", ' in events
+
+
+def test_a_sync_stopped_mid_cycle_is_paused_not_ok_in_the_report(
+    tmp_path: Path, reaper: Reaper
+) -> None:
+    inst = Instance(tmp_path, reaper, watchdog=False, spapi_rate=10.0)
+    try:
+        inst.start()
+
+        # Given the sync in the middle of its cycle
+        def midway() -> bool:
+            hb = read_hb(inst.home, "sync-inventory")
+            return hb is not None and hb.phase.value == "working" and 0 < hb.done < hb.total
+
+        wait_for(midway, 60, "sync-inventory midway through its cycle")
+        # When someone stops it: it finishes its batch, counts the cycle a success, and exits
+        inst.ctl.call("stop", name="sync-inventory")
+        wait_for(lambda: inst.status("sync-inventory") == "stopped", 60, "sync-inventory stopped")
+        hb = read_hb(inst.home, "sync-inventory")
+        assert hb is not None and hb.last_success_at is not None and hb.done < hb.total
+
+        # Then the report does not call that cycle a success: it was paused, at done/total
+        _, rep = inst.watchdog("report")
+        row = next(d for d in rep["daemons"] if d["name"] == "sync-inventory")
+        assert row["last_success_at"] is None and row["paused_at"] is not None, row
+        assert row["unit"] in ("batches", "prices")
+        text = subprocess.run(
+            [str(BIN / "watchdog"), "report"],
+            env=inst.env,
+            cwd=inst.root,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout
+        line = next(x for x in text.splitlines() if x.startswith("sync-inventory "))
+        assert "paused " in line and f"({hb.done}/{hb.total})" in line, text
+    finally:
+        inst.stop()

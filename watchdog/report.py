@@ -207,8 +207,9 @@ def build(
 
 
 def _cut_short(hb: Heartbeat) -> bool:
-    """Whether the cycle its heartbeat counts ended before its end (a stop request met, a quota
-    spent): the daemon counts that a success, though the work is not done."""
+    """Whether the cycle its heartbeat counts ended before all its work was done (a stop
+    request met, a quota spent, items that failed): the daemon counts that a success (its
+    `last_success_at`), though the work is not done."""
     return hb.phase is not Phase.WORKING and hb.total > 0 and hb.done < hb.total
 
 

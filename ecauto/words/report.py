@@ -53,9 +53,10 @@ REPORT = Catalog(
         },
         "legend.last_ok": {
             "en": "LAST OK: when its last cycle ended without error; 'paused' when that cycle "
-            "stopped before its end (a stop request, a quota spent)",
-            "ja": "最終成功: 最後のサイクルがエラーなく終わった時刻。「中断」は停止要求やクォータで"
-            "途中で終わったサイクル",
+            "ended before all its work was done (a stop request, a spent quota, items that "
+            "failed)",
+            "ja": "最終成功: 最後のサイクルがエラーなく終わった時刻。「中断」は停止要求やクォータ、"
+            "失敗した項目のため途中で終わったサイクル",
         },
         "legend.restarts": {
             "en": "RESTARTS: by the watchdog or circusd in the last {window} (died: exited on "
