@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+
 import pytest
 
 from ecauto import platform
@@ -159,8 +162,6 @@ def test_each_finding_says_what_it_is_and_what_to_do(lang: str, said: str, todo:
 
 def test_times_shown_are_local_with_their_zone_and_the_json_stays_utc_epoch() -> None:
     header = render(rep(), "en").splitlines()[0]
-    import time
-
     t = time.localtime(NOW)
     assert time.strftime("%Y-%m-%d %H:%M:%S", t) in header
     assert header.endswith(t.tm_zone if len(t.tm_zone) <= 5 else time.strftime("%z", t))
@@ -169,3 +170,35 @@ def test_times_shown_are_local_with_their_zone_and_the_json_stays_utc_epoch() ->
 
 def test_the_launcher_quoted_is_this_platforms() -> None:
     assert common.shim() == platform.current().shim
+
+
+@pytest.fixture
+def tokyo(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    if not hasattr(time, "tzset"):
+        pytest.skip("time.tzset is POSIX only")
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        yield
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_what_a_daemon_is_doing_is_said_in_japanese_with_local_times(tokyo: None) -> None:
+    quota = "waiting for BASE's hourly quota until 15:00 UTC (1000 of 5000 kept for listings)"
+    daemons = (
+        DaemonRow("sync-inventory", "running", 1, detail=quota),
+        DaemonRow("upload-base", "running", 2, detail="listing 1 of 2"),
+        DaemonRow("upload-ebay", "running", 3, detail="something new"),
+    )
+    ja = render(rep(daemons), "ja").splitlines()
+    assert (
+        "  sync-inventory: BASE の1時間の利用枠を待っています（00:00 JST まで。出品用に 5000 中 "
+        "1000 を確保）"
+    ) in ja
+    assert "  upload-base: 出品 1/2 を処理中" in ja
+    assert "  upload-ebay: something new" in ja, "what it does not know, as it is"
+    assert render(rep(daemons), "ja").splitlines()[0].endswith(" JST")
+    # The English report keeps the daemon's own words, which name their zone
+    assert f"  sync-inventory: {quota}" in render(rep(daemons), "en").splitlines()

@@ -8,6 +8,7 @@ zone), or as JSON (language-neutral: keys, English state words, UTC epoch second
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from ecauto import redact, roster
 from ecauto.config import WatchdogSettings
 from ecauto.daemon.heartbeat import Heartbeat, Phase
 from ecauto.words import common, errors
-from ecauto.words.report import REPORT
+from ecauto.words.report import DETAILS, REPORT
 
 from . import deaths, work
 from .findings import Assessment, Finding, Kind, Severity, phrase
@@ -263,8 +264,12 @@ def _when(at: float | None, now: float, lang: str = "en") -> str:
 def _clock(at: float) -> str:
     """Local wall time with its zone (a short name such as JST, else the UTC offset)."""
     t = time.localtime(at)
-    zone = t.tm_zone if t.tm_zone and len(t.tm_zone) <= 5 else time.strftime("%z", t)
-    return f"{time.strftime('%Y-%m-%d %H:%M:%S', t)} {zone}"
+    return f"{time.strftime('%Y-%m-%d %H:%M:%S', t)} {_zone(t)}"
+
+
+def _zone(t: time.struct_time) -> str:
+    """A short zone name such as JST, else the UTC offset (Windows names zones in words)."""
+    return t.tm_zone if t.tm_zone and len(t.tm_zone) <= 5 else time.strftime("%z", t)
 
 
 def _word(lang: str, group: str, word: str) -> str:
@@ -365,7 +370,7 @@ def render(r: Report, lang: str = "en", cmd: str | None = None) -> str:
     # What each daemon says it is doing (its heartbeat's detail), e.g. which quota it waits for.
     for d in r.daemons:
         if d.detail:
-            out.append(f"  {d.name}: {common.clip(d.detail, 160)}")
+            out.append(f"  {d.name}: {common.clip(_detail(d.detail, r.at, lang), 160)}")
     for key in LEGEND:
         out.append(f"({REPORT.say(lang, key, window=_dur(r.window_s, lang))})")
     out.append("")
@@ -403,6 +408,36 @@ def render(r: Report, lang: str = "en", cmd: str | None = None) -> str:
     status = r.status.upper() if lang == "en" else common.COMMON.say(lang, r.status)
     out.append(REPORT.say(lang, "status", status=status))
     return redact.scrub("\n".join(out), multiline=True)
+
+
+_DETAILS = common.Reworder(DETAILS)
+_UTC_CLOCK = re.compile(r"(\d{2}):(\d{2}) UTC")
+
+
+def _detail(text: str, now: float, lang: str) -> str:
+    """A heartbeat's detail in `lang`, its times (the daemons write "15:00 UTC") local."""
+
+    def shown(name: str, value: str) -> str | None:
+        if name == "which" and f"which.{value}" in DETAILS.entries:
+            return DETAILS.say(lang, f"which.{value}")
+        if name == "until":
+            return _local_clock(value, now)
+        return None
+
+    return _DETAILS.translate(text, lang, shown)
+
+
+def _local_clock(value: str, now: float) -> str:
+    """'15:00 UTC' as this machine's wall clock ('00:00 JST'), the next such time after `now`."""
+    m = _UTC_CLOCK.fullmatch(value)
+    if m is None:
+        return value
+    day = now - now % 86400
+    at = day + int(m.group(1)) * 3600 + int(m.group(2)) * 60
+    if at < now - 60:
+        at += 86400
+    t = time.localtime(at)
+    return f"{time.strftime('%H:%M', t)} {_zone(t)}"
 
 
 def _event_text(e: dict[str, Any], lang: str) -> str:

@@ -1,6 +1,11 @@
 """Words every area uses."""
 
+from __future__ import annotations
+
 import os
+import re
+import string
+from collections.abc import Callable
 
 from ecauto.words import Catalog
 
@@ -49,3 +54,54 @@ def duration(seconds: float, lang: str) -> str:
         return f"{s // 60}分" if ja else f"{s // 60} min"
     h, m = s // 3600, s % 3600 // 60
     return f"{h}時間{m}分" if ja else f"{h} h {m} min"
+
+
+class Reworder:
+    """Says again, in another language, text made from a catalog's English templates by code
+    that knows no language (a daemon's error, its heartbeat's detail); text it does not know is
+    left as it is. Patterns are made on first use: a report in English makes none."""
+
+    def __init__(self, catalog: Catalog) -> None:
+        self.catalog = catalog
+        self._patterns: list[tuple[str, bool, re.Pattern[str]]] = []
+
+    def translate(
+        self,
+        text: str,
+        lang: str,
+        shown: Callable[[str, str], str | None] | None = None,
+        depth: int = 3,
+    ) -> str:
+        """`text` in `lang`. The match that starts first wins, and of those one that starts
+        with its own words (a wrapper such as "cycle failed: ..."): what it wraps is said again
+        in turn. `shown(name, value)` may give a param's own rendering (a time, a word)."""
+        if lang == "en" or not text or depth <= 0:
+            return text
+        found = [
+            (m.start(), not lit, -len(self.catalog.entries[key]["en"]), key, m)
+            for key, lit, p in self._compiled()
+            if (m := p.search(text))
+        ]
+        if not found:
+            return text
+        # First, then one with words of its own first, then the most specific (the longest).
+        *_, key, m = min(found, key=lambda f: f[:3])
+        params = {}
+        for name, value in m.groupdict().items():
+            own = shown(name, value) if shown else None
+            params[name] = own if own is not None else self.translate(value, lang, shown, depth - 1)
+        return text[: m.start()] + self.catalog.say(lang, key, **params)
+
+    def _compiled(self) -> list[tuple[str, bool, re.Pattern[str]]]:
+        if not self._patterns:
+            for key, forms in self.catalog.entries.items():
+                parts = []
+                for literal, name, _, _ in string.Formatter().parse(forms["en"]):
+                    parts.append(re.escape(literal))
+                    if name:
+                        parts.append(f"(?P<{name}>.+?)")
+                literal_first = not forms["en"].startswith("{")
+                self._patterns.append(
+                    (key, literal_first, re.compile("".join(parts) + "$", re.DOTALL))
+                )
+        return self._patterns

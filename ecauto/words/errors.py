@@ -11,10 +11,8 @@ language is known) is translated all the same.
 
 from __future__ import annotations
 
-import re
-import string
-
 from ecauto.words import Catalog
+from ecauto.words.common import Reworder
 
 ERRORS = Catalog(
     "errors",
@@ -54,39 +52,9 @@ ERRORS = Catalog(
     },
 )
 
-_patterns: list[tuple[str, re.Pattern[str]]] = []
+REWORDER = Reworder(ERRORS)
 
 
-def _compiled() -> list[tuple[str, re.Pattern[str]]]:
-    """Each English template as a pattern, made on first use (a report in English makes none)."""
-    if not _patterns:
-        for key, forms in ERRORS.entries.items():
-            parts = []
-            for literal, name, _, _ in string.Formatter().parse(forms["en"]):
-                parts.append(re.escape(literal))
-                if name:
-                    parts.append(f"(?P<{name}>.+?)")
-            _patterns.append((key, re.compile("".join(parts) + "$", re.DOTALL)))
-    return _patterns
-
-
-def translate(text: str, lang: str, depth: int = 3) -> str:
-    """`text` in `lang` where it is a known error (or quotes one); as it is otherwise.
-
-    The match that starts first wins, and of those one that starts with its own words (a
-    wrapper such as "cycle failed: ..."): what it wraps is translated in turn."""
-    if lang == "en" or not text or depth <= 0:
-        return text
-    found = [
-        (m.start(), not _leading(key), key, m) for key, p in _compiled() if (m := p.search(text))
-    ]
-    if not found:
-        return text
-    _, _, key, m = min(found, key=lambda f: (f[0], not f[1]))
-    params = {k: translate(v, lang, depth - 1) for k, v in m.groupdict().items()}
-    return text[: m.start()] + ERRORS.say(lang, key, **params)
-
-
-def _leading(key: str) -> bool:
-    """Whether the English template of `key` starts with a placeholder."""
-    return ERRORS.entries[key]["en"].startswith("{")
+def translate(text: str, lang: str) -> str:
+    """`text` in `lang` where it is a known error (or quotes one); as it is otherwise."""
+    return REWORDER.translate(text, lang)

@@ -109,3 +109,34 @@ REPORT = Catalog(
         "severity.critical": {"en": "critical", "ja": "異常"},
     },
 )
+
+# What a daemon's heartbeat says it is doing (its `detail`), as the daemons write it in
+# English; `watchdog report` says it again in the reader's language (common.Reworder).
+DETAILS = Catalog(
+    "details",
+    {
+        "batch": {"en": "batch {i} of {n}", "ja": "バッチ {i}/{n} を取得中"},
+        "push": {
+            "en": "BASE price and stock {i} of {n}",
+            "ja": "BASE の価格・在庫 {i}/{n} を送信中",
+        },
+        "pushed": {
+            "en": "pushed {i} of {n} prices to BASE",
+            "ja": "BASE へ価格を {n} 件中 {i} 件送信済み",
+        },
+        "listing": {"en": "listing {i} of {n}", "ja": "出品 {i}/{n} を処理中"},
+        "quota_kept": {
+            "en": "waiting for {label}'s {which} quota until {until} ({kept} of {limit} kept "
+            "for listings)",
+            "ja": "{label} の{which}の利用枠を待っています（{until} まで。出品用に {limit} 中 "
+            "{kept} を確保）",
+        },
+        "quota_until": {
+            "en": "waiting for {label}'s {which} quota until {until}",
+            "ja": "{label} の{which}の利用枠を待っています（{until} まで）",
+        },
+        "quota": {"en": "waiting for {label} quota", "ja": "{label} の利用枠を待っています"},
+        "which.hourly": {"en": "hourly", "ja": "1時間"},
+        "which.daily": {"en": "daily", "ja": "1日"},
+    },
+)
