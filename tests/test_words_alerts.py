@@ -105,6 +105,7 @@ def test_a_japanese_alert_fits_a_phones_notification_line_and_says_it_all_below(
         "then.restarting",
         pids="4321",
     )
+    f = Finding(**{**f.__dict__, "details": {"heartbeat age": "95 s", "restarts in window": "1"}})
     text = compose(notices_of(f), "shop-pc", UTC, "ja", CMD)
     first, *rest = text.splitlines()
     assert first == "[ecauto] 注意 sync-inventory: 応答なし"
@@ -113,6 +114,7 @@ def test_a_japanese_alert_fits_a_phones_notification_line_and_says_it_all_below(
     assert "[title]shop-pc の sync-inventory[/title]" in body
     assert "pid 4321 が応答しません: ハートビートが95秒前で止まっています（猶予95秒）" in body
     assert "circusd で再起動します" in body
+    assert "ハートビート経過: 95秒" in body and "期間内の再起動: 1" in body
     assert "時刻: 2027-01-15 08:00:00 UTC" in body
     assert "English summary" not in body
 
@@ -179,3 +181,21 @@ def test_a_finding_with_a_mistyped_phrase_or_a_missing_param_fails_where_it_is_m
     f = found(Kind.HUNG, Severity.WARNING, "x", "hung.old_beat")
     d = {**f.to_json(), "say": ["gone.phrase"]}
     assert Finding.from_json(d).say == () and Finding.from_json(d).text("ja") == "English summary"
+
+
+@pytest.mark.parametrize(
+    ("english", "japanese"),
+    [
+        ("95 s", "95秒"),
+        ("12 min", "12分"),
+        ("3 h 5 min", "3時間5分"),
+        ("40 s ago", "40秒前"),
+        ("none", "none"),
+        ("1234, 5678", "1234, 5678"),
+    ],
+)
+def test_durations_in_details_read_in_japanese(english: str, japanese: str) -> None:
+    from ecauto.words.common import reword_duration
+
+    assert reword_duration(english, "ja") == japanese
+    assert reword_duration(english, "en") == english

@@ -56,6 +56,21 @@ def duration(seconds: float, lang: str) -> str:
     return f"{h}時間{m}分" if ja else f"{h} h {m} min"
 
 
+_DURATION = re.compile(r"(?:(\d+) h (\d+) min|(\d+) min|(\d+) s)( ago)?")
+
+
+def reword_duration(text: str, lang: str) -> str:
+    """A duration `duration(..., "en")` wrote ("95 s", "3 h 5 min ago"), in `lang`; any other
+    text as it is."""
+    m = _DURATION.fullmatch(text)
+    if lang == "en" or m is None:
+        return text
+    h, hm, mins, secs, ago = m.groups()
+    seconds = int(h) * 3600 + int(hm) * 60 if h else int(mins) * 60 if mins else int(secs)
+    said = duration(seconds, lang)
+    return (f"{said}前" if lang == "ja" else f"{said} ago") if ago else said
+
+
 class Reworder:
     """Says again, in another language, text made from a catalog's English templates by code
     that knows no language (a daemon's error, its heartbeat's detail); text it does not know is

@@ -173,7 +173,8 @@ def _section(
         lines.append(ALERTS.say(lang, "done", what=plain(n.action, limit)))
     for name, value in n.details.items():
         shown = ALERTS.say(lang, f"detail.{name}") if f"detail.{name}" in ALERTS.entries else name
-        lines.append(f"{plain(shown, 40)}: {plain(errors.translate(value, lang), limit)}")
+        value = errors.translate(common.reword_duration(value, lang), lang)
+        lines.append(f"{plain(shown, 40)}: {plain(value, limit)}")
     lines.append(ALERTS.say(lang, "at", when=when(n.at, tz)))
     lines.append(ALERTS.say(lang, "todo", what=plain(todo(n, lang, cmd), limit)))
     return "\n".join(lines)
