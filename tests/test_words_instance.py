@@ -13,6 +13,7 @@ import pytest
 import requests
 from support import BIN, Instance, Reaper, read_hb, sandbox_headers, wait_for
 
+from ecauto.circusd import Control
 from ecauto.words.common import shim
 
 pytestmark = [pytest.mark.process, pytest.mark.timeout(180)]
@@ -142,5 +143,12 @@ def test_a_sync_stopped_mid_cycle_is_paused_not_ok_in_the_report(
         text = report_text(inst)
         line = next(x for x in text.splitlines() if x.startswith("sync-inventory "))
         assert "paused " in line and f"({hb.done}/{hb.total})" in line, text
+
+        # And what the words tell a person to type for a stopped watcher starts it again:
+        # `ecauto restart <watcher>` is this call (launcher.restart)
+        Control(inst.endpoint, timeout_s=90.0, tries=10).restart("sync-inventory")
+        assert inst.status("sync-inventory") == "active"
+        new = inst.pid("sync-inventory")
+        wait_for(lambda: inst.fresh_heartbeat("sync-inventory", new), 30, "a fresh heartbeat")
     finally:
         inst.stop()
