@@ -229,9 +229,12 @@ def ago(seconds: float) -> str:
 
 
 def _words(d: dict[str, Any]) -> dict[str, Any]:
-    """The words of a finding read back; none when they are another version's."""
-    say = tuple(str(k) for k in d.get("say", ()))
-    params = {str(k): str(v) for k, v in dict(d.get("params", {})).items()}
+    """The words of a finding read back; none when they are another version's (or damaged)."""
+    try:
+        say = tuple(str(k) for k in d.get("say", ()))
+        params = {str(k): str(v) for k, v in dict(d.get("params", {})).items()}
+    except (TypeError, ValueError):
+        return {"say": (), "params": {}}
     if words.unfilled(say, params):
         return {"say": (), "params": {}}
     return {"say": say, "params": params}
