@@ -298,13 +298,15 @@ def _death(d: DaemonRow, lang: str = "en") -> str:
     return f"{time.strftime('%H:%M:%S', time.localtime(d.last_death_at))} {how}"
 
 
-def _progress(d: DaemonRow, lang: str) -> str:
+def progress_text(d: DaemonRow, lang: str) -> str:
+    """PROGRESS as a person reads it: done/total and what it counts."""
     if not d.total:
         return "-"
     return REPORT.say(lang, f"unit.{d.unit or 'none'}", done=d.done, total=d.total)
 
 
-def _last_ok(d: DaemonRow, now: float, lang: str) -> str:
+def last_ok_text(d: DaemonRow, now: float, lang: str) -> str:
+    """LAST OK as a person reads it: how long ago, or that the last cycle was cut short."""
     if d.paused_at is not None:
         when = _when(d.paused_at, now, lang)
         return REPORT.say(lang, "paused", when=when, done=d.done, total=d.total)
@@ -355,8 +357,8 @@ def render(r: Report, lang: str = "en", cmd: str | None = None) -> str:
                 _dur(d.uptime_s, lang),
                 _dur(d.heartbeat_age_s, lang),
                 _word(lang, "phase", d.phase) if d.phase else "-",
-                _progress(d, lang),
-                _last_ok(d, r.at, lang),
+                progress_text(d, lang),
+                last_ok_text(d, r.at, lang),
                 _restarts(d, lang),
                 _death(d, lang),
                 common.clip(errors.translate(d.last_error or "-", lang), ERROR_CHARS),
@@ -370,7 +372,7 @@ def render(r: Report, lang: str = "en", cmd: str | None = None) -> str:
     # What each daemon says it is doing (its heartbeat's detail), e.g. which quota it waits for.
     for d in r.daemons:
         if d.detail:
-            out.append(f"  {d.name}: {common.clip(_detail(d.detail, r.at, lang), 160)}")
+            out.append(f"  {d.name}: {common.clip(detail_text(d.detail, r.at, lang), 160)}")
     for key in LEGEND:
         out.append(f"({REPORT.say(lang, key, window=_dur(r.window_s, lang))})")
     out.append("")
@@ -414,7 +416,7 @@ _DETAILS = common.Reworder(DETAILS)
 _UTC_CLOCK = re.compile(r"(\d{2}):(\d{2}) UTC")
 
 
-def _detail(text: str, now: float, lang: str) -> str:
+def detail_text(text: str, now: float, lang: str) -> str:
     """A heartbeat's detail in `lang`, its times (the daemons write "15:00 UTC") local."""
 
     def shown(name: str, value: str) -> str | None:
