@@ -199,3 +199,23 @@ def test_durations_in_details_read_in_japanese(english: str, japanese: str) -> N
 
     assert reword_duration(english, "ja") == japanese
     assert reword_duration(english, "en") == english
+
+
+def test_a_long_first_line_is_cut_at_a_word_with_an_ellipsis() -> None:
+    long = Notice(
+        "failing/upload-base",
+        "incident",
+        "warning",
+        "upload-base",
+        "its last 3 cycles failed: " + "BASE answered with an internal server error " * 5,
+        "",
+        {},
+        T0,
+    )
+    first = compose([long], "pc", UTC, "en", CMD).splitlines()[0]
+    assert len(first) <= 160 and first.endswith("…")
+    assert first[:-1] == first[:-1].rstrip() and long.summary.split()[-1] not in first[-4:]
+    words_in = first[:-1].split()
+    assert all(
+        w in long.summary.split() or w in ("[ecauto]", "WARNING", "upload-base:") for w in words_in
+    )

@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from datetime import datetime, tzinfo
 
 from ecauto import redact
-from ecauto.records import one_line
 from ecauto.words import common, errors
 from ecauto.words.alerts import ALERTS
 from watchdog import findings
@@ -42,7 +41,7 @@ _TAG = re.compile(
 
 def plain(text: str, limit: int = FIELD_CHARS) -> str:
     """One bounded line with Chatwork tags defused and secrets masked (ecauto.redact)."""
-    line = one_line(redact.scrub(text), limit)
+    line = common.clip(" ".join(redact.scrub(text).split()), limit)  # at a word, with "…"
     return _TAG.sub(lambda m: "\uff3b" + m.group(1) + m.group(2), line)
 
 
@@ -155,7 +154,8 @@ def _worst(incidents: Sequence[Notice], lang: str) -> str:
 
 
 def _headline(text: str, lang: str = "en") -> str:
-    return one_line(f"{PREFIX} {text}", HEADLINE_CHARS if lang == "en" else HEADLINE_CHARS_JA)
+    limit = HEADLINE_CHARS if lang == "en" else HEADLINE_CHARS_JA
+    return common.clip(" ".join(f"{PREFIX} {text}".split()), limit)
 
 
 def _section(
@@ -210,7 +210,7 @@ def _fit(headline: str, title: str, sections: list[str], ordered: list[Notice], 
     # Even the short lines overflow: name as many as fit, then count the others.
     shown: list[str] = []
     for i, n in enumerate(ordered):
-        line = one_line(f"+ {tag(n, lang)} {label(n, lang)}", 120)
+        line = common.clip(f"+ {tag(n, lang)} {label(n, lang)}", 120)
         more = ALERTS.say(lang, "more_alerts", count=len(ordered) - i - 1)
         if len(_assemble(headline, title, [], [*shown, line, more])) > MAX_BODY_CHARS:
             more = ALERTS.say(lang, "more_alerts", count=len(ordered) - i)
