@@ -29,6 +29,7 @@ from ecauto.config import ConfigError
 from ecauto.credentials import require_env
 from ecauto.daemon.lock import exclusive
 from ecauto.logsetup import fields
+from ecauto.words.errors import ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -157,10 +158,7 @@ class OAuthTokens:
             error = body.get("error", "") if isinstance(body, dict) else ""
             what = body.get("error_description", "") if isinstance(body, dict) else ""
             if error in self.refused:
-                raise ConfigError(
-                    f"{self.name}: the refresh token was refused ({what}); "
-                    f"authorise again and set a new refresh token"
-                )
+                raise ConfigError(ERRORS.say("en", "token_refused", name=self.name, what=what))
             raise ApiError(
                 f"{self.name} token", what or "refresh failed", resp.status_code, error or None
             )

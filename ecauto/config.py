@@ -18,6 +18,7 @@ from typing import Any
 
 from ecauto import roster
 from ecauto.words import DEFAULT_LANGUAGE, LANGUAGES
+from ecauto.words.errors import ERRORS
 
 DEFAULT_CONFIG_NAME = "ecauto.toml"
 MAX_CONFIG_BYTES = 1024 * 1024
@@ -386,7 +387,7 @@ def load(path: str | os.PathLike[str] | None = None) -> Config:
     where, named = config_path(path)
     if not where.exists():
         if named:
-            raise ConfigError(f"{where}: config file not found")
+            raise ConfigError(ERRORS.say("en", "config_not_found", where=where))
         return Config()
     try:
         # Never blocks on a FIFO in its place (the watchdog's report would hang); a link to the
@@ -420,7 +421,10 @@ def _build(cls: type, data: Any, prefix: str) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        raise ConfigError(f"unknown key '{prefix}{unknown[0]}' (known: {', '.join(fields)})")
+        known = ", ".join(fields)
+        raise ConfigError(
+            ERRORS.say("en", "config_unknown_key", key=f"{prefix}{unknown[0]}", known=known)
+        )
     values = {}
     for name, value in data.items():
         values[name] = _value(hints[name], fields[name], value, prefix + name, cls)
@@ -468,5 +472,6 @@ def _value(hint: Any, f: dataclasses.Field[Any], value: Any, key: str, owner: ty
         form = f"{kind} {form}"
     check = f.metadata.get("check")
     if not ok or (check is not None and not check(value)):
-        raise ConfigError(f"{key} must be {form or kind}, got {original!r}")
+        said = {"key": key, "form": form or kind, "value": repr(original)}
+        raise ConfigError(ERRORS.say("en", "config_bad_value", **said))
     return value

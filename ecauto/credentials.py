@@ -9,12 +9,13 @@ import os
 from dataclasses import dataclass, field
 
 from ecauto.config import ConfigError
+from ecauto.words.errors import ERRORS
 
 
 def require_env(name: str) -> str:
     value = os.environ.get(name, "").strip()
     if not value:
-        raise ConfigError(f"environment variable {name} is not set (needed in live mode)")
+        raise ConfigError(ERRORS.say("en", "env_missing", name=name))
     return value
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ecauto.config import ConfigError
+from ecauto.words.errors import ERRORS
 
 DEFAULT_HOME = "var"
 
@@ -121,7 +122,7 @@ class Home:
     def check(self) -> Home:
         """Raise HomeError unless the home exists and it and all it holds are safe to use."""
         if not os.path.lexists(self.root):
-            raise HomeError(f"no ecauto home at {self.root} (set --home or ECAUTO_HOME)")
+            raise HomeError(ERRORS.say("en", "home_missing", root=self.root))
         self._refuse(self.problem(self.root))
         for name in FOLDERS:
             self._refuse(self.problem(self.root / name))
@@ -132,7 +133,7 @@ class Home:
     @staticmethod
     def _refuse(problem: str | None) -> None:
         if problem:
-            raise HomeError(f"unsafe home: {problem}")
+            raise HomeError(ERRORS.say("en", "home_unsafe", problem=problem))
 
     def ensure(self) -> Home:
         """Create the layout, readable by the owner only (it holds tokens and business data);

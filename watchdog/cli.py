@@ -109,7 +109,7 @@ def _report(args: argparse.Namespace) -> int:
     r = report_mod.build(
         look.snapshot, look.assessment, look.state_before, cfg.watchdog, recent, _pending(home, cfg)
     )
-    print(json.dumps(r.to_json(), indent=2) if args.json else report_mod.render(r))
+    print(json.dumps(r.to_json(), indent=2) if args.json else report_mod.render(r, cfg.ui.language))
     return report_mod.EXIT[r.status]
 
 
@@ -140,7 +140,7 @@ def _scan(args: argparse.Namespace) -> int:
     print(
         json.dumps(redact.scrub_tree(scan_json(res, args.dry_run)), indent=2)
         if args.json
-        else redact.scrub(scan_text(res, args.dry_run), multiline=True)
+        else redact.scrub(scan_text(res, args.dry_run, cfg.ui.language), multiline=True)
     )
     return _exit(res)
 
@@ -185,7 +185,7 @@ def scan_json(res: PassResult, dry_run: bool) -> dict[str, Any]:
     }
 
 
-def scan_text(res: PassResult, dry_run: bool) -> str:
+def scan_text(res: PassResult, dry_run: bool, lang: str = "en") -> str:
     a = res.assessment
     results = _results(res)
     head = f"watchdog scan of {res.snapshot.home}" + (" (dry run: nothing done)" if dry_run else "")
@@ -200,7 +200,7 @@ def scan_text(res: PassResult, dry_run: bool) -> str:
         elif dry_run and f.action.value not in ("none", "alert"):
             act += " (planned)"
         lines.append(
-            f"  {f.severity.value:<8} {f.kind.value:<12} {f.daemon or '-':<15} {f.summary}{act}"
+            f"  {f.severity.value:<8} {f.kind.value:<12} {f.daemon or '-':<15} {f.text(lang)}{act}"
         )
     if a.notices and not dry_run:
         lines.append(f"  alerts queued: {len(a.notices)}")

@@ -306,6 +306,8 @@ class Executor:
             "action": f.action.value,
             "result": result,
             "summary": f.summary,
+            "say": list(f.say),  # the same in the operator's language (`watchdog report`)
+            "params": dict(f.params),
         }
 
     # -- actions ----------------------------------------------------------------------------

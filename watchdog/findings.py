@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from ecauto.daemon.owner import Owner
+from ecauto.words import common, errors
+from ecauto.words import findings as words
 from watchdog.notices import Notice
 
 from .state import State
@@ -66,6 +68,31 @@ class Finding:
     details: dict[str, str] = field(default_factory=dict)
 
     repeat: bool = False  # found in the previous pass too, and nothing is done about it now
+    # The same, language-neutral: phrase keys of ecauto/words/findings.py and their params
+    # (strings), rendered in the operator's language by `text`. `summary` stays the English
+    # line events.jsonl and the logs keep.
+    say: tuple[str, ...] = ()
+    params: dict[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # Checked where it is made, so a phrase mistyped in a check fails in its tests.
+        wrong = words.unfilled(self.say, self.params)
+        if wrong:
+            raise ValueError(f"finding words: {'; '.join(wrong)}")
+
+    def text(self, lang: str) -> str:
+        """The finding's line for a person reading `lang`."""
+        if lang == "en" or not self.say:
+            return self.summary
+        return phrase(lang, self.say, self.params) or self.summary
+
+    def todo(self, lang: str, cmd: str) -> str:
+        """What a person should type or do about it ("" when the words say nothing)."""
+        return todo(lang, self.say, self.params, self.daemon, cmd)
+
+    def saying(self, *more: str, **params: str) -> Finding:
+        """This finding with phrases added to its words (the English summary is the caller's)."""
+        return replace(self, say=(*self.say, *more), params={**self.params, **params})
 
     @property
     def pid(self) -> int | None:
@@ -89,6 +116,8 @@ class Finding:
             "summary": self.summary,
             "details": dict(self.details),
             "repeat": self.repeat,
+            "say": list(self.say),
+            "params": dict(self.params),
         }
 
     @classmethod
@@ -102,6 +131,7 @@ class Finding:
             pids=tuple(d.get("pids", ())),
             details=dict(d.get("details", {})),
             repeat=bool(d.get("repeat", False)),
+            **_words(d),
         )
 
 
@@ -195,9 +225,58 @@ class Assessment:
 
 def ago(seconds: float) -> str:
     """A duration for a person: "45 s", "12 min", "3 h 5 min"."""
-    s = max(0, int(seconds))
-    if s < 120:
-        return f"{s} s"
-    if s < 7200:
-        return f"{s // 60} min"
-    return f"{s // 3600} h {s % 3600 // 60} min"
+    return common.duration(seconds, "en")
+
+
+def _words(d: dict[str, Any]) -> dict[str, Any]:
+    """The words of a finding read back; none when they are another version's (or damaged)."""
+    try:
+        say = tuple(str(k) for k in d.get("say", ()))
+        params = {str(k): str(v) for k, v in dict(d.get("params", {})).items()}
+    except (TypeError, ValueError):
+        return {"say": (), "params": {}}
+    if words.unfilled(say, params):
+        return {"say": (), "params": {}}
+    return {"say": say, "params": params}
+
+
+def phrase(lang: str, say: tuple[str, ...] | list[str], params: dict[str, str]) -> str:
+    """The phrases of `say`, filled in from `params` and joined, in `lang`."""
+    shown = {k: _shown(k, v, lang) for k, v in params.items()}
+    try:
+        parts = [words.FINDINGS.say(lang, key, **shown) for key in say]
+    except (KeyError, IndexError, ValueError):
+        return ""  # words from another version: the caller falls back to the English summary
+    return words.JOIN.get(lang, "; ").join(parts)
+
+
+# Params that quote a daemon's or a check's own words: errors said in the reader's language.
+QUOTED = frozenset({"error", "words", "problem"})
+
+
+def _shown(name: str, value: str, lang: str) -> str:
+    """A param as a person reads it: a duration (`*_s`, seconds) in `lang`'s units."""
+    if name.endswith("_s"):
+        try:
+            return common.duration(float(value), lang)
+        except ValueError:
+            return value
+    return errors.translate(value, lang) if name in QUOTED else value
+
+
+def todo(
+    lang: str,
+    say: tuple[str, ...] | list[str],
+    params: dict[str, str],
+    daemon: str | None,
+    cmd: str,
+) -> str:
+    """The todo of the last phrase of `say` that has one."""
+    for key in reversed(say):
+        if key in words.TODO.entries:
+            try:
+                shown = {k: _shown(k, v, lang) for k, v in params.items()}
+                return words.TODO.say(lang, key, **{**shown, "cmd": cmd, "watcher": daemon or "-"})
+            except (KeyError, IndexError, ValueError):
+                return ""
+    return ""

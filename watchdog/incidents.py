@@ -79,6 +79,8 @@ def incidents(
                 action="",
                 details={"lasted": ago(inc.last_seen - inc.opened_at), "was": inc.summary[:300]},
                 at=now,
+                say=("recovered",),
+                params={"kind": inc.kind},
             )
         )
     return notices, now_open
@@ -94,4 +96,6 @@ def _notice(key: str, f: Finding, now: float) -> Notice:
         action=_ACTION_WORDS[f.action],
         details=dict(f.details),
         at=now,
+        say=f.say,
+        params=dict(f.params),
     )

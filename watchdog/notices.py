@@ -8,7 +8,7 @@ is refused with ValueError, never anything else.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ecauto.records import get
@@ -39,6 +39,10 @@ class Notice:
     action: str  # one line: what the watchdog did about it ("" for nothing)
     details: dict[str, str]  # e.g. {"pid": "1234", "heartbeat age": "95 s"}
     at: float  # UTC epoch seconds
+    # The same in language-neutral form (phrase keys of ecauto/words/findings.py and their
+    # params), for the operator's language; empty in notices queued by older versions.
+    say: tuple[str, ...] = ()
+    params: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # Checked here as well as in from_json, so a typo in the caller fails where it is made.
@@ -54,6 +58,10 @@ class Notice:
             raise ValueError("notice details must map strings to strings")
         if len(self.details) > MAX_DETAILS:
             raise ValueError(f"a notice has at most {MAX_DETAILS} details")
+        if not isinstance(self.params, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in self.params.items()
+        ):
+            raise ValueError("notice params must map strings to strings")
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -66,6 +74,8 @@ class Notice:
             "action": self.action,
             "details": dict(self.details),
             "at": self.at,
+            "say": list(self.say),
+            "params": dict(self.params),
         }
 
     @classmethod
@@ -92,4 +102,22 @@ class Notice:
             action=get(d, "action", str, optional=True) or "",
             details=dict(details),
             at=get(d, "at", float),
+            say=_say(d.get("say", [])),
+            params=_params(d.get("params", {})),
         )
+
+
+def _say(say: Any) -> tuple[str, ...]:
+    if not isinstance(say, list) or len(say) > MAX_DETAILS:
+        raise ValueError("field 'say' must be a list of strings")
+    if not all(isinstance(k, str) and len(k) <= 200 for k in say):
+        raise ValueError("field 'say' must be a list of strings")
+    return tuple(say)
+
+
+def _params(p: Any) -> dict[str, str]:
+    if not isinstance(p, dict) or len(p) > MAX_DETAILS:
+        raise ValueError("field 'params' must be an object of strings")
+    for name in p:
+        get(p, name, str)
+    return dict(p)

@@ -1,11 +1,14 @@
 """`watchdog report`: what an operator wants to see, from one read-only look.
 
 Built from a snapshot and its judgement (nothing is acted on), the state (restarts in the
-window, who needs a person) and the tail of the events file. Rendered as a table, or as JSON.
+window, who needs a person) and the tail of the events file. Rendered as a table in the
+operator's language (ecauto/words/report.py; times in this machine's local time, with its
+zone), or as JSON (language-neutral: keys, English state words, UTC epoch seconds).
 """
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 from dataclasses import dataclass
@@ -13,9 +16,12 @@ from typing import Any
 
 from ecauto import redact, roster
 from ecauto.config import WatchdogSettings
+from ecauto.daemon.heartbeat import Heartbeat, Phase
+from ecauto.words import common, errors
+from ecauto.words.report import DETAILS, REPORT
 
 from . import deaths, work
-from .findings import Assessment, Finding, Kind, Severity
+from .findings import Assessment, Finding, Kind, Severity, phrase
 from .identify import launched_by
 from .snapshot import Snapshot
 from .state import State
@@ -57,6 +63,12 @@ class DaemonRow:
     requested_in_window: int | None = None
     last_death_at: float | None = None
     last_death: str | None = None
+    # What PROGRESS counts: "batches" (products read from Amazon), "prices" (pushed to BASE),
+    # "listings" (uploads), or "" when the daemon does not say.
+    unit: str = ""
+    # The last cycle ended without error but before its end (a stop, a quota): then this is
+    # when, and `last_success_at` is None (a heartbeat keeps one time for both).
+    paused_at: float | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {k: (round(v, 1) if isinstance(v, float) else v) for k, v in self.__dict__.items()}
@@ -147,6 +159,8 @@ def build(
             died, requested, last = deaths.counts(
                 snap.journal, name, now, settings.restart_window_s
             )
+        ended_at = hb.last_success_at if hb else None
+        paused = hb is not None and ended_at is not None and _cut_short(hb)
         rows.append(
             DaemonRow(
                 name=name,
@@ -158,7 +172,7 @@ def build(
                 done=hb.done if hb else 0,
                 total=hb.total if hb else 0,
                 detail=hb.detail if hb else "",
-                last_success_at=hb.last_success_at if hb else None,
+                last_success_at=None if paused else ended_at,
                 last_error=hb.last_error if hb else None,
                 restarts_in_window=n,
                 needs_person=ds.gave_up or ds.stopped,
@@ -168,6 +182,8 @@ def build(
                 last_death=(last.how() + (" (requested)" if last.requested else ""))
                 if last
                 else None,
+                unit=_unit(daemon, hb.detail) if hb and hb.total else "",
+                paused_at=ended_at if paused else None,
             )
         )
     worst = a.status
@@ -189,6 +205,20 @@ def build(
         alerts_pending,
         settings.restart_window_s,
     )
+
+
+def _cut_short(hb: Heartbeat) -> bool:
+    """Whether the cycle its heartbeat counts ended before all its work was done (a stop
+    request met, a quota spent, items that failed): the daemon counts that a success (its
+    `last_success_at`), though the work is not done."""
+    return hb.phase is not Phase.WORKING and hb.total > 0 and hb.done < hb.total
+
+
+def _unit(daemon: str, detail: str) -> str:
+    """What a daemon's done/total counts (its heartbeat's detail says which step it is at)."""
+    if daemon == "sync-inventory":
+        return "prices" if detail.startswith(("BASE price", "pushed")) else "batches"
+    return "listings" if daemon.startswith("upload-") else ""
 
 
 def _names(hb_pid: int, pid: int | None, snap: Snapshot) -> bool:
@@ -214,104 +244,152 @@ def _state_word(findings: list[Finding], status: str | None, mode: str, name: st
 # -- rendering ----------------------------------------------------------------------------------
 
 
-def _dur(s: float | None) -> str:
+def _dur(s: float | None, lang: str = "en") -> str:
     if s is None:
         return "-"
     s = max(0.0, s)
     if s < 120:
-        return f"{s:.0f}s"
+        return REPORT.say(lang, "dur.s", n=f"{s:.0f}")
     if s < 7200:
-        return f"{s / 60:.0f}m"
+        return REPORT.say(lang, "dur.m", n=f"{s / 60:.0f}")
     if s < 172800:
-        return f"{s / 3600:.1f}h"
-    return f"{s / 86400:.0f}d"
+        return REPORT.say(lang, "dur.h", n=f"{s / 3600:.1f}")
+    return REPORT.say(lang, "dur.d", n=f"{s / 86400:.0f}")
 
 
-def _when(at: float | None, now: float) -> str:
-    return "-" if at is None else f"{_dur(now - at)} ago"
+def _when(at: float | None, now: float, lang: str = "en") -> str:
+    return "-" if at is None else REPORT.say(lang, "ago", dur=_dur(now - at, lang))
 
 
 def _clock(at: float) -> str:
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(at))
+    """Local wall time with its zone (a short name such as JST, else the UTC offset)."""
+    t = time.localtime(at)
+    return f"{time.strftime('%Y-%m-%d %H:%M:%S', t)} {_zone(t)}"
 
 
-def _restarts(d: DaemonRow) -> str:
+def _zone(t: time.struct_time) -> str:
+    """A short zone name such as JST, else the UTC offset (Windows names zones in words)."""
+    return t.tm_zone if t.tm_zone and len(t.tm_zone) <= 5 else time.strftime("%z", t)
+
+
+def _word(lang: str, group: str, word: str) -> str:
+    key = f"{group}.{word}"
+    return REPORT.say(lang, key) if key in REPORT.entries else word
+
+
+def _restarts(d: DaemonRow, lang: str = "en") -> str:
     if d.died_in_window is None:
         return str(d.restarts_in_window)
-    return f"{d.restarts_in_window} ({d.died_in_window} died, {d.requested_in_window} requested)"
+    return REPORT.say(
+        lang,
+        "restarts.journal",
+        n=d.restarts_in_window,
+        died=d.died_in_window,
+        requested=d.requested_in_window,
+    )
 
 
-def _death(d: DaemonRow) -> str:
+def _death(d: DaemonRow, lang: str = "en") -> str:
     if d.last_death_at is None or d.last_death is None:
         return "-"
-    return f"{time.strftime('%H:%M:%S', time.localtime(d.last_death_at))} {d.last_death}"
+    how = d.last_death.removesuffix(" (requested)")
+    if how != d.last_death:
+        how += REPORT.say(lang, "requested")
+    return f"{time.strftime('%H:%M:%S', time.localtime(d.last_death_at))} {how}"
 
 
-def render(r: Report) -> str:
+def progress_text(d: DaemonRow, lang: str) -> str:
+    """PROGRESS as a person reads it: done/total and what it counts."""
+    if not d.total:
+        return "-"
+    return REPORT.say(lang, f"unit.{d.unit or 'none'}", done=d.done, total=d.total)
+
+
+def last_ok_text(d: DaemonRow, now: float, lang: str) -> str:
+    """LAST OK as a person reads it: how long ago, or that the last cycle was cut short."""
+    if d.paused_at is not None:
+        when = _when(d.paused_at, now, lang)
+        return REPORT.say(lang, "paused", when=when, done=d.done, total=d.total)
+    return _when(d.last_success_at, now, lang)
+
+
+def _pad(text: str, cols: int) -> str:
+    return text + " " * (cols - common.width(text))
+
+
+COLUMNS = (
+    "daemon",
+    "state",
+    "pid",
+    "uptime",
+    "beat",
+    "phase",
+    "progress",
+    "last_ok",
+    "restarts",
+    "last_death",
+    "last_error",
+)
+ERROR_CHARS = 60
+LEGEND = ("legend.beat", "legend.progress", "legend.last_ok", "legend.restarts")
+
+
+def render(r: Report, lang: str = "en", cmd: str | None = None) -> str:
+    """The report as a person reads it, in `lang`; `cmd` is the launcher as typed in what to
+    do (default: this machine's)."""
+    cmd = cmd or common.shim()
+    pid = REPORT.say(lang, "circusd.pid", pid=r.circusd["pid"]) if r.circusd.get("pid") else ""
     out = [
-        f"ecauto on {r.host}, home {r.home}, {_clock(r.at)}",
-        f"circusd: {r.circusd['state']}"
-        + (f" (pid {r.circusd['pid']})" if r.circusd.get("pid") else "")
+        REPORT.say(lang, "header", host=r.host, home=r.home, when=_clock(r.at)),
+        REPORT.say(lang, "circusd", state=_word(lang, "state", str(r.circusd["state"])))
+        + pid
         + (f": {r.circusd['detail']}" if r.circusd.get("detail") else ""),
         "",
     ]
-    head = (
-        "DAEMON",
-        "STATE",
-        "PID",
-        "UPTIME",
-        "BEAT",
-        "PHASE",
-        "PROGRESS",
-        "LAST OK",
-        "RESTARTS",
-        "LAST DEATH",
-        "LAST ERROR",
-    )
+    head = tuple(REPORT.say(lang, f"col.{c}") for c in COLUMNS)
     table = [head]
     for d in r.daemons:
-        progress = f"{d.done}/{d.total}" if d.total else "-"
         table.append(
             (
                 d.name,
-                d.state,
+                _word(lang, "state", d.state),
                 str(d.pid or "-"),
-                _dur(d.uptime_s),
-                _dur(d.heartbeat_age_s),
-                d.phase or "-",
-                progress,
-                _when(d.last_success_at, r.at),
-                _restarts(d),
-                _death(d),
-                (d.last_error or "-")[:60],
+                _dur(d.uptime_s, lang),
+                _dur(d.heartbeat_age_s, lang),
+                _word(lang, "phase", d.phase) if d.phase else "-",
+                progress_text(d, lang),
+                last_ok_text(d, r.at, lang),
+                _restarts(d, lang),
+                _death(d, lang),
+                common.clip(errors.translate(d.last_error or "-", lang), ERROR_CHARS),
             )
         )
-    widths = [max(len(row[i]) for row in table) for i in range(len(head) - 1)]
+    widths = [max(common.width(row[i]) for row in table) for i in range(len(head) - 1)]
     for row in table:
         out.append(
-            "  ".join(c.ljust(w) for c, w in zip(row[:-1], widths, strict=True)) + "  " + row[-1]
+            "  ".join(_pad(c, w) for c, w in zip(row[:-1], widths, strict=True)) + "  " + row[-1]
         )
     # What each daemon says it is doing (its heartbeat's detail), e.g. which quota it waits for.
     for d in r.daemons:
         if d.detail:
-            out.append(f"  {d.name}: {d.detail[:160]}")
-    out.append(
-        f"(restarts: by the watchdog or circusd in the last {_dur(r.window_s)}; died: exited "
-        "on their own, requested: stopped or restarted on request, per circusd's journal)"
-    )
+            out.append(f"  {d.name}: {common.clip(detail_text(d.detail, r.at, lang), 160)}")
+    for key in LEGEND:
+        out.append(f"({REPORT.say(lang, key, window=_dur(r.window_s, lang))})")
     out.append("")
     if r.findings:
-        out.append("Found now:")
+        out.append(REPORT.say(lang, "found"))
         for f in r.findings:
-            out.append(
-                f"  {f.severity.value:<8} {f.kind.value:<12} {f.daemon or '-':<15} "
-                f"{f.summary}" + (f" -> {f.action.value}" if f.action.value != "none" else "")
-            )
+            sev = _pad(_word(lang, "severity", f.severity.value), 8)
+            act = f" -> {_word(lang, 'do', f.action.value)}" if f.action.value != "none" else ""
+            out.append(f"  {sev} {f.kind.value:<12} {f.daemon or '-':<15} {f.text(lang)}{act}")
+            todo = f.todo(lang, cmd)
+            if todo and f.severity is not Severity.INFO:
+                out.append(f"           {REPORT.say(lang, 'found.todo', what=todo)}")
     else:
-        out.append("Found now: nothing wrong")
+        out.append(REPORT.say(lang, "found.nothing"))
     if r.recent:
         out.append("")
-        out.append("Recent events:")
+        out.append(REPORT.say(lang, "recent"))
         for e in r.recent:
             at = e.get("at")
             when = (
@@ -322,12 +400,53 @@ def render(r: Report) -> str:
             result = f" -> {e.get('result')}" if e.get("result") else ""
             out.append(
                 f"  {when} {e.get('kind', '?'):<12} {e.get('daemon') or '-':<15} "
-                f"{e.get('summary', '')}{result}"
+                f"{_event_text(e, lang)}{result}"
             )
     out.append("")
     if r.alerts_pending is None:
-        out.append("Alerts: off (CHATWORK_API_TOKEN or CHATWORK_ROOM_ID not set)")
+        out.append(REPORT.say(lang, "alerts.off"))
     else:
-        out.append(f"Alerts waiting to be sent: {r.alerts_pending}")
-    out.append(f"Status: {r.status.upper()}")
+        out.append(REPORT.say(lang, "alerts.pending", count=r.alerts_pending))
+    status = r.status.upper() if lang == "en" else common.COMMON.say(lang, r.status)
+    out.append(REPORT.say(lang, "status", status=status))
     return redact.scrub("\n".join(out), multiline=True)
+
+
+_DETAILS = common.Reworder(DETAILS)
+_UTC_CLOCK = re.compile(r"(\d{2}):(\d{2}) UTC")
+
+
+def detail_text(text: str, now: float, lang: str) -> str:
+    """A heartbeat's detail in `lang`, its times (the daemons write "15:00 UTC") local."""
+
+    def shown(name: str, value: str) -> str | None:
+        if name == "which" and f"which.{value}" in DETAILS.entries:
+            return DETAILS.say(lang, f"which.{value}")
+        if name == "until":
+            return _local_clock(value, now)
+        return None
+
+    return _DETAILS.translate(text, lang, shown)
+
+
+def _local_clock(value: str, now: float) -> str:
+    """'15:00 UTC' as this machine's wall clock ('00:00 JST'), the next such time after `now`."""
+    m = _UTC_CLOCK.fullmatch(value)
+    if m is None:
+        return value
+    day = now - now % 86400
+    at = day + int(m.group(1)) * 3600 + int(m.group(2)) * 60
+    if at < now - 60:
+        at += 86400
+    t = time.localtime(at)
+    return f"{time.strftime('%H:%M', t)} {_zone(t)}"
+
+
+def _event_text(e: dict[str, Any], lang: str) -> str:
+    """An event's line: its words in `lang` where it has them, else its English summary."""
+    say, params = e.get("say"), e.get("params")
+    if lang != "en" and isinstance(say, list) and isinstance(params, dict):
+        said = phrase(lang, [str(k) for k in say], {str(k): str(v) for k, v in params.items()})
+        if said:
+            return said
+    return str(e.get("summary", ""))

@@ -51,5 +51,7 @@ def check(view: PortView | None, mode: str) -> list[Finding]:
             summary=summary,
             action=Do.ALERT,
             details={"why": view.why},
+            say=("sandbox_port",),
+            params={"port": str(view.port)},
         )
     ]

@@ -74,7 +74,9 @@ def make_notifier(home: Home, cfg: Config) -> Notifier | None:
         from ecauto.sandbox.key import key_path
 
         install(SandboxCheck(cfg.sandbox_url, key_path(home.root), cfg.alerts.timeout_s))
-    return Alerter(home.watchdog / "outbox", cfg.alerts, socket.gethostname(), target)
+    return Alerter(
+        home.watchdog / "outbox", cfg.alerts, socket.gethostname(), target, lang=cfg.ui.language
+    )
 
 
 def disk_free(home: Home) -> int | None:

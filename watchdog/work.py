@@ -73,6 +73,8 @@ def failing(daemon: str, hb: Heartbeat | None, now: float) -> Finding | None:
         action=Do.ALERT,
         pids=(hb.pid,),
         details=details,
+        say=("failing",),
+        params={"failures": str(n), "error": hb.last_error or ""},
     )
 
 
@@ -87,6 +89,8 @@ def db_findings(dbs: tuple[DbView, ...]) -> list[Finding]:
             f"it cannot work (restore it from a backup)",
             action=Do.ALERT,
             details={"check": "PRAGMA quick_check", "sqlite says": db.message},
+            say=("db_corrupt",),
+            params={"db": db.name, "message": db.message},
         )
         for db in dbs
         if db.ok is False

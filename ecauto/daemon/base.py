@@ -35,6 +35,7 @@ from ecauto.daemon.owner import Owner, export
 from ecauto.home import Home
 from ecauto.logsetup import fields
 from ecauto.records import one_line
+from ecauto.words.errors import ERRORS
 
 log = logging.getLogger(__name__)
 
@@ -220,7 +221,7 @@ class Daemon:
             code = EXIT_CONFIG
         except Exception as e:
             self.log.exception("crashed %s", fields(error=one_line(repr(e))))
-            self.record_error(f"crashed: {e!r}")
+            self.record_error(ERRORS.say("en", "crashed", error=repr(e)))
             code = EXIT_FAILED
         finally:
             try:
@@ -281,7 +282,7 @@ class Daemon:
                 self.log.info("cycle interrupted by stop %s", fields(by=type(e).__name__))
                 return True
             self.log.exception("cycle failed %s", fields(error=one_line(repr(e))))
-            self.record_error(f"cycle failed: {e}")
+            self.record_error(ERRORS.say("en", "cycle_failed", error=e))
             self._failures += 1
             return False
         finally:

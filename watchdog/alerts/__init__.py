@@ -70,9 +70,11 @@ class Alerter:
         target: ChatworkTarget | None,
         clock: Callable[[], float] = time.time,
         transport: Transport | None = None,
+        lang: str = "en",  # the operator's language (ui.language)
     ) -> None:
         self.settings = settings
         self.host = host
+        self.lang = lang
         self.target = target
         self._clock = clock
         self._transport: Transport = transport or RequestsTransport()
@@ -182,7 +184,7 @@ class Alerter:
     def _start(self, group: list[Entry], now: float) -> Attempt:
         assert self.target is not None
         notices = [n for e in group for n in e.notices]
-        body = compose(notices, self.host)
+        body = compose(notices, self.host, lang=self.lang)
         # Counted before it leaves: a crash mid-request must not free a slot Chatwork has used.
         self._state = policy.record_request(self._state, now)
         self._save()

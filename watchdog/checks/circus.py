@@ -25,15 +25,28 @@ def check_circusd(v: View, p: Pass) -> Step:
     if v.circusd_procs:
         pids = tuple(x.pid for x in v.circusd_procs)
         summary = f"circusd (pid {pid_list(v.circusd_procs)}) runs but does not answer: {c.reason}"
+        say, params = "circusd.not_answering", {"pids": pid_list(v.circusd_procs)}
     elif deaths.quit_cleanly(v.snap.journal):
         # Its journal's last word is every watcher stopped for a quit someone asked for.
         quit = "circusd stopped on request (circusctl quit): nothing runs"
         return Step.saying(
-            [Finding(kind=Kind.CIRCUSD_DOWN, severity=Severity.INFO, daemon=None, summary=quit)]
+            [
+                Finding(
+                    kind=Kind.CIRCUSD_DOWN,
+                    severity=Severity.INFO,
+                    daemon=None,
+                    summary=quit,
+                    say=("circusd.quit",),
+                )
+            ]
         )
     else:
         pids = ()
-        summary = f"no circusd runs for this instance ({c.reason})"
+        summary = (
+            f"no circusd runs for this instance ({c.reason}), and its journal has no quit "
+            "request: it died or was killed"
+        )
+        say, params = "circusd.none", {}
     return Step.saying(
         [
             Finding(
@@ -43,6 +56,8 @@ def check_circusd(v: View, p: Pass) -> Step:
                 summary=summary,
                 action=Do.ALERT,
                 pids=pids,
+                say=(say,),
+                params=params,
             )
         ]
     )
@@ -74,7 +89,8 @@ def _watcher(
             "circus.ini names this watcher but circusd does not run it (a hook or "
             "option circusd could not load drops a watcher silently)"
         )
-        return ds, said(_down(Kind.MISSING, Severity.CRITICAL, name, missing, Do.ALERT))
+        f = _down(Kind.MISSING, Severity.CRITICAL, name, missing, Do.ALERT, "watcher.missing")
+        return ds, said(f)
     if status == "stopped":
         if not roster.wanted(daemon, v.snap.mode):
             return ds, None  # stopped on purpose: the live mode talks to the real APIs
@@ -82,8 +98,11 @@ def _watcher(
             return _stopped(v, name, ds)
         if ds.stopped:
             why = "needs a person: stopped by the watchdog after a crash loop"
-            return ds, said(_down(Kind.DOWN, Severity.CRITICAL, name, why, Do.ALERT))
-        return ds, said(_stopped_warning(name))
+            f = _down(
+                Kind.DOWN, Severity.CRITICAL, name, why, Do.ALERT, "watcher.stopped_by_watchdog"
+            )
+            return ds, said(f)
+        return ds, said(_stopped_warning(name, journaled=False))
     if ds.stopped and (
         # circusd's journal tells a start someone asked for from a stop still under way
         name not in v.journaled or deaths.stopped_by(v.snap.journal, name) is None
@@ -92,12 +111,19 @@ def _watcher(
     return ds, None
 
 
-def _down(kind: Kind, severity: Severity, watcher: str, summary: str, do: Do) -> Finding:
-    return Finding(kind=kind, severity=severity, daemon=watcher, summary=summary, action=do)
+def _down(kind: Kind, severity: Severity, watcher: str, summary: str, do: Do, say: str) -> Finding:
+    return Finding(
+        kind=kind, severity=severity, daemon=watcher, summary=summary, action=do, say=(say,)
+    )
 
 
-def _stopped_warning(watcher: str) -> Finding:
-    return _down(Kind.DOWN, Severity.WARNING, watcher, "circusd reports it stopped", Do.ALERT)
+def _stopped_warning(watcher: str, journaled: bool) -> Finding:
+    """Stopped, and nobody asked for it (by circusd's journal), or no journal tells."""
+    if journaled:
+        said_ = "circusd reports it stopped, and its journal has no stop request for it"
+        return _down(Kind.DOWN, Severity.WARNING, watcher, said_, Do.ALERT, "watcher.stopped")
+    said_ = "circusd reports it stopped (it keeps no journal of who stopped it)"
+    return _down(Kind.DOWN, Severity.WARNING, watcher, said_, Do.ALERT, "watcher.stopped_unknown")
 
 
 def _stopped(v: View, watcher: str, ds: DaemonState) -> tuple[DaemonState, Found]:
@@ -109,5 +135,6 @@ def _stopped(v: View, watcher: str, ds: DaemonState) -> tuple[DaemonState, Found
         return looped(v, watcher, ds, "the watchdog stopped its watcher")
     if by in (deaths.BY_REQUEST, deaths.BY_QUIT):
         asked = "stopped on request (circusctl stop)"
-        return ds, said(_down(Kind.DOWN, Severity.INFO, watcher, asked, Do.NONE))
-    return ds, said(_stopped_warning(watcher))
+        f = _down(Kind.DOWN, Severity.INFO, watcher, asked, Do.NONE, "watcher.stopped_request")
+        return ds, said(f)
+    return ds, said(_stopped_warning(watcher, journaled=True))

@@ -47,19 +47,19 @@ def check_copies(v: View, p: Pass) -> Step:
                 recheck = sooner(recheck, wait)
                 continue
             if legit:
-                kind = Kind.DUPLICATE
+                kind, say = Kind.DUPLICATE, "duplicate.beside_managed"
                 summary = (
                     f"a second copy (pid {pid_list(g)}) runs beside the one circusd "
                     f"manages (pid {pid_list(legit[0])})"
                 )
             elif holder_group is not None and g != holder_group:
-                kind = Kind.DUPLICATE
+                kind, say = Kind.DUPLICATE, "duplicate.beside_holder"
                 summary = (
                     f"a second copy (pid {pid_list(g)}) runs beside pid {holder}, which "
                     f"holds its lock; no circusd manages either"
                 )
             else:
-                kind = Kind.ORPHAN
+                kind, say = Kind.ORPHAN, "orphan.unmanaged"
                 if v.known:
                     summary = f"pid {pid_list(g)} runs but circusd does not manage it"
                 elif v.circusd_procs:
@@ -68,7 +68,7 @@ def check_copies(v: View, p: Pass) -> Step:
                     summary = (
                         f"pid {pid_list(g)} runs with no circusd: left behind by one that is gone"
                     )
-            found.append(_end_copy(v, kind, daemon, g, summary))
+            found.append(_end_copy(v, kind, daemon, g, summary, say))
             ending = True
         ds = state.daemon(daemon)
         if len(legit) > 1:
@@ -92,14 +92,16 @@ def _settling(v: View, group: Copy) -> float | None:
     return max(0.1, v.settings.copy_settle_s - age)
 
 
-def _end_copy(v: View, kind: Kind, daemon: str, g: Copy, summary: str) -> Found:
+def _end_copy(
+    v: View, kind: Kind, daemon: str, g: Copy, summary: str, say: str, **words: str
+) -> Found:
     details = {"pid": pid_list(g), "command": " ".join(g[-1].cmdline)[:300]}
     if g[0].parent_gone:
         details["parent"] = "gone (reparented)"
     pids = tuple(x.pid for x in g)
     why = next((w for w in (v.protected(x) for x in g) if w), None)
 
-    def copy(summary: str, do: Do) -> Finding:
+    def copy(summary: str, do: Do, then: str, **more: str) -> Finding:
         return Finding(
             kind=kind,
             severity=Severity.WARNING,
@@ -108,12 +110,14 @@ def _end_copy(v: View, kind: Kind, daemon: str, g: Copy, summary: str) -> Found:
             action=do,
             pids=pids,
             details=details,
+            say=(say, then),
+            params={"pids": pid_list(g), **words, **more},
         )
 
     if why:
-        return said(copy(f"{summary}; left alone: {why}", Do.ALERT))
+        return said(copy(f"{summary}; left alone: {why}", Do.ALERT, "then.left_alone", why=why))
     return (
-        copy(summary, Do.TERMINATE),
+        copy(summary, Do.TERMINATE, "then.ending"),
         Action(do=Do.TERMINATE, finding=kind, daemon=daemon, targets=targets(g)),
     )
 
@@ -139,6 +143,8 @@ def _overlap(
             f"circusd has run two copies for "
             f"{_ago(v.now - since)}, longer than a reload takes "
             f"(pid {pid_list(g)} beside pid {pid_list(keep)})",
+            "duplicate.overlap",
+            age_s=f"{v.now - since:.0f}",
         )
         for g in legit
         if g != keep

@@ -78,7 +78,7 @@ def crash_loop(
     )
     details = {"restarts in window": str(n), "window": _ago(s.restart_window_s)}
 
-    def found(severity: Severity, summary: str, do: Do) -> Finding:
+    def found(severity: Severity, summary: str, do: Do, *then: str) -> Finding:
         return Finding(
             kind=Kind.CRASH_LOOP,
             severity=severity,
@@ -86,17 +86,20 @@ def crash_loop(
             summary=summary,
             action=do,
             details=details,
+            say=("crash_loop.respawns", *then),
+            params={"count": str(len(recent)), "window_s": f"{s.crash_loop_window_s:.0f}"},
         )
 
     if judged is not None and judged.ending:
         ended = f"{loop}; another copy holds its lock and is being ended"
-        return ds, [said(found(Severity.WARNING, ended, Do.NONE))]
+        return ds, [said(found(Severity.WARNING, ended, Do.NONE, "then.other_copy_ending"))]
     if spent or ds.gave_up:
         f = found(
             Severity.CRITICAL,
             f"needs a person: it {loop} and the restart budget is spent ({n} "
             f"in {_ago(s.restart_window_s)}); stopping its watcher",
             Do.STOP_WATCHER,
+            "then.budget_spent_stop",
         )
         return replace(ds, stopped=True, gave_up=True), [(f, _stop(daemon, watcher))]
     return ds, [said(found(Severity.WARNING, f"it {loop}", Do.ALERT))]
@@ -104,6 +107,14 @@ def crash_loop(
 
 def _stop(daemon: str, watcher: str) -> Action:
     return Action(do=Do.STOP_WATCHER, finding=Kind.CRASH_LOOP, daemon=daemon, watcher=watcher)
+
+
+# What `looped` was told was done, as the phrase that says it.
+_DONE = {
+    "circusd stopped its watcher": "then.circusd_stopped_watcher",
+    "the watchdog stopped its watcher": "then.watchdog_stopped_watcher",
+    "stopping its watcher": "then.stopping_watcher",
+}
 
 
 def looped(
@@ -134,5 +145,17 @@ def looped(
         summary=summary,
         action=action.do if action else Do.ALERT,
         details=details,
+        say=(
+            "crash_loop.died",
+            *(("crash_loop.last",) if last else ()),
+            *(("crash_loop.log",) if words else ()),
+            _DONE[done],
+        ),
+        params={
+            "deaths": str(len(young)),
+            "young_s": f"{s.crash_loop_young_s:.0f}",
+            **({"how": last.how()} if last else {}),
+            **({"words": words} if words else {}),
+        },
     )
     return replace(ds, stopped=True), (finding, action)

@@ -29,6 +29,8 @@ def check_home(v: View, p: Pass) -> Step:
         summary=f"unsafe home: {problem}; nothing is signalled or removed until it is fixed",
         action=Do.ALERT,
         details={"problem": problem},
+        say=("home_unsafe",),
+        params={"problem": problem},
     )
     return Step.saying([f])
 
@@ -42,7 +44,11 @@ def hands_off(p: Pass, before: State, why: str) -> Pass:
         return p
     refs = {a.ref for a in dropped}
     findings = tuple(
-        replace(f, action=Do.ALERT, summary=f"{f.summary}; not done: {why}") if i in refs else f
+        replace(f, action=Do.ALERT, summary=f"{f.summary}; not done: {why}").saying(
+            "then.not_done", why=why
+        )
+        if i in refs
+        else f
         for i, f in enumerate(p.findings)
     )
     daemons = dict(p.state.daemons)

@@ -59,13 +59,16 @@ def heartbeat(
         # A wrong file written recently: that is when the daemon's word went missing.
         age, limit = v.now - max(started, hv.mtime), beats
         why = f"no good heartbeat for {_ago(age)} (grace {_ago(limit)})"
+        say = "hung.no_beat"
     elif last is None:
         age, limit = v.now - started, start_grace
         why = f"no heartbeat since it started {_ago(age)} ago (start grace {_ago(limit)})"
+        say = "hung.no_beat"
     else:
         age = v.now - last
         limit = start_grace if good and hb and hb.phase is Phase.STARTING else beats
         why = f"its heartbeat is {_ago(age)} old (grace {_ago(limit)})"
+        say = "hung.old_beat"
     details = {
         "pid": pid_list(g),
         "heartbeat age": _ago(age) if last is not None else "none",
@@ -85,9 +88,13 @@ def heartbeat(
             action=Do.NONE,
             pids=tuple(x.pid for x in g),
             details=details,
+            say=("hung.bad_file",),
         )
         return ds, [said(f)], False
-    ds, found = _hung(v, watcher, daemon, g, f"pid {pid_list(g)} is hung: {why}", details, ds)
+    words = {"pids": pid_list(g), "age_s": f"{age:.0f}", "grace_s": f"{limit:.0f}"}
+    ds, found = _hung(
+        v, watcher, daemon, g, f"pid {pid_list(g)} is hung: {why}", details, ds, (say, words)
+    )
     return ds, [found], False
 
 
@@ -99,6 +106,7 @@ def _hung(
     summary: str,
     details: dict[str, str],
     ds: DaemonState,
+    words: tuple[str, dict[str, str]],
 ) -> tuple[DaemonState, Found]:
     s = v.settings
     pids = tuple(x.pid for x in g)
@@ -106,7 +114,7 @@ def _hung(
     details = {**details, "restarts in window": str(n)}
     answered = v.snap.circus.answered
 
-    def hung(severity: Severity, said_: str, do: Do) -> Finding:
+    def hung(severity: Severity, said_: str, do: Do, then: str, **more: str) -> Finding:
         return Finding(
             kind=Kind.HUNG,
             severity=severity,
@@ -115,6 +123,8 @@ def _hung(
             action=do,
             pids=pids,
             details=details,
+            say=(words[0], then),
+            params={**words[1], **more},
         )
 
     if ds.gave_up or spent:
@@ -123,22 +133,38 @@ def _hung(
             f"needs a person: {summary}, and the restart budget is spent ({n} "
             f"in {_ago(s.restart_window_s)}); not restarting it",
             Do.ALERT,
+            "then.budget_spent",
         )
         return replace(ds, gave_up=True), said(f)
     left = restarts.backoff_left(ds, s, v.now)
     if left > 0:
         return ds, said(
-            hung(Severity.WARNING, f"{summary}; next restart in {_ago(left)} (backoff)", Do.NONE)
+            hung(
+                Severity.WARNING,
+                f"{summary}; next restart in {_ago(left)} (backoff)",
+                Do.NONE,
+                "then.backoff",
+                left_s=f"{left:.0f}",
+            )
         )
     why = next((w for w in (v.protected(x) for x in g) if w), None)
     if why and not answered:
-        return ds, said(hung(Severity.WARNING, f"{summary}; left alone: {why}", Do.ALERT))
+        return ds, said(
+            hung(
+                Severity.WARNING,
+                f"{summary}; left alone: {why}",
+                Do.ALERT,
+                "then.left_alone",
+                why=why,
+            )
+        )
     how = (
         "restarting it through circusd"
         if answered
         else "circusd does not answer: ending it so that circusd starts it again"
     )
-    f = hung(Severity.WARNING, f"{summary}; {how}", Do.RESTART)
+    then = "then.restarting" if answered else "then.ending_for_circusd"
+    f = hung(Severity.WARNING, f"{summary}; {how}", Do.RESTART, then)
     restart = Action(
         do=Do.RESTART,
         finding=Kind.HUNG,

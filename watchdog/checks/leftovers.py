@@ -48,6 +48,8 @@ def check_leftovers(v: View, p: Pass) -> Step:
             action=Do.TERMINATE,
             pids=tuple(x.pid for x in procs),
             details={"started by": f"{s.daemon} pid {leader}"},
+            say=("leftovers",),
+            params={"count": str(len(procs)), "pids": pid_list(procs)},
         )
         end = Action(
             do=Do.TERMINATE, finding=Kind.LEFTOVERS, daemon=s.daemon, targets=targets(procs)

@@ -21,7 +21,9 @@ def check_locks(v: View, p: Pass) -> Step:
         where = f"lock file {os.path.basename(lv.path)}"
         inside = os.path.dirname(os.path.normpath(lv.path)) == locks_dir
         if not lv.regular or not inside:
-            f = _lock(lv, f"{where} is not a regular file in locks/: left alone")
+            f = _lock(
+                lv, f"{where} is not a regular file in locks/: left alone", "lock.not_regular"
+            )
             found.append(said(f))
         elif lv.held:
             found += _held_lock(lv, where)
@@ -34,6 +36,7 @@ def check_locks(v: View, p: Pass) -> Step:
             f = _lock(
                 lv,
                 f"{where} is left over: nobody holds it ({says}); removing it",
+                "lock.stale",
                 Do.REMOVE_LOCK,
                 (lv.owner.pid,) if lv.owner else (),
             )
@@ -44,7 +47,9 @@ def check_locks(v: View, p: Pass) -> Step:
     return Step(found=tuple(found))
 
 
-def _lock(lv: LockView, summary: str, do: Do = Do.NONE, pids: tuple[int, ...] = ()) -> Finding:
+def _lock(
+    lv: LockView, summary: str, say: str, do: Do = Do.NONE, pids: tuple[int, ...] = ()
+) -> Finding:
     return Finding(
         kind=Kind.STALE_LOCK,
         severity=Severity.INFO,
@@ -52,6 +57,8 @@ def _lock(lv: LockView, summary: str, do: Do = Do.NONE, pids: tuple[int, ...] = 
         summary=summary,
         action=do,
         pids=pids,
+        say=(say,),
+        params={"file": os.path.basename(lv.path)},
     )
 
 
@@ -67,6 +74,7 @@ def _held_lock(lv: LockView, where: str) -> list[Found]:
     f = _lock(
         lv,
         f"{where}: {why}, but {by} holds the lock: left alone",
+        "lock.held_odd",
         Do.NONE,
         (holder,) if holder is not None else (),
     )

@@ -87,6 +87,8 @@ def watchdog_self(me: SelfView, settings: WatchdogSettings, now: float) -> list[
                 summary=f"the home's disk is full: {why}",
                 action=Do.ALERT,
                 details={"free": free or "unknown"},
+                say=("disk_full",),
+                params={"free": free or "?"},
             )
         )
     if me.failures and not me.disk_full:
@@ -105,6 +107,8 @@ def watchdog_self(me: SelfView, settings: WatchdogSettings, now: float) -> list[
                 summary=f"the watchdog's passes fail (for {_ago(now - since)}): {me.error}",
                 action=Do.ALERT if persists else Do.NONE,
                 details={"failed passes": str(me.failures), "last error": me.error},
+                say=("watchdog_failing",),
+                params={"age_s": f"{now - since:.0f}", "error": me.error},
             )
         )
     if me.config_error:
@@ -118,6 +122,8 @@ def watchdog_self(me: SelfView, settings: WatchdogSettings, now: float) -> list[
                 ),
                 action=Do.ALERT,
                 details={"running on": me.config_from or "the defaults"},
+                say=("config_error",),
+                params={"error": me.config_error},
             )
         )
     return out

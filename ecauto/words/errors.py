@@ -1,0 +1,60 @@
+"""The daemons' one-line errors that reach the operator (a refused token, a missing variable, a
+home or config that cannot be used), and how they read in the operator's language.
+
+Where an error is raised, its English line is made from here (`ERRORS.say("en", key, ...)`): logs,
+heartbeats and `--json` keep that English. What a person reads (the report's LAST ERROR, an
+alert's details, a finding quoting an error) goes through `translate`, which knows each English
+line by its template and says it in the reader's language; text it does not know is left as it
+is. So a daemon needs no language of its own, and an error from a bad config (read before any
+language is known) is translated all the same.
+"""
+
+from __future__ import annotations
+
+from ecauto.words import Catalog
+from ecauto.words.common import Reworder
+
+ERRORS = Catalog(
+    "errors",
+    {
+        "token_refused": {
+            "en": "{name}: the refresh token was refused ({what}); "
+            "authorise again and set a new refresh token",
+            "ja": "{name}: リフレッシュトークンが拒否されました（{what}）。"
+            "認可をやり直し、新しいリフレッシュトークンを設定してください",
+        },
+        "env_missing": {
+            "en": "environment variable {name} is not set (needed in live mode)",
+            "ja": "環境変数 {name} が設定されていません（live モードで必要）",
+        },
+        "home_missing": {
+            "en": "no ecauto home at {root} (set --home or ECAUTO_HOME)",
+            "ja": "{root} に ecauto のホームがありません（--home か ECAUTO_HOME を指定）",
+        },
+        "home_unsafe": {
+            "en": "unsafe home: {problem}",
+            "ja": "ホームが安全ではありません: {problem}",
+        },
+        "config_not_found": {
+            "en": "{where}: config file not found",
+            "ja": "{where}: 設定ファイルがありません",
+        },
+        "config_unknown_key": {
+            "en": "unknown key '{key}' (known: {known})",
+            "ja": "不明な設定キー '{key}'（使えるキー: {known}）",
+        },
+        "config_bad_value": {
+            "en": "{key} must be {form}, got {value}",
+            "ja": "{key} の値が不正です: {value}（{form} であること）",
+        },
+        "cycle_failed": {"en": "cycle failed: {error}", "ja": "処理に失敗: {error}"},
+        "crashed": {"en": "crashed: {error}", "ja": "異常終了: {error}"},
+    },
+)
+
+REWORDER = Reworder(ERRORS)
+
+
+def translate(text: str, lang: str) -> str:
+    """`text` in `lang` where it is a known error (or quotes one); as it is otherwise."""
+    return REWORDER.translate(text, lang)

@@ -1,0 +1,142 @@
+"""The words of `watchdog report` (watchdog/report.py) and of the pages that show the same."""
+
+from ecauto.words import Catalog
+
+REPORT = Catalog(
+    "report",
+    {
+        "header": {
+            "en": "ecauto on {host}, home {home}, {when}",
+            "ja": "ecauto（{host}、ホーム {home}）{when}",
+        },
+        "circusd": {"en": "circusd: {state}", "ja": "circusd: {state}"},
+        "circusd.pid": {"en": " (pid {pid})", "ja": "（pid {pid}）"},
+        "col.daemon": {"en": "DAEMON", "ja": "デーモン"},
+        "col.state": {"en": "STATE", "ja": "状態"},
+        "col.pid": {"en": "PID", "ja": "PID"},
+        "col.uptime": {"en": "UPTIME", "ja": "稼働"},
+        "col.beat": {"en": "BEAT", "ja": "鼓動"},
+        "col.phase": {"en": "PHASE", "ja": "段階"},
+        "col.progress": {"en": "PROGRESS", "ja": "進捗"},
+        "col.last_ok": {"en": "LAST OK", "ja": "最終成功"},
+        "col.restarts": {"en": "RESTARTS", "ja": "再起動"},
+        "col.last_death": {"en": "LAST DEATH", "ja": "最終終了"},
+        "col.last_error": {"en": "LAST ERROR", "ja": "最終エラー"},
+        # durations (the table is narrow: a number and one unit)
+        "dur.s": {"en": "{n}s", "ja": "{n}秒"},
+        "dur.m": {"en": "{n}m", "ja": "{n}分"},
+        "dur.h": {"en": "{n}h", "ja": "{n}時間"},
+        "dur.d": {"en": "{n}d", "ja": "{n}日"},
+        "ago": {"en": "{dur} ago", "ja": "{dur}前"},
+        "paused": {"en": "paused {when} ({done}/{total})", "ja": "中断 {when}（{done}/{total}）"},
+        "restarts.journal": {
+            "en": "{n} ({died} died, {requested} requested)",
+            "ja": "{n}（終了{died}・要求{requested}）",
+        },
+        "requested": {"en": " (requested)", "ja": "（要求）"},
+        "unit.batches": {"en": "{done}/{total} batches", "ja": "{done}/{total} バッチ"},
+        "unit.prices": {"en": "{done}/{total} prices", "ja": "{done}/{total} 価格"},
+        "unit.listings": {"en": "{done}/{total} listings", "ja": "{done}/{total} 出品"},
+        "unit.none": {"en": "{done}/{total}", "ja": "{done}/{total}"},
+        # The legend under the table, a line per column that needs one.
+        "legend.beat": {
+            "en": "UPTIME: since the process started; BEAT: age of its last heartbeat",
+            "ja": "稼働: プロセス起動からの時間。鼓動: 最後のハートビートからの経過",
+        },
+        "legend.progress": {
+            "en": "PROGRESS: this cycle's work: sync-inventory reads batches of products from "
+            "Amazon, then pushes prices to BASE; an upload daemon counts the listings it "
+            "handled of those due this cycle (2/2 listings: both due listings done)",
+            "ja": "進捗: 今回のサイクルの処理数。sync-inventory は Amazon から読む商品のバッチ数、"
+            "その後 BASE へ送る価格数。出品デーモンは今回対象の出品のうち処理した数"
+            "（2/2 出品 = 対象2件をすべて処理）",
+        },
+        "legend.last_ok": {
+            "en": "LAST OK: when its last cycle ended without error; 'paused' when that cycle "
+            "ended before all its work was done (a stop request, a spent quota, items that "
+            "failed)",
+            "ja": "最終成功: 最後のサイクルがエラーなく終わった時刻。「中断」は停止要求やクォータ、"
+            "失敗した項目のため途中で終わったサイクル",
+        },
+        "legend.restarts": {
+            "en": "RESTARTS: by the watchdog or circusd in the last {window} (died: exited on "
+            "their own; requested: stopped or restarted on request, per circusd's journal)",
+            "ja": "再起動: 直近{window}に watchdog か circusd が再起動した回数"
+            "（終了: 自分で終了、要求: 停止・再起動の要求による。circusd の記録より）",
+        },
+        "do.terminate": {"en": "terminate", "ja": "終了"},
+        "do.restart": {"en": "restart", "ja": "再起動"},
+        "do.stop_watcher": {"en": "stop_watcher", "ja": "ウォッチャー停止"},
+        "do.remove_lock": {"en": "remove_lock", "ja": "ロック削除"},
+        "do.alert": {"en": "alert", "ja": "通知"},
+        "found": {"en": "Found now:", "ja": "現在の検出:"},
+        "found.nothing": {"en": "Found now: nothing wrong", "ja": "現在の検出: 問題なし"},
+        "found.todo": {"en": "what to do: {what}", "ja": "対処: {what}"},
+        "recent": {"en": "Recent events:", "ja": "最近の出来事:"},
+        "alerts.off": {
+            "en": "Alerts: off (CHATWORK_API_TOKEN or CHATWORK_ROOM_ID not set)",
+            "ja": "通知: オフ（CHATWORK_API_TOKEN か CHATWORK_ROOM_ID が未設定）",
+        },
+        "alerts.pending": {
+            "en": "Alerts waiting to be sent: {count}",
+            "ja": "送信待ちの通知: {count}件",
+        },
+        "status": {"en": "Status: {status}", "ja": "総合: {status}"},
+        # a daemon's state (report.py's state words, circusd's statuses)
+        "state.running": {"en": "running", "ja": "稼働中"},
+        "state.stopped": {"en": "stopped", "ja": "停止"},
+        "state.stopping": {"en": "stopping", "ja": "停止処理中"},
+        "state.starting": {"en": "starting", "ja": "起動中"},
+        "state.missing": {"en": "missing", "ja": "未起動"},
+        "state.crash loop": {"en": "crash loop", "ja": "終了を反復"},
+        "state.failing": {"en": "failing", "ja": "失敗中"},
+        "state.hung": {"en": "hung", "ja": "応答なし"},
+        "state.duplicated": {"en": "duplicated", "ja": "二重起動"},
+        "state.orphaned": {"en": "orphaned", "ja": "管理外"},
+        "state.no heartbeat": {"en": "no heartbeat", "ja": "鼓動なし"},
+        "state.needs a person": {"en": "needs a person", "ja": "要対応"},
+        "state.off (live mode)": {"en": "off (live mode)", "ja": "オフ（live モード）"},
+        "state.unknown": {"en": "unknown", "ja": "不明"},
+        "state.busy": {"en": "busy", "ja": "処理中"},
+        "state.not answering": {"en": "not answering", "ja": "応答なし"},
+        "state.down": {"en": "down", "ja": "停止"},
+        "phase.starting": {"en": "starting", "ja": "起動中"},
+        "phase.working": {"en": "working", "ja": "処理中"},
+        "phase.sleeping": {"en": "sleeping", "ja": "待機中"},
+        "phase.stopping": {"en": "stopping", "ja": "停止中"},
+        "severity.info": {"en": "info", "ja": "情報"},
+        "severity.warning": {"en": "warning", "ja": "注意"},
+        "severity.critical": {"en": "critical", "ja": "異常"},
+    },
+)
+
+# What a daemon's heartbeat says it is doing (its `detail`), as the daemons write it in
+# English; `watchdog report` says it again in the reader's language (common.Reworder).
+DETAILS = Catalog(
+    "details",
+    {
+        "batch": {"en": "batch {i} of {n}", "ja": "バッチ {i}/{n} を取得中"},
+        "push": {
+            "en": "BASE price and stock {i} of {n}",
+            "ja": "BASE の価格・在庫 {i}/{n} を送信中",
+        },
+        "pushed": {
+            "en": "pushed {i} of {n} prices to BASE",
+            "ja": "BASE へ価格を {n} 件中 {i} 件送信済み",
+        },
+        "listing": {"en": "listing {i} of {n}", "ja": "出品 {i}/{n} を処理中"},
+        "quota_kept": {
+            "en": "waiting for {label}'s {which} quota until {until} ({kept} of {limit} kept "
+            "for listings)",
+            "ja": "{label} の{which}の利用枠を待っています（{until} まで。出品用に {limit} 中 "
+            "{kept} を確保）",
+        },
+        "quota_until": {
+            "en": "waiting for {label}'s {which} quota until {until}",
+            "ja": "{label} の{which}の利用枠を待っています（{until} まで）",
+        },
+        "quota": {"en": "waiting for {label} quota", "ja": "{label} の利用枠を待っています"},
+        "which.hourly": {"en": "hourly", "ja": "1時間"},
+        "which.daily": {"en": "daily", "ja": "1日"},
+    },
+)

@@ -1,0 +1,204 @@
+"""`watchdog report` as a person reads it, in both languages (pure rendering of a Report)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from ecauto import platform
+from ecauto.daemon.heartbeat import Heartbeat, Phase
+from ecauto.words import LANGUAGES, common
+from ecauto.words.errors import translate
+from watchdog import report
+from watchdog.findings import Do, Finding, Kind, Severity
+from watchdog.report import DaemonRow, Report, render
+
+NOW = 1_800_000_000.0
+HUNG = Finding(
+    kind=Kind.HUNG,
+    severity=Severity.WARNING,
+    daemon="upload-base",
+    summary="pid 12 is hung: its heartbeat is 95 s old (grace 30 s); restarting it through circusd",
+    action=Do.RESTART,
+    pids=(12,),
+    say=("hung.old_beat", "then.restarting"),
+    params={"pids": "12", "age_s": "95", "grace_s": "30"},
+)
+ERROR = "cycle failed: BASE answered HTTP 500 Internal Server Error while posting item 1234567"
+
+
+def rows(**sync: object) -> tuple[DaemonRow, ...]:
+    fields: dict[str, object] = dict(
+        name="sync-inventory",
+        state="running",
+        pid=123,
+        phase="working",
+        done=16,
+        total=50,
+        unit="batches",
+        last_success_at=NOW - 30,
+        last_error=ERROR,
+    )
+    fields.update(sync)
+    return (
+        DaemonRow(**fields),  # type: ignore[arg-type]
+        DaemonRow("upload-base", "hung", 12, 600, 95, "sleeping", 2, 2, unit="listings"),
+    )
+
+
+def rep(daemons: tuple[DaemonRow, ...] | None = None, **kw: object) -> Report:
+    return Report(
+        "warning",
+        NOW,
+        "/shop/var",
+        "shop-pc",
+        {"state": "running", "pid": 99, "detail": ""},
+        rows() if daemons is None else daemons,
+        (HUNG,),
+        alerts_pending=0,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def table_row(text: str, name: str) -> str:
+    return next(x for x in text.splitlines() if x.startswith(f"{name} "))
+
+
+@pytest.mark.parametrize(
+    ("lang", "words"),
+    [
+        ("en", ["DAEMON", "STATE", "PROGRESS", "LAST OK", "LAST ERROR", "Status: WARNING"]),
+        ("ja", ["デーモン", "状態", "進捗", "最終成功", "最終エラー", "総合: 注意"]),
+    ],
+)
+def test_the_report_speaks_the_language_asked(lang: str, words: list[str]) -> None:
+    text = render(rep(), lang)
+    for w in words:
+        assert w in text, text
+    other = "ja" if lang == "en" else "en"
+    assert render(rep(), other) != text
+
+
+@pytest.mark.parametrize(
+    ("lang", "batches", "listings"),
+    [("en", "16/50 batches", "2/2 listings"), ("ja", "16/50 バッチ", "2/2 出品")],
+)
+def test_progress_says_what_it_counts_and_the_legend_what_2_of_2_means(
+    lang: str, batches: str, listings: str
+) -> None:
+    text = render(rep(), lang)
+    assert batches in table_row(text, "sync-inventory")
+    assert listings in table_row(text, "upload-base")
+    prices = render(rep(rows(done=3, total=969, unit="prices")), lang)
+    assert ("3/969 prices" if lang == "en" else "3/969 価格") in table_row(prices, "sync-inventory")
+    legend = [x for x in text.splitlines() if x.startswith("(")]
+    assert any(listings in x for x in legend), "the legend explains the uploads' count"
+
+
+@pytest.mark.parametrize(("lang", "paused"), [("en", "paused 30s ago"), ("ja", "中断 30秒前")])
+def test_last_ok_does_not_claim_a_paused_cycle_succeeded(lang: str, paused: str) -> None:
+    cut = rows(last_success_at=None, paused_at=NOW - 30, phase="stopping")
+    row = table_row(render(rep(cut), lang), "sync-inventory")
+    assert f"{paused} (16/50)" in row or f"{paused}（16/50）" in row
+    done = table_row(render(rep(), lang), "sync-inventory")
+    assert ("30s ago" if lang == "en" else "30秒前") in done and "中断" not in done
+
+
+def test_a_cycle_cut_short_is_paused_in_the_report_and_its_json() -> None:
+    hb = Heartbeat("sync-inventory", 1, 1.0, NOW, 10.0, Phase.STOPPING, done=16, total=50)
+    assert report._cut_short(hb)
+    assert not report._cut_short(
+        Heartbeat("s", 1, 1.0, NOW, 10.0, Phase.SLEEPING, done=50, total=50)
+    )
+    assert not report._cut_short(Heartbeat("s", 1, 1.0, NOW, 10.0, Phase.WORKING, done=3, total=50))
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_last_error_is_cut_at_a_word_with_an_ellipsis(lang: str) -> None:
+    cell = table_row(render(rep(), lang), "sync-inventory").rsplit("  ", 1)[-1]
+    assert cell.endswith("…") and len(cell) <= report.ERROR_CHARS
+    error = translate(ERROR, lang)  # "cycle failed: " is said in the reader's language
+    assert error.startswith(cell[:-1]) and error[len(cell) - 1] == " ", "cut before a word"
+    if lang == "ja":
+        assert cell.startswith("処理に失敗: BASE answered")
+
+
+def test_clip_cuts_japanese_at_a_character_and_english_at_a_word() -> None:
+    assert common.clip("在庫の同期に失敗しました。ネットワークを確認", 10) == "在庫の同期に失敗し…"
+    assert common.clip("BASE: HTTP 500 Internal Server Error", 30) == "BASE: HTTP 500 Internal…"
+    assert common.clip("short", 30) == "short"
+    assert common.clip("x" * 40, 10) == "x" * 9 + "…"
+
+
+def test_japanese_columns_line_up_in_a_terminal() -> None:
+    lines = render(rep(), "ja").splitlines()
+    head, first = lines[3], table_row("\n".join(lines), "sync-inventory")
+    # The PID column starts at the same terminal column in the head and in each row.
+    at_head = common.width(head[: head.index("PID")])
+    at_row = common.width(first[: first.index("123")])
+    assert at_head == at_row
+
+
+@pytest.mark.parametrize(
+    ("lang", "said", "todo"),
+    [
+        ("en", "pid 12 is hung: its heartbeat is 95 s old", "what to do: nothing now"),
+        (
+            "ja",
+            "pid 12 が応答しません: ハートビートが95秒前で止まっています（猶予30秒）",
+            "対処: 今は不要",
+        ),
+    ],
+)
+def test_each_finding_says_what_it_is_and_what_to_do(lang: str, said: str, todo: str) -> None:
+    lines = render(rep(), lang).splitlines()
+    i = next(i for i, x in enumerate(lines) if x.startswith("  ") and "upload-base" in x)
+    assert said in lines[i]
+    assert lines[i + 1].strip().startswith(todo)
+    assert "log/upload-base.log" in lines[i + 1]
+
+
+def test_times_shown_are_local_with_their_zone_and_the_json_stays_utc_epoch() -> None:
+    header = render(rep(), "en").splitlines()[0]
+    t = time.localtime(NOW)
+    assert time.strftime("%Y-%m-%d %H:%M:%S", t) in header
+    assert header.endswith(t.tm_zone if len(t.tm_zone) <= 5 else time.strftime("%z", t))
+    assert rep().to_json()["at"] == NOW
+
+
+def test_the_launcher_quoted_is_this_platforms() -> None:
+    assert common.shim() == platform.current().shim
+
+
+@pytest.fixture
+def tokyo(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    if not hasattr(time, "tzset"):
+        pytest.skip("time.tzset is POSIX only")
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        yield
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_what_a_daemon_is_doing_is_said_in_japanese_with_local_times(tokyo: None) -> None:
+    quota = "waiting for BASE's hourly quota until 15:00 UTC (1000 of 5000 kept for listings)"
+    daemons = (
+        DaemonRow("sync-inventory", "running", 1, detail=quota),
+        DaemonRow("upload-base", "running", 2, detail="listing 1 of 2"),
+        DaemonRow("upload-ebay", "running", 3, detail="something new"),
+    )
+    ja = render(rep(daemons), "ja").splitlines()
+    assert (
+        "  sync-inventory: BASE の1時間の利用枠を待っています（00:00 JST まで。出品用に 5000 中 "
+        "1000 を確保）"
+    ) in ja
+    assert "  upload-base: 出品 1/2 を処理中" in ja
+    assert "  upload-ebay: something new" in ja, "what it does not know, as it is"
+    assert render(rep(daemons), "ja").splitlines()[0].endswith(" JST")
+    # The English report keeps the daemon's own words, which name their zone
+    assert f"  sync-inventory: {quota}" in render(rep(daemons), "en").splitlines()
