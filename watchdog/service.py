@@ -9,7 +9,6 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import shutil
 import socket
 import time
 from collections.abc import Callable, Iterator
@@ -17,8 +16,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from functools import cached_property
 from typing import TYPE_CHECKING
-
-import psutil
 
 from ecauto.circusd import CircusSetup, Control
 from ecauto.config import Config
@@ -80,6 +77,11 @@ def make_notifier(home: Home, cfg: Config) -> Notifier | None:
 def disk_free(home: Home) -> int | None:
     """Free bytes on the home's filesystem (for an unprivileged user), None if unmeasurable."""
     try:
+        if hasattr(os, "statvfs"):  # what shutil.disk_usage does here, without importing it
+            st = os.statvfs(home.root)
+            return st.f_bavail * st.f_frsize
+        import shutil
+
         return shutil.disk_usage(home.root).free
     except OSError:
         return None
@@ -212,6 +214,8 @@ class Watchdog:
 
     @contextmanager
     def _pass_lock(self) -> Iterator[None]:
+        import psutil  # here: a report never takes the pass lock, and does without psutil
+
         path = self.home.watchdog / "pass.lock"
         me = psutil.Process()
         lock = SingletonLock(
