@@ -17,7 +17,7 @@ import sys
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,7 @@ from ecauto.daemon.heartbeat import Heartbeat, read_heartbeat
 from ecauto.daemon.lock import is_held, read_owner
 from ecauto.daemon.owner import Owner
 from ecauto.daemon.owner import read as read_mark
+from ecauto.frozen import frozen
 from ecauto.home import FILES, FOLDERS, Home
 from ecauto.sandbox.key import key_path
 
@@ -66,7 +67,7 @@ _NAMES = frozenset(
 _LINUX = sys.platform.startswith("linux")
 
 
-@dataclass(frozen=True)
+@frozen
 class Row:
     """What one cheap look at a process gives."""
 

@@ -13,13 +13,14 @@ import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 from ecauto.circusd import CircusSetup, Control
 from ecauto.config import Config
 from ecauto.daemon.lock import LockHeld, LockOwner, SingletonLock
+from ecauto.frozen import frozen
 from ecauto.home import Home
 from ecauto.logsetup import fields
 from ecauto.records import one_line
@@ -46,7 +47,7 @@ class Busy(Exception):
     """Another watchdog pass of this home did not finish in time."""
 
 
-@dataclass(frozen=True)
+@frozen
 class PassResult:
     snapshot: Snapshot
     assessment: Assessment

@@ -16,11 +16,11 @@ import socket
 import threading
 import time
 import urllib.parse
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ecauto.config import ConfigError
+from ecauto.frozen import frozen
 from ecauto.sandbox import key as sandbox_key
 
 
@@ -28,7 +28,7 @@ class NotOurSandbox(ConfigError):
     """What answers on the sandbox's port is not this instance's sandbox."""
 
 
-@dataclass(frozen=True)
+@frozen
 class Proof:
     """What one challenge came to: `ours`, or `answered` (something else listens) with why."""
 

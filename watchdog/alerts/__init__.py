@@ -16,11 +16,11 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ecauto.config import AlertSettings
+from ecauto.frozen import frozen
 from ecauto.logsetup import fields
 from ecauto.records import one_line
 from watchdog.alerts.chatwork import (
@@ -61,7 +61,7 @@ def queued(outbox_dir: Path) -> int:
     return sum(len(e.notices) for e in Outbox(outbox_dir).entries())
 
 
-@dataclass(frozen=True)
+@frozen
 class Delivery:
     """What one deliver() call did. Counts of drops are those since the previous call."""
 
