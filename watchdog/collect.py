@@ -685,7 +685,7 @@ def _read_proc(pid: int, name: str) -> bytes:
     fd = os.open(f"/proc/{pid}/{name}", os.O_RDONLY)
     try:
         parts = [os.read(fd, 65536)]
-        while len(parts[-1]) == 65536:
+        while parts[-1]:  # to the end, as psutil's f.read() (a read may stop at a page)
             parts.append(os.read(fd, 65536))
     finally:
         os.close(fd)
