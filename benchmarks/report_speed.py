@@ -53,6 +53,7 @@ def main() -> int:
     report = [str(BIN / "watchdog"), "report", "--ini", str(inst.ini)]
     status = [str(BIN / "circusctl"), "status"]
     times: dict[str, list[float]] = {"report": [], "status": []}
+    load_before = os.getloadavg() if hasattr(os, "getloadavg") else None
     try:
         inst.start()
         timed(report, inst, env)
@@ -70,6 +71,9 @@ def main() -> int:
         f"{args.runs} runs each, interleaved, against one running instance "
         f"({os.cpu_count()} cores, Python {sys.version.split()[0]})"
     )
+    if load_before is not None:  # the machine's other work slows both, not always alike
+        after = os.getloadavg()
+        print(f"  load average (1 min) before {load_before[0]:.2f}, after {after[0]:.2f}")
     for name, xs in times.items():
         label = "watchdog report" if name == "report" else "circusctl status"
         print(

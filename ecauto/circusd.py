@@ -13,15 +13,16 @@ import json
 import os
 import re
 import shlex
+import socket
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ecauto.atomic import read_regular, write_json_atomic
 from ecauto.backoff import compute_backoff
 from ecauto.daemon.early import LOG_FILE_ENV
+from ecauto.frozen import frozen
 
 if TYPE_CHECKING:
     from ecauto.platform import Platform
@@ -39,7 +40,7 @@ class CircusUnavailable(CircusError):
     """No circusd answered at the endpoint within the timeout."""
 
 
-@dataclass(frozen=True)
+@frozen
 class WatcherSpec:
     name: str
     cmdline: str  # cmd and args as circusd will run them, `$(circus.wid)` still unexpanded
@@ -48,7 +49,7 @@ class WatcherSpec:
     log: str = ""  # the daemon's own log ($ECAUTO_LOG_FILE): where its one-line reason goes
 
 
-@dataclass(frozen=True)
+@frozen
 class CircusSetup:
     path: Path
     endpoint: str
@@ -237,39 +238,174 @@ def request_many(
 ) -> list[dict[str, Any]]:
     """Commands to circusd and their answers, in order, as `circus.client.CircusClient` sends them.
 
-    Circus's control protocol is a JSON object {"id", "command", "properties"} on a zmq DEALER
-    socket; each answer carries its command's "id". Spoken here with pyzmq directly, because
-    circus.client imports tornado and asyncio (about 60 ms) for what is a few lines, and a
-    `watchdog report` must cost no more than a `circusctl status`. All commands go out at once
-    (circusd answers them one after the other), so a look costs one round trip, not one per
-    watcher. tests/test_circusd_client.py holds the answers to circus.client's own."""
-    import zmq  # circus's own transport; only when circusd is asked something
-
+    Circus's control protocol is a JSON object {"id", "command", "properties"} sent by a zmq
+    DEALER socket to circusd's ROUTER; each answer carries its command's "id". All commands go
+    out at once (circusd answers them one after the other), so a look costs one round trip, not
+    one per watcher. Spoken without circus.client, which imports tornado and asyncio (about
+    60 ms), and on an ipc:// or tcp:// endpoint without pyzmq either (`_Zmtp`: ZMTP 3, the
+    wire protocol of every libzmq since 4.0, is a greeting, one READY each way and
+    length-prefixed frames; pyzmq's import is a tenth of a `watchdog report`, which must cost
+    no more than a `circusctl status`). pyzmq stays for any other endpoint and for a peer that
+    does not greet in ZMTP 3. tests/test_circusd_client.py holds both to circus.client's answers."""
     ids = [os.urandom(16).hex() for _ in commands]
+    messages = [
+        json.dumps({"command": c, "properties": dict(props), "id": i}).encode("utf-8")
+        for i, (c, props) in zip(ids, commands, strict=True)
+    ]
+    deadline = time.monotonic() + timeout_s
+    address = _plain_address(endpoint)
+    if address is not None:
+        try:
+            with _Zmtp(address, deadline) as wire:
+                wire.send(messages)
+                return _answers(ids, wire.receive, endpoint, deadline)
+        except _NotZmtp3:
+            pass  # nothing was sent: pyzmq may speak what this peer speaks
+        except TimeoutError:
+            raise CircusUnavailable(f"circusd does not answer at {endpoint} (timed out)") from None
+        except OSError as e:
+            why = e.strerror or type(e).__name__
+            raise CircusUnavailable(f"circusd does not answer at {endpoint} ({why})") from None
+    return _request_zmq(endpoint, ids, messages, deadline)
+
+
+def _answers(
+    ids: list[str], receive: Callable[[float], bytes | None], endpoint: str, deadline: float
+) -> list[dict[str, Any]]:
+    """Each id's answer, from what `receive(seconds_left)` gives (None: nothing in time)."""
     answers: dict[str, dict[str, Any]] = {}
+    while len(answers) < len(ids):
+        left = deadline - time.monotonic()
+        raw = receive(left) if left > 0 else None
+        if raw is None:
+            raise CircusUnavailable(f"circusd does not answer at {endpoint} (timed out)")
+        try:
+            answer = json.loads(raw)
+        except ValueError:
+            continue  # not circus's: wait for ours
+        if isinstance(answer, dict) and answer.get("id") in ids:
+            answers[answer["id"]] = answer
+    return [answers[i] for i in ids]
+
+
+def _request_zmq(
+    endpoint: str, ids: list[str], messages: list[bytes], deadline: float
+) -> list[dict[str, Any]]:
+    import zmq  # circus's own transport, for what _Zmtp does not speak
+
     sock: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
     sock.setsockopt(zmq.LINGER, 0)
+
+    def receive(left: float) -> bytes | None:
+        return sock.recv() if sock.poll(max(1, int(left * 1000))) else None
+
     try:
         sock.connect(endpoint)
-        for call_id, (command, props) in zip(ids, commands, strict=True):
-            message = {"command": command, "properties": dict(props), "id": call_id}
-            sock.send(json.dumps(message).encode("utf-8"))
-        deadline = time.monotonic() + timeout_s
-        while len(answers) < len(ids):
-            left = deadline - time.monotonic()
-            if left <= 0 or not sock.poll(max(1, int(left * 1000))):
-                raise CircusUnavailable(f"circusd does not answer at {endpoint} (timed out)")
-            try:
-                answer = json.loads(sock.recv())
-            except ValueError:
-                continue  # not circus's: wait for ours
-            if isinstance(answer, dict) and answer.get("id") in ids:
-                answers[answer["id"]] = answer
+        for message in messages:
+            sock.send(message)
+        return _answers(ids, receive, endpoint, deadline)
     except zmq.ZMQError as e:  # e.g. ipc:// on a Windows build of libzmq
         raise CircusUnavailable(f"circusd cannot be reached at {endpoint} ({e})") from None
     finally:
         sock.close()
-    return [answers[i] for i in ids]
+
+
+def _plain_address(endpoint: str) -> tuple[int, Any] | None:
+    """(socket family, address) of an ipc:// or tcp:// endpoint; None for any other."""
+    if endpoint.startswith("ipc://") and hasattr(socket, "AF_UNIX"):
+        return socket.AF_UNIX, endpoint[len("ipc://") :]
+    if endpoint.startswith("tcp://"):
+        host, _, port = endpoint[len("tcp://") :].rpartition(":")
+        if host and port.isdigit() and host != "*":
+            host = host.strip("[]")
+            family = socket.AF_INET6 if ":" in host else socket.AF_INET
+            return family, (host, int(port))
+    return None
+
+
+class _NotZmtp3(Exception):
+    """The peer does not greet in ZMTP 3 with the NULL mechanism (nothing was sent yet)."""
+
+
+# ZMTP 3.0 (rfc.zeromq.org/spec/23): signature, version 3.0, mechanism NULL, as-server 0.
+_GREETING = b"\xff" + b"\0" * 8 + b"\x7f" + b"\x03\x00" + b"NULL".ljust(20, b"\0") + b"\0" * 32
+_MORE, _LONG, _COMMAND = 1, 2, 4
+_MAX_FRAME = 64 * 1024 * 1024  # circusd's answers are kilobytes; more is not circusd
+
+
+def _frame(body: bytes, flags: int = 0) -> bytes:
+    if len(body) > 255:
+        return bytes([flags | _LONG]) + len(body).to_bytes(8, "big") + body
+    return bytes([flags, len(body)]) + body
+
+
+def _ready(socket_type: bytes) -> bytes:
+    prop = b"Socket-Type"
+    body = b"\x05READY" + bytes([len(prop)]) + prop + len(socket_type).to_bytes(4, "big")
+    return _frame(body + socket_type, _COMMAND)
+
+
+class _Zmtp:
+    """A DEALER's side of one ZMTP 3 connection, within one deadline."""
+
+    def __init__(self, address: tuple[int, Any], deadline: float) -> None:
+        family, where = address
+        self._deadline = deadline
+        self._buf = b""
+        self._sock = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            self._sock.settimeout(max(0.001, deadline - time.monotonic()))
+            self._sock.connect(where)
+            self._sock.sendall(_GREETING)
+            peer = self._read(64)
+            if peer[0] != 0xFF or peer[9] != 0x7F or peer[10] < 3:
+                raise _NotZmtp3()
+            if peer[12:32].rstrip(b"\0") != b"NULL":
+                raise _NotZmtp3()
+        except BaseException:
+            self._sock.close()
+            raise
+
+    def __enter__(self) -> _Zmtp:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._sock.close()
+
+    def send(self, messages: Sequence[bytes]) -> None:
+        self._sock.sendall(_ready(b"DEALER") + b"".join(_frame(m) for m in messages))
+
+    def receive(self, left: float) -> bytes | None:
+        """The next frame of a message (the peer's commands, its READY first, are skipped)."""
+        while True:
+            try:
+                flags = self._read(1, left)[0]
+                size = self._read(8 if flags & _LONG else 1, left)
+                n = int.from_bytes(size, "big")
+                if n > _MAX_FRAME:
+                    raise ConnectionError("a frame larger than circusd sends")
+                body = self._read(n, left)
+            except TimeoutError:
+                return None
+            if flags & _COMMAND:
+                if body[:6] == b"\x05ERROR":
+                    raise ConnectionError(f"circusd refused the connection: {body[7:]!r}")
+                continue
+            return body
+
+    def _read(self, n: int, left: float | None = None) -> bytes:
+        deadline = self._deadline if left is None else min(self._deadline, time.monotonic() + left)
+        while len(self._buf) < n:
+            wait = deadline - time.monotonic()
+            if wait <= 0:
+                raise TimeoutError("timed out")
+            self._sock.settimeout(wait)
+            chunk = self._sock.recv(max(65536, n - len(self._buf)))
+            if not chunk:
+                raise ConnectionResetError("circusd closed the connection")
+            self._buf += chunk
+        out, self._buf = self._buf[:n], self._buf[n:]
+        return out
 
 
 class Control:

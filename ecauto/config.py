@@ -12,11 +12,12 @@ import os
 import stat
 import tomllib
 import typing
-from dataclasses import dataclass, field
+from dataclasses import field
 from pathlib import Path
 from typing import Any
 
 from ecauto import roster
+from ecauto.frozen import frozen
 from ecauto.words import DEFAULT_LANGUAGE, LANGUAGES
 from ecauto.words.errors import ERRORS
 
@@ -102,7 +103,7 @@ LIVE = {
 TOKEN_PATHS = {"ebay": "/identity/v1/oauth2/token", "yahoo": "/yconnect/v2/token"}
 
 
-@dataclass(frozen=True)
+@frozen
 class Limit:
     """A token bucket: `rate` tokens a second, at most `burst` saved up."""
 
@@ -120,7 +121,7 @@ def _spapi_limits() -> dict[str, Limit]:
     }
 
 
-@dataclass(frozen=True)
+@frozen
 class SandboxSettings:
     host: str = "127.0.0.1"
     port: int = field(default=8765, metadata=PORT)
@@ -148,7 +149,7 @@ class SandboxSettings:
     jitter_ms: float = field(default=0.0, metadata=between(0, 60000))  # up to this more, each way
 
 
-@dataclass(frozen=True)
+@frozen
 class SpapiSettings:
     endpoint: str = ""
     region: str = field(default="fe", metadata=REGION)
@@ -160,7 +161,7 @@ class SpapiSettings:
     limits: dict[str, Limit] = field(default_factory=_spapi_limits)
 
 
-@dataclass(frozen=True)
+@frozen
 class BaseApiSettings:
     endpoint: str = ""
     token_url: str = ""
@@ -173,7 +174,7 @@ class BaseApiSettings:
     timeout_s: float = field(default=15.0, metadata=TIMEOUT)
 
 
-@dataclass(frozen=True)
+@frozen
 class UploadSettings:
     endpoint: str = ""
     hourly_cap: int = field(default=120, metadata=CAP)
@@ -186,7 +187,7 @@ class UploadSettings:
     token_url: str = ""  # eBay and Yahoo: their OAuth token endpoint, if not the live one
 
 
-@dataclass(frozen=True)
+@frozen
 class EbaySettings:
     """What an eBay offer needs besides the product (createOffer): the seller's marketplace,
     category, business policies and inventory location. Empty ones stop a live start."""
@@ -205,23 +206,23 @@ def _uploads() -> dict[str, UploadSettings]:
     return {p: UploadSettings() for p in PLATFORMS}
 
 
-@dataclass(frozen=True)
+@frozen
 class SyncSettings:
     interval_s: float = field(default=10800.0, metadata=LONG_INTERVAL)
 
 
-@dataclass(frozen=True)
+@frozen
 class DaemonSettings:
     beat_s: float = field(default=10.0, metadata=between(0, HOUR, above=True))
 
 
-@dataclass(frozen=True)
+@frozen
 class DemoSettings:
     products: int = field(default=1000, metadata=between(0, 10**7))
     listings: int = field(default=300, metadata=between(0, 10**7))
 
 
-@dataclass(frozen=True)
+@frozen
 class AlertSettings:
     """Chatwork alerts from the watchdog; the token and room come from the environment."""
 
@@ -232,7 +233,7 @@ class AlertSettings:
     max_outbox: int = field(default=1000, metadata=COUNT)
 
 
-@dataclass(frozen=True)
+@frozen
 class WatchdogDaemonSettings:
     """Per-daemon overrides for the watchdog; 0 means "the watchdog's default"."""
 
@@ -251,7 +252,7 @@ def _watched() -> dict[str, WatchdogDaemonSettings]:
     return {n: WatchdogDaemonSettings() for n in WATCHED}
 
 
-@dataclass(frozen=True)
+@frozen
 class WatchdogSettings:
     interval_s: float = field(default=5.0, metadata=between(0, HOUR, above=True))
     # hung: heartbeat older than grace_beats beats (the daemon's own beat_s), at least min_grace_s.
@@ -302,7 +303,7 @@ def _is_clock_time(v: str) -> bool:
 CLOCK_TIME = _rule(_is_clock_time, 'a time of day "HH:MM" from "00:00" to "23:59"', whole=True)
 
 
-@dataclass(frozen=True)
+@frozen
 class ReportSettings:
     """Sync cycle reports to Chatwork, through the alerts' outbox (README "Sync cycle reports")."""
 
@@ -317,14 +318,14 @@ class ReportSettings:
 LANGUAGE = _rule(lambda v: v in LANGUAGES, '"ja" or "en"', whole=True)
 
 
-@dataclass(frozen=True)
+@frozen
 class UiSettings:
     """What people read: alerts, `watchdog report`, the dashboard, one-line errors."""
 
     language: str = field(default=DEFAULT_LANGUAGE, metadata=LANGUAGE)
 
 
-@dataclass(frozen=True)
+@frozen
 class Config:
     mode: str = field(default="sandbox", metadata=MODE)
     sandbox: SandboxSettings = field(default_factory=SandboxSettings)

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import os
 import stat
-from dataclasses import dataclass
 from pathlib import Path
 
 from ecauto.config import ConfigError
+from ecauto.frozen import frozen
 from ecauto.words.errors import ERRORS
 
 DEFAULT_HOME = "var"
@@ -57,7 +57,7 @@ def resolve_home(
     return Path(os.path.normpath(base / Path(raw).expanduser()))
 
 
-@dataclass(frozen=True)
+@frozen
 class Home:
     root: Path
 

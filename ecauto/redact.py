@@ -99,9 +99,18 @@ def register(values: Iterable[object]) -> None:
         if fresh <= _secrets:
             return
         _secrets.update(fresh)
-        # Longest first, so a secret that contains another is masked whole.
-        ordered = sorted(_secrets, key=len, reverse=True)
-        _pattern = re.compile("|".join(pattern_for(x) for x in ordered))
+        _pattern = None  # compiled again at the next scrub, once for all that came meanwhile
+
+
+def _compiled() -> re.Pattern[str] | None:
+    """The pattern of every registered secret (a few ms to compile: not once per register)."""
+    global _pattern
+    with _lock:
+        if _pattern is None and _secrets:
+            # Longest first, so a secret that contains another is masked whole.
+            ordered = sorted(_secrets, key=len, reverse=True)
+            _pattern = re.compile("|".join(pattern_for(x) for x in ordered))
+        return _pattern
 
 
 def register_env(environ: Mapping[str, str]) -> None:
@@ -130,7 +139,9 @@ def scrub(text: object, multiline: bool = False) -> str:
 
     `multiline` keeps newlines and tabs (a log record with its traceback, a report, a message)."""
     s = text if isinstance(text, str) else str(text)
-    pattern = _pattern
+    pattern = _pattern  # read once: a register() meanwhile sets it to None
+    if pattern is None:
+        pattern = _compiled()
     if pattern is not None:
         s = pattern.sub(MASK, s)
     control = _CONTROL if multiline else _CONTROL_ONE_LINE

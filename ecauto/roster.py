@@ -8,10 +8,10 @@ and its watcher in circus.ini.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from ecauto.frozen import frozen
 
 
-@dataclass(frozen=True)
+@frozen
 class Entry:
     name: str  # the daemon's name: its heartbeat, lock and log are named after it
     watcher: str  # its watcher in circus.ini

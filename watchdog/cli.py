@@ -50,7 +50,41 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--ini", default="circus.ini", help="circus config (default: ./circus.ini)")
 
 
+class _Formatter(argparse.HelpFormatter):
+    """argparse's own, given the terminal's width as shutil.get_terminal_size finds it: asked
+    itself, at every add_argument, it imports shutil (with bz2 and lzma) for a help text a
+    report never prints."""
+
+    def __init__(
+        self,
+        prog: str,
+        indent_increment: int = 2,
+        max_help_position: int = 24,
+        width: int | None = None,
+    ) -> None:
+        if width is None:
+            width = _columns() - 2
+        super().__init__(prog, indent_increment, max_help_position, width)
+
+
+def _columns() -> int:
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
 class _Parser(Parser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)  # the subcommands' parsers too
+        super().__init__(*args, **kwargs)
+
     def error(self, message: str) -> NoReturn:
         _complain(f"{self.prog}: {message} (see --help)")  # it quotes what was typed
         raise SystemExit(report_mod.EXIT["unknown"])
@@ -115,14 +149,13 @@ def _report(args: argparse.Namespace) -> int:
 
 def _pending(home: Home, cfg: Config) -> int | None:
     """Alerts queued and not yet sent; None when alerts are off."""
-    from watchdog.alerts import not_configured
+    from watchdog.alerts import not_configured, queued  # not the sender: a report only counts
 
     if not_configured(os.environ, cfg.mode):
         return None
     if not (home.watchdog / "outbox").is_dir():
         return 0  # nothing was ever queued (and a report creates nothing)
-    notifier = make_notifier(home, cfg)
-    return notifier.pending() if notifier is not None else None
+    return queued(home.watchdog / "outbox")
 
 
 def _scan(args: argparse.Namespace) -> int:

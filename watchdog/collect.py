@@ -17,11 +17,9 @@ import sys
 import time
 import urllib.parse
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
-
-import psutil
 
 from ecauto import redact, roster
 from ecauto.atomic import read_json_record, write_json_atomic
@@ -31,6 +29,7 @@ from ecauto.daemon.heartbeat import Heartbeat, read_heartbeat
 from ecauto.daemon.lock import is_held, read_owner
 from ecauto.daemon.owner import Owner
 from ecauto.daemon.owner import read as read_mark
+from ecauto.frozen import frozen
 from ecauto.home import FILES, FOLDERS, Home
 from ecauto.sandbox.key import key_path
 
@@ -68,7 +67,7 @@ _NAMES = frozenset(
 _LINUX = sys.platform.startswith("linux")
 
 
-@dataclass(frozen=True)
+@frozen
 class Row:
     """What one cheap look at a process gives."""
 
@@ -106,6 +105,8 @@ def list_processes(keep: Keep | None = None) -> tuple[dict[int, int], list[Row]]
     parents: dict[int, int] = {}
     rows: list[Row] = []
     if not _LINUX:
+        import psutil  # elsewhere; on Linux /proc is read directly (see _Proc)
+
         for p in psutil.process_iter(["pid", "ppid", "name", "status", "create_time"]):
             i = p.info
             parents[i["pid"]] = i["ppid"] or 0
@@ -152,17 +153,27 @@ def list_processes(keep: Keep | None = None) -> tuple[dict[int, int], list[Row]]
 
 
 def _circusd_view(ctl: Control, watchers: Iterable[str]) -> CircusView:
-    """What circusd says, in two round trips: its statuses, then each watcher's pids."""
+    """What circusd says, in one round trip: its statuses, and the pids of each watcher the
+    ini names (asked together; a watcher circusd has that the ini does not name costs a
+    second one)."""
     try:
-        statuses = ctl.statuses()
-        names = list(statuses)
-        answers = ctl.call_many([("list", {"name": n}) for n in names])
-        refused = next((a for a in answers if a.get("status") == "error"), None)
+        expected = list(watchers)
+        answers = ctl.call_many([("status", {})] + [("list", {"name": n}) for n in expected])
+        said = answers[0]
+        if said.get("status") == "error":
+            raise CircusError(f"circusd refused status: {said.get('reason', 'unknown error')}")
+        statuses = dict(said.get("statuses", {}))
+        lists = dict(zip(expected, answers[1:], strict=True))
+        more = [n for n in statuses if n not in lists]
+        if more:
+            lists.update(
+                zip(more, ctl.call_many([("list", {"name": n}) for n in more]), strict=True)
+            )
+        names = list(statuses)  # a watcher the ini names but circusd has not: no pids to ask
+        refused = next((lists[n] for n in names if lists[n].get("status") == "error"), None)
         if refused is not None:
             raise CircusError(f"circusd refused list: {refused.get('reason', 'unknown error')}")
-        pids = {
-            n: tuple(int(p) for p in a.get("pids", [])) for n, a in zip(names, answers, strict=True)
-        }
+        pids = {n: tuple(int(p) for p in lists[n].get("pids", [])) for n in names}
         me = _circusd_parent_of(pids)
         if me is None:
             try:
@@ -184,16 +195,16 @@ def _circusd_parent_of(pids: Mapping[str, Sequence[int]]) -> int | None:
     parents = set()
     for pid in (p for ps in pids.values() for p in ps):
         try:
-            parents.add(psutil.Process(pid).ppid())
-        except psutil.Error:
+            parents.add(_proc(pid).ppid())
+        except OSError:
             return None
     if len(parents) != 1:
         return None
     (parent,) = parents
     try:
-        proc = psutil.Process(parent)
+        proc = _proc(parent)
         return parent if is_circusd(proc.cmdline(), proc.name()) else None
-    except psutil.Error:
+    except OSError:
         return None
 
 
@@ -590,7 +601,7 @@ class Collector:
             if cached is not None and cached[0] == raw and (cached[2] or not marked):
                 info, marked = cached[1], cached[2]
             else:
-                info = self._read(r, marked)
+                info = self._read(r, marked, raw)
             fresh[key] = (raw, info, marked)
             if info is not None:
                 procs.append(_refresh(info, r, parents))
@@ -606,23 +617,17 @@ class Collector:
             n = n[:-4]
         return n.startswith("python") or n in _NAMES
 
-    def _read(self, r: Row, marked: bool = False) -> ProcInfo | None:
+    def _read(self, r: Row, marked: bool = False, raw: bytes | None = None) -> ProcInfo | None:
         """Everything the policy needs about one process; None if it is gone or not readable."""
         try:
-            p = psutil.Process(r.pid)
+            p = _proc(r.pid, raw)
             with p.oneshot():
-                uid = p.uids().effective if hasattr(p, "uids") else None
+                uid = p.uid()
                 create_time = p.create_time()
                 cmdline = tuple(p.cmdline())
-                try:
-                    cwd: str | None = p.cwd()
-                except (psutil.AccessDenied, psutil.ZombieProcess, OSError):
-                    cwd = None
-                try:
-                    exe = p.exe()  # the image's path (a venv launcher is known by it)
-                except (psutil.AccessDenied, psutil.ZombieProcess, OSError):
-                    exe = ""
-        except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess, OSError):
+                cwd = p.cwd()
+                exe = p.exe()  # the image's path (a venv launcher is known by it)
+        except OSError:  # gone, a zombie, or not ours to read (psutil's errors are OSErrors)
             return None
         ident: Identity = identify(cmdline, self.patterns)
         home = None
@@ -631,7 +636,7 @@ class Collector:
         if mine and (marked or (ident.daemon is not None and not ident.explicit_home)):
             try:
                 environ = p.environ()
-            except (psutil.Error, OSError):
+            except OSError:
                 environ = {}
         owner: Owner | None = read_mark(environ) if marked else None
         if ident.daemon is not None and mine:
@@ -663,18 +668,203 @@ class Collector:
 def _raw_cmdline(pid: int) -> bytes:
     """The command line as the OS keeps it, unparsed (for "has it changed" only)."""
     if not _LINUX:
+        import psutil
+
         try:
             return "\0".join(psutil.Process(pid).cmdline()).encode()
         except psutil.Error:
             return b""
     try:
-        fd = os.open(f"/proc/{pid}/cmdline", os.O_RDONLY)
-        try:
-            return os.read(fd, 65536)
-        finally:
-            os.close(fd)
+        return _read_proc(pid, "cmdline")
     except OSError:
         return b""
+
+
+def _read_proc(pid: int, name: str) -> bytes:
+    """All of /proc/<pid>/<name> (os.read: a Python file object costs more than the read)."""
+    fd = os.open(f"/proc/{pid}/{name}", os.O_RDONLY)
+    try:
+        parts = [os.read(fd, 65536)]
+        while parts[-1]:  # to the end, as psutil's f.read() (a read may stop at a page)
+            parts.append(os.read(fd, 65536))
+    finally:
+        os.close(fd)
+    return b"".join(parts)
+
+
+class _Proc:
+    """What `_read` asks of a process, from /proc, as psutil.Process answers it on Linux.
+
+    psutil's import (with shutil, subprocess, its tables) is a tenth of a `watchdog report`;
+    these are the few reads it would make. Every answer is psutil's own (create_time with
+    the same boot time and arithmetic, the command line split the same way), so what the
+    executor re-reads through psutil before a signal compares equal. Errors are OSErrors:
+    FileNotFoundError or ProcessLookupError for a process gone, PermissionError for one not
+    readable, ProcessLookupError for a zombie's command line."""
+
+    def __init__(self, pid: int, raw_cmdline: bytes | None = None) -> None:
+        self.pid = pid
+        self._raw = raw_cmdline
+        self._stat: list[bytes] | None = None
+        self._name = ""
+
+    def oneshot(self) -> _Proc:  # psutil's context manager; every read here is made once
+        return self
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+    def _fields(self) -> list[bytes]:
+        if self._stat is None:
+            raw = _read_proc(self.pid, "stat")
+            right = raw.rfind(b")")
+            self._name = raw[raw.find(b"(") + 1 : right].decode(_FS, _FS_ERRORS)
+            self._stat = raw[right + 2 :].split()
+        return self._stat
+
+    def name(self) -> str:
+        self._fields()
+        return self._name
+
+    def ppid(self) -> int:
+        return int(self._fields()[1])
+
+    def zombie(self) -> bool:
+        return self._fields()[0] == b"Z"
+
+    def uid(self) -> int:
+        for line in _read_proc(self.pid, "status").splitlines():
+            if line.startswith(b"Uid:"):
+                return int(line.split()[2])  # real, effective, saved, filesystem
+        raise PermissionError(f"no Uid line for pid {self.pid}")
+
+    def create_time(self) -> float:
+        return float(self._fields()[19]) / _CLOCK_TICKS + _boot_time()
+
+    def cmdline(self) -> list[str]:
+        raw = self._raw if self._raw is not None else _read_proc(self.pid, "cmdline")
+        data = raw.decode(_FS, _FS_ERRORS)
+        if not data:
+            if self.zombie():
+                raise ProcessLookupError(f"pid {self.pid} is a zombie")
+            return []
+        sep = "\0" if data.endswith("\0") else " "  # setproctitle may use spaces (psutil #1179)
+        if data.endswith(sep):
+            data = data[:-1]
+        cmdline = data.split(sep)
+        if sep == "\0" and len(cmdline) == 1 and " " in data:
+            cmdline = data.split(" ")
+        return cmdline
+
+    def _link(self, name: str) -> str | None:
+        """A /proc link's target; "" when the process has none (psutil's fallback), None when
+        it cannot be read (a zombie's, another user's)."""
+        try:
+            path = os.readlink(f"/proc/{self.pid}/{name}").split("\0")[0]
+        except (FileNotFoundError, ProcessLookupError):
+            try:
+                return None if self.zombie() else ""
+            except OSError:
+                return None
+        except OSError:
+            return None
+        if path.endswith(" (deleted)") and not os.path.exists(path):
+            path = path[: -len(" (deleted)")]
+        return path
+
+    def cwd(self) -> str | None:
+        return self._link("cwd")
+
+    def exe(self) -> str:
+        return self._link("exe") or ""
+
+    def environ(self) -> dict[str, str]:
+        data = _read_proc(self.pid, "environ").decode(_FS, _FS_ERRORS)
+        env: dict[str, str] = {}
+        pos = 0
+        while True:  # psutil's parse_environ_block: up to a NUL at the start or a double NUL
+            end = data.find("\0", pos)
+            if end <= pos:
+                break
+            eq = data.find("=", pos, end)
+            if eq > pos:
+                env[data[pos:eq]] = data[eq + 1 : end]
+            pos = end + 1
+        return env
+
+
+class _PsutilProc:
+    """The same questions through psutil, where there is no /proc (Windows, macOS); its
+    errors become OSErrors (ProcessLookupError: gone or a zombie; PermissionError)."""
+
+    def __init__(self, pid: int) -> None:
+        import psutil
+
+        self._psutil = psutil
+        self._p = self._ask(psutil.Process, pid)
+
+    def _ask(self, fn: Callable[..., Any], *args: Any) -> Any:
+        ps = self._psutil
+        try:
+            return fn(*args)
+        except ps.AccessDenied as e:
+            raise PermissionError(str(e)) from None
+        except ps.Error as e:  # NoSuchProcess, ZombieProcess (its subclass)
+            raise ProcessLookupError(str(e)) from None
+
+    def oneshot(self) -> Any:
+        return self._p.oneshot()
+
+    def name(self) -> str:
+        return str(self._ask(self._p.name))
+
+    def ppid(self) -> int:
+        return int(self._ask(self._p.ppid))
+
+    def uid(self) -> int | None:
+        return self._ask(self._p.uids).effective if hasattr(self._p, "uids") else None
+
+    def create_time(self) -> float:
+        return float(self._ask(self._p.create_time))
+
+    def cmdline(self) -> list[str]:
+        return list(self._ask(self._p.cmdline))
+
+    def cwd(self) -> str | None:
+        try:
+            return str(self._ask(self._p.cwd))
+        except OSError:
+            return None
+
+    def exe(self) -> str:
+        try:
+            return str(self._ask(self._p.exe))
+        except OSError:
+            return ""
+
+    def environ(self) -> dict[str, str]:
+        return dict(self._ask(self._p.environ))
+
+
+def _proc(pid: int, raw_cmdline: bytes | None = None) -> _Proc | _PsutilProc:
+    """One process's reader; its errors are OSErrors (psutil.Error is one)."""
+    return _Proc(pid, raw_cmdline) if _LINUX else _PsutilProc(pid)
+
+
+_FS, _FS_ERRORS = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if _LINUX else 100
+
+
+def _boot_time() -> float:
+    """psutil.boot_time() on Linux: read each time, as psutil does (the clock may be set)."""
+    with open("/proc/stat", "rb") as f:
+        for line in f:
+            if line.startswith(b"btime"):
+                return float(line.strip().split()[1])
+    raise PermissionError("no btime line in /proc/stat")
 
 
 def _refresh(info: ProcInfo, r: Row, parents: Mapping[int, int]) -> ProcInfo:

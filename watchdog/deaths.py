@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import signal
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from typing import Any
 
 from ecauto.daemon.early import EXIT_LOCKED
+from ecauto.frozen import frozen
 
 # `event` values, as written by the hooks.
 SPAWN, REAP, STOP, STOPPED, START, REFUSED = "spawn", "reap", "stop", "stopped", "start", "refused"
@@ -28,7 +29,7 @@ SPAWN, REAP, STOP, STOPPED, START, REFUSED = "spawn", "reap", "stop", "stopped",
 BY_REQUEST, BY_QUIT, BY_CRASH_LOOP = "request", "quit", "crash_loop"
 
 
-@dataclass(frozen=True)
+@frozen
 class Entry:
     """One journal line."""
 
@@ -72,7 +73,7 @@ def _opt(kind: Any, v: Any) -> Any:
     return kind(v)
 
 
-@dataclass(frozen=True)
+@frozen
 class Death:
     watcher: str
     pid: int

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, field, replace
 from typing import Any
 
 from ecauto.daemon.owner import Owner
+from ecauto.frozen import frozen
 from ecauto.words import common, errors
 from ecauto.words import findings as words
 from watchdog.notices import Notice
@@ -57,7 +58,7 @@ class Do(enum.StrEnum):
 ACTING = frozenset({Do.TERMINATE, Do.RESTART, Do.STOP_WATCHER, Do.REMOVE_LOCK})
 
 
-@dataclass(frozen=True)
+@frozen
 class Finding:
     kind: Kind
     severity: Severity
@@ -135,7 +136,7 @@ class Finding:
         )
 
 
-@dataclass(frozen=True)
+@frozen
 class Target:
     """A process to signal, as it was seen: the executor re-checks all of it before any signal."""
 
@@ -165,7 +166,7 @@ class Target:
         )
 
 
-@dataclass(frozen=True)
+@frozen
 class Action:
     do: Do
     finding: Kind
@@ -202,7 +203,7 @@ class Action:
         )
 
 
-@dataclass(frozen=True)
+@frozen
 class Assessment:
     findings: tuple[Finding, ...]
     actions: tuple[Action, ...]

@@ -14,9 +14,9 @@ import os
 import posixpath
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 
 from ecauto import roster
+from ecauto.frozen import frozen
 from ecauto.home import resolve_home
 
 from .snapshot import SAME_START_S, ProcInfo, Role
@@ -37,7 +37,7 @@ class Who(enum.StrEnum):
     STRANGER = "stranger"  # anything else (a leftover is proven ours separately: `leftover_of`)
 
 
-@dataclass(frozen=True)
+@frozen
 class Identity:
     daemon: str | None = None
     role: Role = Role.OTHER
@@ -248,7 +248,7 @@ def is_ours(p: ProcInfo, home: str, my_uid: int | None) -> bool:
 # -- the Windows venv launcher: one copy with the interpreter it starts -------------------------
 
 
-@dataclass(frozen=True)
+@frozen
 class VenvLaunchers:
     """The platform fact, kept apart so that it can be tested anywhere: where a venv launcher's
     executable lives. On Windows `<venv>\\Scripts\\python.exe` is not the interpreter but a copy

@@ -8,9 +8,10 @@ is refused with ValueError, never anything else.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any
 
+from ecauto.frozen import frozen
 from ecauto.records import get
 
 SCHEMA = 1
@@ -29,7 +30,7 @@ class Severity(enum.StrEnum):
     CRITICAL = "critical"
 
 
-@dataclass(frozen=True)
+@frozen
 class Notice:
     key: str  # incident identity, e.g. "hung/upload-base", "circusd_down/-"
     kind: str  # Kind: "incident" | "recovery"

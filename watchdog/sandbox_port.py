@@ -14,7 +14,6 @@ import urllib.parse
 from pathlib import Path
 
 from ecauto.sandbox.key import read_key
-from ecauto.sandbox.port import holder
 
 from .findings import Do, Finding, Kind, Severity
 from .snapshot import PortView
@@ -27,11 +26,13 @@ def look(sandbox_url: str, key_file: Path, timeout_s: float) -> PortView | None:
         key = read_key(key_file)
     except OSError:
         return None
-    from ecauto.clients.sandbox_check import challenge  # http.client and ssl: sandbox mode only
+    from ecauto.clients.sandbox_check import challenge  # sandbox mode only
 
     proof = challenge(sandbox_url, key, timeout_s)
     if proof.ours or not proof.answered:
         return PortView(port, False)
+    from ecauto.sandbox.port import holder  # psutil's connection table: only for a stranger
+
     return PortView(port, True, holder(port), proof.why)
 
 

@@ -9,20 +9,18 @@ from __future__ import annotations
 import errno
 import logging
 import os
-import shutil
 import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from functools import cached_property
 from typing import TYPE_CHECKING
-
-import psutil
 
 from ecauto.circusd import CircusSetup, Control
 from ecauto.config import Config
 from ecauto.daemon.lock import LockHeld, LockOwner, SingletonLock
+from ecauto.frozen import frozen
 from ecauto.home import Home
 from ecauto.logsetup import fields
 from ecauto.records import one_line
@@ -49,7 +47,7 @@ class Busy(Exception):
     """Another watchdog pass of this home did not finish in time."""
 
 
-@dataclass(frozen=True)
+@frozen
 class PassResult:
     snapshot: Snapshot
     assessment: Assessment
@@ -82,6 +80,11 @@ def make_notifier(home: Home, cfg: Config) -> Notifier | None:
 def disk_free(home: Home) -> int | None:
     """Free bytes on the home's filesystem (for an unprivileged user), None if unmeasurable."""
     try:
+        if hasattr(os, "statvfs"):  # what shutil.disk_usage does here, without importing it
+            st = os.statvfs(home.root)
+            return st.f_bavail * st.f_frsize
+        import shutil
+
         return shutil.disk_usage(home.root).free
     except OSError:
         return None
@@ -214,6 +217,8 @@ class Watchdog:
 
     @contextmanager
     def _pass_lock(self) -> Iterator[None]:
+        import psutil  # here: a report never takes the pass lock, and does without psutil
+
         path = self.home.watchdog / "pass.lock"
         me = psutil.Process()
         lock = SingletonLock(

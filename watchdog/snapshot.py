@@ -7,12 +7,13 @@ or from a file, and `scan --json` can show exactly what was judged.
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, field
 from typing import Any
 
 from ecauto.daemon.heartbeat import Heartbeat
 from ecauto.daemon.lock import LockOwner
 from ecauto.daemon.owner import Owner
+from ecauto.frozen import frozen
 
 from .deaths import Entry
 
@@ -27,7 +28,7 @@ class Role(enum.StrEnum):
     OTHER = "other"  # read in full only because of its process group or circusd's word
 
 
-@dataclass(frozen=True)
+@frozen
 class ProcInfo:
     pid: int
     create_time: float
@@ -66,7 +67,7 @@ class ProcInfo:
         return cls(**d)
 
 
-@dataclass(frozen=True)
+@frozen
 class CircusView:
     answered: bool
     reason: str = ""  # why it did not answer, or what it refused
@@ -93,7 +94,7 @@ class CircusView:
         )
 
 
-@dataclass(frozen=True)
+@frozen
 class LockView:
     name: str
     path: str
@@ -115,7 +116,7 @@ class LockView:
         return cls(**d)
 
 
-@dataclass(frozen=True)
+@frozen
 class HeartbeatView:
     name: str
     heartbeat: Heartbeat | None = None
@@ -138,7 +139,7 @@ class HeartbeatView:
         )
 
 
-@dataclass(frozen=True)
+@frozen
 class DbView:
     """A database file's last integrity check (`PRAGMA quick_check`), which may be minutes old."""
 
@@ -161,7 +162,7 @@ class DbView:
         )
 
 
-@dataclass(frozen=True)
+@frozen
 class WatcherView:
     """A watcher as circus.ini names it, and which daemon its command line starts."""
 
@@ -177,7 +178,7 @@ class WatcherView:
         return cls(**d)
 
 
-@dataclass(frozen=True)
+@frozen
 class PortView:
     """Who holds the sandbox's port (watchdog.sandbox_port)."""
 
@@ -196,7 +197,7 @@ class PortView:
         )
 
 
-@dataclass(frozen=True)
+@frozen
 class Snapshot:
     now: float  # UTC epoch seconds
     home: str

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 import os
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, field, replace
 from pathlib import Path
 from typing import Any
 
 from ecauto.atomic import read_json_record, write_json_atomic
+from ecauto.frozen import frozen
 from ecauto.logsetup import fields
 
 log = logging.getLogger(__name__)
@@ -25,7 +26,7 @@ MAX_SEEN = 128  # managed processes remembered; the least recently seen forgotte
 MAX_TIMES = 64  # restart and respawn times kept per daemon (budgets are far smaller)
 
 
-@dataclass(frozen=True)
+@frozen
 class DaemonState:
     pid: int | None = None  # the managed process last seen
     create_time: float | None = None
@@ -52,7 +53,7 @@ class DaemonState:
         return cls(**d)
 
 
-@dataclass(frozen=True)
+@frozen
 class Incident:
     kind: str
     daemon: str | None
@@ -69,7 +70,7 @@ class Incident:
         return cls(**d)
 
 
-@dataclass(frozen=True)
+@frozen
 class Seen:
     """A process circusd managed as `daemon`: if it outlives circusd it is an orphan, and what is
     left in its process group after it is gone are leftovers."""
@@ -87,7 +88,7 @@ class Seen:
         return cls(**d)
 
 
-@dataclass(frozen=True)
+@frozen
 class State:
     daemons: dict[str, DaemonState] = field(default_factory=dict)
     incidents: dict[str, Incident] = field(default_factory=dict)

@@ -7,10 +7,9 @@ are the collector's): no I/O, no clock. Called from `policy.assess` and from the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from ecauto import roster
 from ecauto.daemon.heartbeat import Heartbeat, Phase
+from ecauto.frozen import frozen
 
 from .findings import Do, Finding, Kind, Severity
 from .findings import ago as _ago
@@ -18,7 +17,7 @@ from .identify import is_ours, launched_by
 from .snapshot import SAME_START_S, DbView, ProcInfo, Role, Snapshot
 
 
-@dataclass(frozen=True)
+@frozen
 class Streak:
     """Failed cycles in a row that make a warning, and a critical finding."""
 

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import enum
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 from ecauto import redact
 from ecauto.atomic import read_json_record, write_json_atomic
+from ecauto.frozen import frozen
 from ecauto.records import get, get_pid
 
 SCHEMA = 1
@@ -21,7 +22,7 @@ class Phase(enum.StrEnum):
     STOPPING = "stopping"
 
 
-@dataclass(frozen=True)
+@frozen
 class Heartbeat:
     name: str
     pid: int

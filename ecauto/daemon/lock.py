@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from ecauto.atomic import read_json_record
+from ecauto.frozen import frozen
 from ecauto.records import get, get_pid
 
 SCHEMA = 1
@@ -61,7 +62,7 @@ else:
         fcntl.flock(fd, fcntl.LOCK_UN)
 
 
-@dataclass(frozen=True)
+@frozen
 class LockOwner:
     name: str
     pid: int

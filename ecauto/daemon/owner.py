@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping, MutableMapping
-from dataclasses import dataclass
+
+from ecauto.frozen import frozen
 
 OWNER_VAR = "ECAUTO_OWNER"
 HOME_VAR = "ECAUTO_HOME"
 
 
-@dataclass(frozen=True)
+@frozen
 class Owner:
     daemon: str
     pid: int

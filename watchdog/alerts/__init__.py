@@ -16,14 +16,13 @@ import logging
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ecauto.config import AlertSettings
+from ecauto.frozen import frozen
 from ecauto.logsetup import fields
 from ecauto.records import one_line
-from watchdog.alerts import policy
-from watchdog.alerts.attempt import Attempt
 from watchdog.alerts.chatwork import (
     ChatworkTarget,
     Outcome,
@@ -33,9 +32,15 @@ from watchdog.alerts.chatwork import (
     not_configured,
     target_from_env,
 )
-from watchdog.alerts.compose import compose
 from watchdog.alerts.outbox import Entry, Outbox
 from watchdog.notices import Notice
+
+if TYPE_CHECKING:
+    from watchdog.alerts import policy
+    from watchdog.alerts.attempt import Attempt
+
+# policy, attempt and compose are imported where an alert is queued or sent: `watchdog report`
+# only counts what waits (`queued`), and imports no more of this package than that needs.
 
 __all__ = [
     "Alerter",
@@ -44,13 +49,19 @@ __all__ = [
     "Transport",
     "TransportError",
     "not_configured",
+    "queued",
     "target_from_env",
 ]
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
+def queued(outbox_dir: Path) -> int:
+    """Notices waiting in the outbox at `outbox_dir` and not yet taken by Chatwork."""
+    return sum(len(e.notices) for e in Outbox(outbox_dir).entries())
+
+
+@frozen
 class Delivery:
     """What one deliver() call did. Counts of drops are those since the previous call."""
 
@@ -94,6 +105,8 @@ class Alerter:
         if self.target is None:
             log.debug("alert not queued: alerts are off %s", fields(keys=_keys(notices)))
             return
+        from watchdog.alerts import policy
+
         now = self._clock()
         kept, dropped, self._state = policy.dedupe(
             notices, self._state, now, self.settings.dedupe_window_s
@@ -120,6 +133,8 @@ class Alerter:
         Stops at the first failure and keeps the rest. `flush` also sends messages still
         inside their coalescing window (a last delivery before the watchdog exits).
         """
+        from watchdog.alerts import policy
+
         budget = self.settings.deliver_budget_s if budget_s is None else max(0.0, budget_s)
         deadline = time.monotonic() + budget
         if self.target is None:
@@ -182,6 +197,10 @@ class Alerter:
     # -- internals ------------------------------------------------------------------------------
 
     def _start(self, group: list[Entry], now: float) -> Attempt:
+        from watchdog.alerts import policy
+        from watchdog.alerts.attempt import Attempt
+        from watchdog.alerts.compose import compose
+
         assert self.target is not None
         notices = [n for e in group for n in e.notices]
         body = compose(notices, self.host, lang=self.lang)
@@ -195,6 +214,8 @@ class Alerter:
 
     def _settle(self, attempt: Attempt, outcome: Outcome) -> bool:
         """Apply an attempt's outcome to the outbox and the state; True when it was sent."""
+        from watchdog.alerts import policy
+
         now = self._clock()
         self._state = policy.after(self._state, outcome, now)
         took_ms = round(attempt.age_s * 1000)
@@ -260,6 +281,8 @@ class Alerter:
         return d
 
     def _load_state(self) -> policy.AlertState:
+        from watchdog.alerts import policy
+
         data = self._outbox.read_state()
         if data is None:
             return policy.AlertState()

@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import TYPE_CHECKING, Protocol
 
 from ecauto import __version__
 from ecauto.clients import sandbox_check
 from ecauto.config import ConfigError
+from ecauto.frozen import frozen
 from ecauto.records import one_line
 
 if TYPE_CHECKING:
@@ -27,7 +28,7 @@ MAX_RETRY_AFTER_S = 3600.0  # a longer hint is more likely a bug than a plan
 CONNECT_TIMEOUT_S = 3.0
 
 
-@dataclass(frozen=True)
+@frozen
 class ChatworkTarget:
     api_url: str  # e.g. https://api.chatwork.com/v2 (no trailing slash)
     room_id: str
@@ -145,7 +146,7 @@ def _connection_trouble(e: Exception) -> str:
     return f"cannot connect ({type(e).__name__})"
 
 
-@dataclass(frozen=True)
+@frozen
 class Outcome:
     """What one post came to. `retry_after_s` is Chatwork's own hint, when it gave one;
     `remaining` and `reset_in_s` are its x-ratelimit-remaining and -reset, when it sent them."""

@@ -18,12 +18,12 @@ import logging
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ecauto import redact
 from ecauto.atomic import fsync_dir, read_json_record, write_json_atomic
+from ecauto.frozen import frozen
 from ecauto.logsetup import fields
 from ecauto.records import get
 from watchdog.notices import Notice
@@ -36,7 +36,7 @@ MAX_FILE_BYTES = 1 << 20  # an entry is a few KB; a larger file is not ours
 _ENTRY = re.compile(r"^n-(\d{12})\.json$")
 
 
-@dataclass(frozen=True)
+@frozen
 class Entry:
     seq: int  # order of submission; the file name carries it
     submitted_at: float  # UTC epoch seconds, by the alerter's clock

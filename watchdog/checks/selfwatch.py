@@ -8,10 +8,10 @@ running`, `Status: OK`, and nothing was ever alerted. `watchdog run` tells its h
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from ecauto.config import WatchdogSettings
+from ecauto.frozen import frozen
 
 from ..findings import Do, Finding, Kind, Severity
 from ..findings import ago as _ago
@@ -26,7 +26,7 @@ FAILING_CRITICAL_AFTER = 2
 WATCHDOG = "watchdog"
 
 
-@dataclass(frozen=True)
+@frozen
 class SelfView:
     """The watchdog's own health, as the pass that judges it knows it.
 

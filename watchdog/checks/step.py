@@ -10,7 +10,9 @@ never counts indexes itself.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
+
+from ecauto.frozen import frozen
 
 from ..findings import Action, Finding, Target
 from ..snapshot import ProcInfo
@@ -21,7 +23,7 @@ Copy = tuple[ProcInfo, ...]
 Found = tuple[Finding, Action | None]
 
 
-@dataclass(frozen=True)
+@frozen
 class Judged:
     """Per daemon, what the copies check learnt and the later checks use."""
 
@@ -29,7 +31,7 @@ class Judged:
     ending: bool = False  # some copy of it is being ended this pass
 
 
-@dataclass(frozen=True)
+@frozen
 class Step:
     """What one check adds to the pass."""
 
@@ -52,7 +54,7 @@ class Step:
         return tuple(a for _, a in self.found if a is not None)
 
 
-@dataclass(frozen=True)
+@frozen
 class Pass:
     """The input of each check beyond the view: what the checks before it produced."""
 

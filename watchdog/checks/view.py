@@ -7,9 +7,9 @@ and nothing else of the snapshot's raw lists, so "which processes are ours" is d
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
 from ecauto.config import WatchdogSettings
+from ecauto.frozen import frozen
 
 from .. import deaths, identify
 from ..identify import Who, who
@@ -19,7 +19,7 @@ from .selfwatch import SelfView, self_view
 from .step import Copy
 
 
-@dataclass(frozen=True)
+@frozen
 class View:
     """What every check reads of the snapshot, computed once a pass by `view`."""
 
