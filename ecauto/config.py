@@ -397,10 +397,10 @@ class Config:
     def lwa_url(self) -> str:
         return self.url_for(self.spapi.lwa_url, LIVE["lwa"], "/auth/o2/token")
 
-    def base_accounts(self, demo_products: int | None = None) -> list[BaseAccount]:
+    def base_accounts(self) -> list[BaseAccount]:
         """The BASE shops, in the file's order; without [base.accounts], the one of today."""
         b = self.base
-        products = self.demo.products if demo_products is None else demo_products
+        products = self.demo.products
         named = b.accounts or {DEFAULT_ACCOUNT: BaseAccountSettings()}
         out = []
         for name, a in named.items():

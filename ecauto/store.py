@@ -412,6 +412,13 @@ class Store:
     def all_asins(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT asin FROM products ORDER BY asin")]
 
+    def product_accounts(self) -> dict[str, int]:
+        """How many products each account has."""
+        return {
+            r[0]: r[1]
+            for r in self.db.execute("SELECT account, COUNT(*) FROM products GROUP BY account")
+        }
+
     def apply_prices(
         self, updates: Sequence[PriceUpdate], now: float, account: str = DEFAULT_ACCOUNT
     ) -> int:

@@ -19,6 +19,7 @@ from support import Reaper, Rig, read_hb, sandbox_headers, send_signal, wait_for
 from ecauto import config
 from ecauto.apis import Apis
 from ecauto.config import ConfigError
+from ecauto.daemons.sync import accounts_line
 from ecauto.home import Home
 from ecauto.quota import sleep_wait
 from ecauto.store import _MIGRATIONS, PriceUpdate, Store
@@ -200,6 +201,62 @@ def test_a_refused_shop_is_named_and_the_other_is_still_synced(
     assert state == [("partial",)]
     hb = read_hb(rig.home, "sync-inventory")
     assert hb is not None and "BASE account second" in (hb.last_error or "")
+
+
+@pytest.mark.process
+@pytest.mark.timeout(120)
+def test_upload_base_lists_for_the_other_shop_when_one_is_refused(
+    tmp_path: Path, reaper: Reaper
+) -> None:
+    # Given two shops with 3 listings queued each, and shop "main" no longer authorised
+    rig = two_shops(tmp_path, reaper, listings=3)
+    requests.post(
+        f"{rig.url}/_sandbox/revoke",
+        json={"platform": "base", "shop": "main"},
+        headers=sandbox_headers(rig.home),
+        timeout=5,
+    ).raise_for_status()
+
+    # When upload-base runs one cycle
+    res = rig.run("ecauto.daemons.upload", "--platform", "base", "--once", "--interval", "60")
+
+    # Then second's listings are listed, main's wait, and the daemon stops naming main
+    assert res.returncode == 78, res.stderr
+    said = [x for x in res.stderr.splitlines() if x.startswith("upload-base: ")]
+    assert len(said) == 1 and said[0].startswith("upload-base: BASE account main: "), said
+    assert "BASE_MAIN_REFRESH_TOKEN" in said[0]
+    db = rig.db()
+    rows = db.execute(
+        "SELECT account, state, attempts, COUNT(*) FROM listings WHERE platform = 'base'"
+        " GROUP BY 1, 2, 3"
+    ).fetchall()
+    db.close()
+    # (the one main had claimed is looked up first at the next start, as with one shop)
+    assert sorted(rows) == [
+        ("main", "queued", 0, 2),
+        ("main", "uploading", 0, 1),
+        ("second", "uploaded", 0, 3),
+    ]
+
+
+def test_a_cycle_reads_the_shops_one_after_the_other_and_says_how_far_each_is(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path / "ecauto.db")
+    for index, (account, n) in enumerate((("main", 45), ("second", 21))):
+        store.seed_demo(n, 0, ["base"], 1.0, account, index)
+    run, _ = store.join_or_start_run(1.0, 3600, 20, ["main", "second"])
+    assert store.account_progress(run) == {"main": (0, 45), "second": (0, 21)}
+    seen = []
+    while (batch := store.claim_batch(run, "1:1.0", 2.0)) is not None:
+        seen.append((batch.account, len(batch.asins)))
+        ups = [PriceUpdate(a, 100, 1) for a in batch.asins]
+        store.finish_batch(batch.id, "1:1.0", ups, [], 3.0)
+        if batch.idx == 1:
+            assert accounts_line(store.account_progress(run)) == "main 40/45 · second 0/21"
+    assert seen == [("main", 20), ("main", 20), ("main", 5), ("second", 20), ("second", 1)]
+    assert [len(store.prices_to_push(a)) for a in ("main", "second", "default")] == [45, 21, 0]
+    store.close()
 
 
 def v3_database(path: Path) -> None:

@@ -9,6 +9,11 @@ restarted mid-cycle resumes where it was, and a second copy (started by hand, pa
 shares the cycle instead of repeating it: every product is read once per cycle. Calls wait for
 the operation's token bucket, shared by the whole instance; a throttled batch is sent again,
 never dropped. Whoever settles the last batch pushes the changed prices to BASE.
+
+Several BASE shops (`[base.accounts]`) share one cycle: its batches are each shop's products,
+one shop after the other, all through the one SP-API bucket (per seller and marketplace); then
+each shop's prices go out with its own token and into its own hourly and daily quota, the shops
+in turn, so one waiting for its hour does not hold the others back.
 """
 
 from __future__ import annotations
@@ -89,7 +94,6 @@ class SyncDaemon(BusinessDaemon):
         self.bases: dict[str, BaseClient] = {
             a.name: self.apis.base(account=a) for a in self.accounts.values()
         }
-        self.base: BaseClient = next(iter(self.bases.values()))
         self.several = len(self.bases) > 1
 
     @staticmethod
@@ -102,6 +106,15 @@ class SyncDaemon(BusinessDaemon):
         run, started = store.join_or_start_run(
             time.time(), self.interval_s, self.config.spapi.batch_size, list(self.bases)
         )
+        if started:
+            unknown = {a: n for a, n in store.product_accounts().items() if a not in self.bases}
+            if unknown:
+                # e.g. a home that had one shop, now configured with named ones: its products
+                # are the `default` account's until that shop is named `default`
+                self.log.warning(
+                    "products of accounts not in the config are not synced %s",
+                    fields(accounts=",".join(f"{a}:{n}" for a, n in unknown.items())),
+                )
         for other in store.claimers(run):
             if other != self.claimer and not claimer_alive(other):
                 n = store.release_claims(run, other)
@@ -204,7 +217,7 @@ class SyncDaemon(BusinessDaemon):
         todo = {name: deque(store.prices_to_push(name)) for name in self.bases}
         total = sum(len(q) for q in todo.values())
         done = dict.fromkeys(todo, 0)
-        pushed = 0
+        pushed = tried = 0
         refused: dict[str, ConfigError] = {}
         while not self.stopping:
             active = [n for n, q in todo.items() if q and n not in refused]
@@ -218,7 +231,7 @@ class SyncDaemon(BusinessDaemon):
                     if delay > 0:
                         waits.append((delay, why))
                         continue
-                self.progress(pushed, total, self._push_detail(todo, done, pushed, total))
+                self.progress(tried, total, self._push_detail(todo, done, tried, total))
                 try:
                     client.edit_item(p.base_item_id, p.price, p.stock)
                 except Stopped:
@@ -238,9 +251,11 @@ class SyncDaemon(BusinessDaemon):
                         "price push failed %s", fields(account=name, asin=p.asin, error=e)
                     )
                     todo[name].popleft()
+                    tried += 1
                     continue
                 store.mark_pushed(p.asin, p.price, p.stock, time.time(), name)
                 todo[name].popleft()
+                tried += 1
                 done[name] += 1
                 pushed += 1
             else:
@@ -253,10 +268,10 @@ class SyncDaemon(BusinessDaemon):
         return pushed, refused
 
     def _push_detail(
-        self, todo: dict[str, deque[PricePush]], done: dict[str, int], pushed: int, total: int
+        self, todo: dict[str, deque[PricePush]], done: dict[str, int], tried: int, total: int
     ) -> str:
         if not self.several:
-            return f"BASE price and stock {pushed + 1} of {total}"
+            return f"BASE price and stock {tried + 1} of {total}"
         line = accounts_line({n: (done[n], done[n] + len(q)) for n, q in todo.items()})
         return f"BASE prices {line}"
 

@@ -4,6 +4,9 @@ Each listing is claimed (`uploading`, committed) before its call and settled aft
 crash left `uploading`, or one whose last try failed without a clear answer, is first looked up
 on the platform: found, it is recorded as uploaded; absent, it is sent. So nothing is lost and
 nothing is listed twice.
+
+upload-base serves every BASE shop's queue (`[base.accounts]`), each shop with its own token,
+quota and hourly cap; a shop waiting for its quota is passed over in that cycle.
 """
 
 from __future__ import annotations
