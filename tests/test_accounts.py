@@ -9,12 +9,13 @@ from __future__ import annotations
 import json
 import signal
 import sqlite3
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 import requests
-from support import Reaper, Rig, read_hb, sandbox_headers, send_signal, wait_for
+from support import BIN, Reaper, Rig, read_hb, sandbox_headers, send_signal, wait_for
 
 from ecauto import config
 from ecauto.apis import Apis
@@ -166,41 +167,70 @@ def test_a_shop_waiting_for_its_hour_does_not_hold_the_other_back(
         sync.wait(20)
 
 
-@pytest.mark.process
-@pytest.mark.timeout(120)
-def test_a_refused_shop_is_named_and_the_other_is_still_synced(
-    tmp_path: Path, reaper: Reaper
-) -> None:
-    # Given shop "second" has withdrawn the app's authorisation (its refresh token is refused)
-    rig = two_shops(tmp_path, reaper)
+REFUSED_SECOND = (
+    "BASE account second: the refresh token was refused (不正なリフレッシュトークンです。);"
+    " authorise again and set a new refresh token (BASE_SECOND_REFRESH_TOKEN in the environment)"
+)
+
+
+def revoke(rig: Rig, shop: str) -> None:
+    """The shop withdraws the app's authorisation: its refresh token is refused from now on."""
     requests.post(
         f"{rig.url}/_sandbox/revoke",
-        json={"platform": "base", "shop": "second"},
+        json={"platform": "base", "shop": shop},
         headers=sandbox_headers(rig.home),
         timeout=5,
     ).raise_for_status()
 
-    # When a sync cycle runs
-    res = rig.sync_once()
 
-    # Then it stops as promised (exit 78), in one line that names the shop and what to do
-    assert res.returncode == 78, res.stderr
-    said = [x for x in res.stderr.splitlines() if x.startswith("sync-inventory: ")]
-    assert said == [
-        "sync-inventory: BASE account second: the refresh token was refused"
-        " (不正なリフレッシュトークンです。); authorise again and set a new refresh token"
-        " (BASE_SECOND_REFRESH_TOKEN in the environment)"
-    ], res.stderr
-    # and shop main's prices were all pushed first; second's none
+def runs(rig: Rig) -> list[tuple[str, int]]:
     db = rig.db()
-    pushable = per_account(db, "price IS NOT NULL AND base_item_id IS NOT NULL")
-    pushed = per_account(db, "base_price IS NOT NULL")
-    state = db.execute("SELECT state FROM sync_runs").fetchall()
-    db.close()
-    assert pushed == {"main": pushable["main"]}
-    assert state == [("partial",)]
-    hb = read_hb(rig.home, "sync-inventory")
-    assert hb is not None and "BASE account second" in (hb.last_error or "")
+    try:
+        return db.execute("SELECT state, items FROM sync_runs ORDER BY id").fetchall()
+    finally:
+        db.close()
+
+
+@pytest.mark.process
+@pytest.mark.timeout(120)
+def test_a_refused_shop_is_named_and_the_other_keeps_being_synced(
+    tmp_path: Path, reaper: Reaper
+) -> None:
+    # Given shop "second" has withdrawn the app's authorisation
+    rig = two_shops(tmp_path, reaper)
+    revoke(rig, "second")
+
+    # When the sync runs, a cycle every 2 s
+    sync = rig.daemon("ecauto.daemons.sync", "--interval", "2")
+    try:
+        wait_for(lambda: len(runs(rig)) >= 2 and runs(rig)[1][0] != "running", 60, "two cycles")
+
+        # Then it keeps running, each cycle reading both shops and failing in one line that
+        # names the shop and what to do (the watchdog's `failing` finding quotes it) ...
+        assert sync.poll() is None
+        assert runs(rig)[:2] == [("partial", MAIN + SECOND), ("partial", MAIN + SECOND)]
+        hb = read_hb(rig.home, "sync-inventory")
+        assert hb is not None and hb.last_error == REFUSED_SECOND and hb.failures >= 2
+        # ... and shop main's prices were all pushed; second's none
+        db = rig.db()
+        pushable = per_account(db, "price IS NOT NULL AND base_item_id IS NOT NULL")
+        pushed = per_account(db, "base_price IS NOT NULL")
+        db.close()
+        assert pushed == {"main": pushable["main"]}
+        # and `watchdog report` names the shop in the sync's last error
+        report = subprocess.run(
+            [str(BIN / "watchdog"), "report"],
+            env=rig.env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout
+        (row,) = [x for x in report.splitlines() if x.startswith("sync-inventory ")]
+        assert "BASE account second: the refresh token was refused" in row, report
+    finally:
+        send_signal(sync.pid, signal.SIGTERM)
+        _, err = sync.communicate(timeout=20)
+    assert "Traceback" not in err
 
 
 @pytest.mark.process
@@ -210,21 +240,16 @@ def test_upload_base_lists_for_the_other_shop_when_one_is_refused(
 ) -> None:
     # Given two shops with 3 listings queued each, and shop "main" no longer authorised
     rig = two_shops(tmp_path, reaper, listings=3)
-    requests.post(
-        f"{rig.url}/_sandbox/revoke",
-        json={"platform": "base", "shop": "main"},
-        headers=sandbox_headers(rig.home),
-        timeout=5,
-    ).raise_for_status()
+    revoke(rig, "main")
 
     # When upload-base runs one cycle
     res = rig.run("ecauto.daemons.upload", "--platform", "base", "--once", "--interval", "60")
 
-    # Then second's listings are listed, main's wait, and the daemon stops naming main
-    assert res.returncode == 78, res.stderr
-    said = [x for x in res.stderr.splitlines() if x.startswith("upload-base: ")]
-    assert len(said) == 1 and said[0].startswith("upload-base: BASE account main: "), said
-    assert "BASE_MAIN_REFRESH_TOKEN" in said[0]
+    # Then second's listings are listed, main's wait, and the cycle fails naming main
+    assert res.returncode == 1, res.stderr
+    said = [x for x in res.stderr.splitlines() if "cycle failed" in x]
+    assert len(said) == 1 and 'error="BASE account main: ' in said[0], res.stderr
+    assert "BASE_MAIN_REFRESH_TOKEN" in said[0] and "Traceback" not in res.stderr
     db = rig.db()
     rows = db.execute(
         "SELECT account, state, attempts, COUNT(*) FROM listings WHERE platform = 'base'"

@@ -43,7 +43,7 @@ from ecauto.clients.base import BaseClient, refused_line
 from ecauto.clients.http import ApiError, QuotaSpent, Throttled
 from ecauto.clients.spapi import Offer, SpApiClient
 from ecauto.config import Config, ConfigError
-from ecauto.daemon.base import common_parser, run_daemon
+from ecauto.daemon.base import CycleFailed, common_parser, run_daemon
 from ecauto.daemons.common import BusinessDaemon
 from ecauto.home import Home
 from ecauto.logsetup import fields
@@ -179,11 +179,13 @@ class SyncDaemon(BusinessDaemon):
             ),
         )
         if refused:
-            # The promised stop: a person must authorise that shop again. The other shops'
-            # prices were pushed first; the daemon stops (exit 78) rather than go on
-            # syncing without it unseen.
-            account, why = next(iter(refused.items()))
-            raise ConfigError(refused_line(self.accounts[account], why))
+            # A person must authorise that shop again. With one shop that stops the daemon
+            # (exit 78); here the other shops' work is done, and the cycle fails naming the
+            # shop (the watchdog's `failing` finding alerts, quoting it). The next cycle tries
+            # the shop once more (one token call) while the others carry on.
+            raise CycleFailed(
+                "; ".join(refused_line(self.accounts[a], e) for a, e in refused.items())
+            )
         if progress["failed"]:
             raise RuntimeError(
                 f"{progress['failed']} of {total} batches failed; last error: {self._last_error}"
@@ -242,7 +244,6 @@ class SyncDaemon(BusinessDaemon):
                     if not self.several:
                         raise
                     refused[name] = e
-                    self.record_error(refused_line(self.accounts[name], e))
                     self.log.warning("price push stopped %s", fields(account=name, error=e))
                     continue
                 except ApiError as e:

@@ -33,7 +33,7 @@ from ecauto.backoff import compute_backoff
 from ecauto.clients.base import BaseClient, refused_line
 from ecauto.clients.http import ApiError, QuotaSpent, Throttled
 from ecauto.config import DEFAULT_ACCOUNT, PLATFORMS, Config, ConfigError, UploadSettings
-from ecauto.daemon.base import common_parser, run_daemon
+from ecauto.daemon.base import CycleFailed, common_parser, run_daemon
 from ecauto.daemons.common import BusinessDaemon
 from ecauto.home import Home
 from ecauto.logsetup import fields
@@ -103,13 +103,13 @@ class UploadDaemon(BusinessDaemon):
                     raise
                 # Its authorisation is gone: the other shops' queues are served first.
                 refused[account] = e
-                self.record_error(refused_line(self.accounts[account], e))
                 self.log.warning("uploads stopped %s", fields(account=account, error=e))
                 continue
             uploaded, failed = uploaded + up, failed + down
-        if refused:
-            name, error = next(iter(refused.items()))
-            raise ConfigError(refused_line(self.accounts[name], error))
+        if refused:  # as the sync does: the cycle fails naming the shop; the others go on
+            raise CycleFailed(
+                "; ".join(refused_line(self.accounts[a], e) for a, e in refused.items())
+            )
         if failed and not uploaded:
             raise RuntimeError(f"all {failed} uploads failed; last error: {self._last_error}")
 
