@@ -248,6 +248,12 @@ class BaseShop:
         with self._lock:
             return {"hour": self._hour.used(now), "day": self._day.used(now)}
 
+    def listed_skus(self) -> list[str]:
+        """The SKUs of the shop's listings (items with an identifier), one per item: a SKU
+        listed twice appears twice (what the soak checks)."""
+        with self._lock:
+            return [str(i["identifier"]) for i in self._items.values() if i.get("identifier")]
+
     def out_of_stock(self) -> list[str]:
         """The ids of the shop's items that cannot be bought (stock 0): what a test checks."""
         with self._lock:
@@ -314,6 +320,10 @@ class BaseShops:
 
     def quota_used(self, now: float) -> dict[str, int]:
         return self.shop(DEFAULT_ACCOUNT).quota_used(now)
+
+    def listed_skus(self) -> list[str]:
+        """Every shop's listed SKUs (a SKU in two shops appears twice: one shop's soak only)."""
+        return [sku for shop in self.shops().values() for sku in shop.listed_skus()]
 
     def out_of_stock(self) -> list[str]:
         return self.shop(DEFAULT_ACCOUNT).out_of_stock()
