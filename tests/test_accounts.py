@@ -338,6 +338,30 @@ def test_an_existing_single_shop_database_moves_to_the_default_account(tmp_path:
     store.close()
 
 
+@pytest.mark.process
+@pytest.mark.timeout(120)
+def test_a_home_without_accounts_keeps_its_token_store_and_quota(
+    tmp_path: Path, reaper: Reaper
+) -> None:
+    # Given a config without [base.accounts], as every home had before
+    rig = Rig(tmp_path, reaper, *STEADY, products=60, listings=0)
+
+    # When a sync cycle runs
+    res = rig.sync_once()
+
+    # Then it uses today's token store and quota key, and the one shop of before
+    assert res.returncode == 0, res.stderr
+    db = rig.db()
+    pushed = per_account(db, "base_price IS NOT NULL")
+    db.close()
+    assert list(pushed) == ["default"]
+    assert sorted(p.name for p in (rig.home / "secrets").glob("base*.json")) == ["base.json"]
+    assert quota_counts(rig.home) == {"base/shop": pushed["default"]}
+    shops = rig.stats()["base_shops"]
+    assert list(shops) == ["default"] and shops["default"]["quota"]["hour"] == pushed["default"]
+    assert " · " not in res.stderr  # no per-shop progress for one shop
+
+
 def test_a_config_without_accounts_keeps_todays_names() -> None:
     (only,) = config.parse({}).base_accounts()
     assert (only.name, only.env_prefix, only.token_name, only.quota_key) == (
