@@ -248,9 +248,8 @@ class SyncDaemon(BusinessDaemon):
                     continue
                 except ApiError as e:
                     self.record_error(str(e))
-                    self.log.warning(
-                        "price push failed %s", fields(account=name, asin=p.asin, error=e)
-                    )
+                    who = {"account": name} if self.several else {}
+                    self.log.warning("price push failed %s", fields(**who, asin=p.asin, error=e))
                     todo[name].popleft()
                     tried += 1
                     continue
