@@ -1,7 +1,7 @@
 """How much of the SP-API quota one sync cycle uses, alone and with a duplicate, vs a fixed gap.
 
     .venv/bin/python benchmarks/quota_sync.py [--rates 5,10] [--products 1000] [--repeat 3]
-        [--operation getCompetitivePricing|getItemOffersBatch]
+        [--operation getCompetitivePricing|getItemOffersBatch] [--accounts 2]
 
 Each run: a fresh home with the demo products, a real sandbox process enforcing an exact token
 bucket (rate R, burst 1) for the sync's operation (default: the sync's own default), and real
@@ -11,7 +11,8 @@ sync processes:
   (c) the old way: one process calling with a fixed gap of 1.2/R (12 s for a 10 s limit).
 Printed per case (medians over --repeat runs): utilization = accepted calls per second, measured
 at the sandbox between its first and last accepted call, divided by R; the 429s the sandbox
-counted; items synced; ASINs served other than exactly once; wall time. Then the projected real
+counted; items synced; ASINs served other than exactly once; wall time. With `--accounts N` the
+products are N BASE shops' (`[base.accounts]`), read in one cycle through the one SP-API bucket. Then the projected real
 cycle time for 10,000 ASINs with each SP-API operation at Amazon's documented rates.
 """
 
@@ -82,11 +83,24 @@ def worker(home: str, config: str, mode: str, rate: float, op: str) -> None:
     print(json.dumps({"wall_s": time.monotonic() - started}))
 
 
-def one_run(case: str, rate: float, products: int, op: str) -> dict[str, Any]:
+def shops(products: int, accounts: int) -> list[tuple[str, int]]:
+    """`accounts` shops sharing `products` (none: the one shop of a config without accounts)."""
+    if accounts <= 1:
+        return [("default", products)]
+    return [(f"shop{k}", products // accounts + (k < products % accounts)) for k in range(accounts)]
+
+
+def one_run(case: str, rate: float, products: int, op: str, accounts: int = 1) -> dict[str, Any]:
     root = Path(tempfile.mkdtemp(prefix="ecq-"))
     home, port = root / "home", free_port()
     config = root / "ecauto.toml"
-    config.write_text(CONFIG.format(port=port, rate=rate, products=products, op=op))
+    text = CONFIG.format(port=port, rate=rate, products=products, op=op)
+    if accounts > 1:
+        text += "".join(
+            f"[base.accounts.{name}]\ndemo_products = {n}\n"
+            for name, n in shops(products, accounts)
+        )
+    config.write_text(text)
     env = dict(os.environ, ECAUTO_CONFIG=str(config), ECAUTO_HOME=str(home), PYTHONPATH=str(REPO))
     sandbox = subprocess.Popen(
         [
@@ -122,7 +136,8 @@ def one_run(case: str, rate: float, products: int, op: str) -> dict[str, Any]:
 
         home.mkdir(parents=True, exist_ok=True)  # the sandbox made it for the key
         st = Store(home / "ecauto.db")
-        st.seed_demo(products, 0, PLATFORMS, time.time())
+        for index, (name, n) in enumerate(shops(products, accounts)):
+            st.seed_demo(n, 0, PLATFORMS, time.time(), name, index)
         st.close()
         n = 2 if case == "b" else 1
         mode = "gap" if case == "c" else "gcra"
@@ -178,10 +193,11 @@ def main() -> int:
     ap.add_argument("--operation", choices=MARKET_OPERATIONS, default=DEFAULT_OPERATION)
     ap.add_argument("--products", type=int, default=1000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--accounts", type=int, default=1, help="BASE shops sharing the products")
     a = ap.parse_args()
     overheads = []
     for rate in (float(r) for r in a.rates.split(",")):
-        overheads.append(report(rate, a.products, a.repeat, a.operation))
+        overheads.append(report(rate, a.products, a.repeat, a.operation, a.accounts))
     overhead = statistics.median(overheads)
     print(f"\nper-call overhead measured here (round trip + scheduling): {overhead * 1000:.1f} ms")
     print("projected real cycle for 10,000 ASINs (500 calls of 20), burst 1:")
@@ -202,7 +218,7 @@ def main() -> int:
     return 0
 
 
-def report(rate: float, products: int, repeat: int, op: str) -> float:
+def report(rate: float, products: int, repeat: int, op: str, accounts: int = 1) -> float:
     """Run the three cases `repeat` times, print their medians, return the per-call overhead."""
     cases = {
         "a": "one sync process",
@@ -212,10 +228,11 @@ def report(rate: float, products: int, repeat: int, op: str) -> float:
     results: dict[str, list[dict[str, Any]]] = {k: [] for k in cases}
     for _ in range(repeat):  # interleaved, so machine noise hits every case alike
         for k in cases:
-            results[k].append(one_run(k, rate, products, op))
+            results[k].append(one_run(k, rate, products, op, accounts))
+    calls = sum(-(-n // 20) for _, n in shops(products, accounts))
     print(
         f"\n{op} at the sandbox: rate {rate:g}/s, burst 1; {products} products "
-        f"({-(-products // 20)} calls a cycle); medians of {repeat} runs"
+        f"of {accounts} shop(s) ({calls} calls a cycle); medians of {repeat} runs"
     )
     print(f"{'case':<32}{'utilization':>12}{'429s':>6}{'synced':>8}{'not once':>10}{'wall s':>8}")
     for k, label in cases.items():

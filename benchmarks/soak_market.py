@@ -45,11 +45,9 @@ def holdings(sandbox: Sandbox) -> dict[str, list[str]]:
     platforms' own, which cost quota); this benchmark helper reads them, and only reads.
     """
     base, ebay, yahoo = sandbox.base, sandbox.ebay, sandbox.yahoo
-    with base._lock:  # noqa: SLF001 - read-only look at the double's state
-        # items/edit of an unknown item id creates a bare item (no identifier): not a listing.
-        base_skus = [str(i["identifier"]) for i in base._items.values() if i.get("identifier")]
-    # eBay: one entry per published offer; Yahoo: what reservePublish made visible.
-    return {"base": base_skus, "ebay": ebay.listed_skus(), "yahoo": yahoo.listed_codes()}
+    # BASE: items with an identifier; eBay: one entry per published offer; Yahoo: what
+    # reservePublish made visible.
+    return {"base": base.listed_skus(), "ebay": ebay.listed_skus(), "yahoo": yahoo.listed_codes()}
 
 
 def _holdings_server(sandbox: Sandbox) -> ThreadingHTTPServer:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 
 from ecauto.auth import OAuthTokens, env_credentials
@@ -10,7 +11,7 @@ from ecauto.clients.ebay import SCOPE, EbayClient, OfferTerms
 from ecauto.clients.sandbox_check import SandboxCheck, install
 from ecauto.clients.spapi import SpApiClient
 from ecauto.clients.yahoo import YahooClient
-from ecauto.config import Config, ConfigError
+from ecauto.config import DEFAULT_ACCOUNT, BaseAccount, Config, ConfigError
 from ecauto.credentials import require_env
 from ecauto.home import Home
 from ecauto.quota import QuotaStore, TokenGate, WindowGate
@@ -62,35 +63,50 @@ class Apis:
         gates = {op: self.spapi_gate(op) for op in s.limits}
         return SpApiClient(self.cfg.spapi_url(), s.marketplace_id, tokens, s.timeout_s, gates)
 
-    def base(self, timeout_s: float | None = None, listing: bool = False) -> BaseClient:
-        """The sync's price pushes (listing=False) may not take `listing_share` of the quota."""
+    def base(
+        self,
+        timeout_s: float | None = None,
+        listing: bool = False,
+        account: BaseAccount | None = None,
+    ) -> BaseClient:
+        """One shop's client (`account`; None: the first), with its own token store and its
+        own hourly and daily quota. The sync's price pushes (listing=False) may not take
+        `listing_share` of them."""
         b = self.cfg.base
+        a = account or self.cfg.base_accounts()[0]
+        creds = env_credentials(a.env_prefix, self.sandbox, redirect=True)
+        if self.sandbox and a.name != DEFAULT_ACCOUNT:
+            # The sandbox's shops: a refresh token it never issued names its shop after a colon.
+            creds = dataclasses.replace(creds, refresh_token=f"{creds.refresh_token}:{a.name}")
         tokens = OAuthTokens(
-            "base",
+            a.token_name,
             self.secrets,
             self.cfg.base_token_url(),
-            env_credentials("BASE", self.sandbox, redirect=True),
+            creds,
             b.timeout_s,
             rotates=True,
             refused=TOKEN_REFUSED,
         )
+        share = b.listing_share
         gate = WindowGate(
             self.quota,
-            "base/shop",
+            a.quota_key,
             [
-                Window("hour", 3600, b.hourly_limit, kept_calls(b.hourly_limit, b.listing_share)),
-                Window("day", 86400, b.daily_limit, kept_calls(b.daily_limit, b.listing_share)),
+                Window("hour", 3600, a.hourly_limit, kept_calls(a.hourly_limit, share)),
+                Window("day", 86400, a.daily_limit, kept_calls(a.daily_limit, share)),
             ],
             self.wait,
-            label="BASE",
+            label="BASE" if a.name == DEFAULT_ACCOUNT else f"BASE {a.name}",
             privileged=listing,
         )
-        return BaseClient(self.cfg.base_url(), tokens, timeout_s or b.timeout_s, gate)
+        return BaseClient(self.cfg.base_url(), tokens, timeout_s or b.timeout_s, gate, a.name)
 
-    def listing(self, platform: str) -> BaseClient | EbayClient | YahooClient:
+    def listing(
+        self, platform: str, account: BaseAccount | None = None
+    ) -> BaseClient | EbayClient | YahooClient:
         s = self.cfg.upload[platform]
         if platform == "base":
-            return self.base(s.timeout_s, listing=True)
+            return self.base(s.timeout_s, listing=True, account=account)
         gate = WindowGate(
             self.quota,
             f"{platform}/listing",

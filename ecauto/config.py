@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
+import re
 import stat
 import tomllib
 import typing
@@ -161,6 +162,49 @@ class SpapiSettings:
     limits: dict[str, Limit] = field(default_factory=_spapi_limits)
 
 
+# The one BASE shop of a config without [base.accounts]. An account of that name keeps
+# today's environment variables, token store and quota (README "Credentials"), so an existing
+# home adds a second shop without authorising its first one again.
+DEFAULT_ACCOUNT = "default"
+ACCOUNT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+ENV_PREFIX = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
+UNSET = -1  # an account's number left to the [base] (or [demo]) value
+ACCOUNT_CAP = _rule(
+    lambda v: v == UNSET or 1 <= v <= 10**9,
+    f"a whole number from 1 to 1000000000 (or {UNSET}: the [base] value)",
+    whole=True,
+)
+ACCOUNT_PRODUCTS = _rule(
+    lambda v: v == UNSET or 0 <= v <= 10**7,
+    f"a whole number from 0 to 10000000 (or {UNSET}: demo.products)",
+    whole=True,
+)
+
+
+@frozen
+class BaseAccountSettings:
+    """One BASE shop, `[base.accounts.<name>]`: its credentials come from `<env_prefix>_CLIENT_ID`
+    and the rest (default BASE_<NAME>); its quota is its own (BASE counts per shop)."""
+
+    env_prefix: str = ""
+    hourly_limit: int = field(default=UNSET, metadata=ACCOUNT_CAP)
+    daily_limit: int = field(default=UNSET, metadata=ACCOUNT_CAP)
+    demo_products: int = field(default=UNSET, metadata=ACCOUNT_PRODUCTS)  # sandbox demo data
+
+
+@frozen
+class BaseAccount:
+    """A BASE shop as the daemons use it: names of its credentials, token store and quota."""
+
+    name: str
+    env_prefix: str
+    token_name: str  # <home>/secrets/<token_name>.json and .lock
+    quota_key: str  # in <home>/quota.db
+    hourly_limit: int
+    daily_limit: int
+    demo_products: int
+
+
 @frozen
 class BaseApiSettings:
     endpoint: str = ""
@@ -170,8 +214,31 @@ class BaseApiSettings:
     # Of each hour and day, the share price pushes may not take: kept for listings (items/add
     # and its lookups), so a first sync's 5,000 edits cannot leave upload-base a whole hour idle.
     # Listings may still use the pushes' part when it is free. 0 keeps nothing, at most 0.9.
+    # Each account's hour and day keep this share.
     listing_share: float = field(default=0.2, metadata=between(0, 0.9))
     timeout_s: float = field(default=15.0, metadata=TIMEOUT)
+    accounts: dict[str, BaseAccountSettings] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        prefixes: dict[str, str] = {}
+        for name, a in self.accounts.items():
+            if not ACCOUNT_NAME.match(name):
+                raise ConfigError(
+                    f"base.accounts.{name}: an account's name must be 1 to 32 of a-z, 0-9, _"
+                    " and -, starting with a letter or digit"
+                )
+            if a.env_prefix and not ENV_PREFIX.match(a.env_prefix):
+                raise ConfigError(
+                    f"base.accounts.{name}.env_prefix must be upper-case letters, digits and _,"
+                    f" got {a.env_prefix!r}"
+                )
+            prefix = account_env_prefix(name, a.env_prefix)
+            if prefix in prefixes:
+                raise ConfigError(
+                    f"base.accounts.{name}: its credentials' prefix {prefix} is also"
+                    f" base.accounts.{prefixes[prefix]}'s"
+                )
+            prefixes[prefix] = name
 
 
 @frozen
@@ -357,6 +424,27 @@ class Config:
     def lwa_url(self) -> str:
         return self.url_for(self.spapi.lwa_url, LIVE["lwa"], "/auth/o2/token")
 
+    def base_accounts(self) -> list[BaseAccount]:
+        """The BASE shops, in the file's order; without [base.accounts], the one of today."""
+        b = self.base
+        products = self.demo.products
+        named = b.accounts or {DEFAULT_ACCOUNT: BaseAccountSettings()}
+        out = []
+        for name, a in named.items():
+            legacy = name == DEFAULT_ACCOUNT
+            out.append(
+                BaseAccount(
+                    name=name,
+                    env_prefix=account_env_prefix(name, a.env_prefix),
+                    token_name="base" if legacy else f"base-{name}",
+                    quota_key="base/shop" if legacy else f"base/shop/{name}",
+                    hourly_limit=b.hourly_limit if a.hourly_limit == UNSET else a.hourly_limit,
+                    daily_limit=b.daily_limit if a.daily_limit == UNSET else a.daily_limit,
+                    demo_products=products if a.demo_products == UNSET else a.demo_products,
+                )
+            )
+        return out
+
     def base_url(self) -> str:
         return self.url_for(self.base.endpoint, LIVE["base"])
 
@@ -372,6 +460,15 @@ class Config:
         """eBay's or Yahoo's OAuth token endpoint."""
         token = self.upload[platform].token_url
         return self.url_for(token, LIVE[f"{platform}_token"], TOKEN_PATHS[platform])
+
+
+def account_env_prefix(name: str, configured: str = "") -> str:
+    """BASE_CLIENT_ID etc. for the default account, BASE_<NAME>_CLIENT_ID for another."""
+    if configured:
+        return configured
+    if name == DEFAULT_ACCOUNT:
+        return "BASE"
+    return "BASE_" + re.sub(r"[^A-Z0-9]", "_", name.upper())
 
 
 def config_path(explicit: str | os.PathLike[str] | None = None) -> tuple[Path, bool]:

@@ -13,9 +13,10 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from ecauto import redact
+from ecauto.config import DEFAULT_ACCOUNT
 from ecauto.sqlite_wal import open_wal
 
 _MIGRATIONS: list[str] = [
@@ -103,6 +104,64 @@ _MIGRATIONS: list[str] = [
     UPDATE products SET base_stock = stock
         WHERE base_price IS NOT NULL AND stock IS NOT NULL AND stock > 0;
     """,
+    # 4: several BASE shops (`[base.accounts]`): products and listings belong to an account,
+    # the same ASIN or SKU may be in two shops, and a sync batch reads one account's products.
+    # What was there belongs to the one shop of before, the default account. (SQLite changes a
+    # primary key only by copying the table.)
+    """
+    CREATE TABLE products_v4 (
+        account TEXT NOT NULL DEFAULT 'default',
+        asin TEXT NOT NULL,
+        sku TEXT NOT NULL,
+        title TEXT NOT NULL DEFAULT '',
+        price INTEGER,
+        stock INTEGER,
+        price_updated_at REAL,
+        stock_updated_at REAL,
+        synced_at REAL,
+        base_item_id TEXT,
+        base_price INTEGER,
+        base_pushed_at REAL,
+        last_error TEXT,
+        base_stock INTEGER,
+        PRIMARY KEY (account, asin),
+        UNIQUE (account, sku)
+    );
+    INSERT INTO products_v4 (account, asin, sku, title, price, stock, price_updated_at,
+        stock_updated_at, synced_at, base_item_id, base_price, base_pushed_at, last_error,
+        base_stock)
+        SELECT 'default', asin, sku, title, price, stock, price_updated_at, stock_updated_at,
+            synced_at, base_item_id, base_price, base_pushed_at, last_error, base_stock
+        FROM products;
+    DROP TABLE products;
+    ALTER TABLE products_v4 RENAME TO products;
+    CREATE TABLE listings_v4 (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        platform TEXT NOT NULL,
+        account TEXT NOT NULL DEFAULT 'default',
+        sku TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        state TEXT NOT NULL DEFAULT 'queued'
+            CHECK (state IN ('queued', 'uploading', 'uploaded', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL DEFAULT 0,
+        last_error TEXT,
+        remote_id TEXT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        uploaded_at REAL,
+        UNIQUE (platform, account, sku)
+    );
+    INSERT INTO listings_v4 (id, platform, account, sku, payload, state, attempts,
+        next_attempt_at, last_error, remote_id, created_at, updated_at, uploaded_at)
+        SELECT id, platform, 'default', sku, payload, state, attempts, next_attempt_at,
+            last_error, remote_id, created_at, updated_at, uploaded_at
+        FROM listings;
+    DROP TABLE listings;
+    ALTER TABLE listings_v4 RENAME TO listings;
+    CREATE INDEX listings_due ON listings (platform, account, state, next_attempt_at);
+    ALTER TABLE sync_batches ADD COLUMN account TEXT NOT NULL DEFAULT 'default';
+    """,
 ]
 
 
@@ -117,6 +176,16 @@ class Listing:
     next_attempt_at: float
     last_error: str | None
     remote_id: str | None
+    account: str = DEFAULT_ACCOUNT
+
+
+class Batch(NamedTuple):
+    """A claimed batch of a sync cycle: its ASINs, all of one account."""
+
+    id: int
+    idx: int
+    asins: list[str]
+    account: str
 
 
 @dataclass(frozen=True)
@@ -169,21 +238,38 @@ class Store:
 
     # --- meta and demo data ------------------------------------------------------------------
     def seed_demo(
-        self, products: int, listings_per_platform: int, platforms: Sequence[str], now: float
+        self,
+        products: int,
+        listings_per_platform: int,
+        platforms: Sequence[str],
+        now: float,
+        account: str = DEFAULT_ACCOUNT,
+        index: int = 0,
     ) -> bool:
-        """Fill an empty sandbox instance with demo data, once (True if this call did it)."""
+        """Fill an empty sandbox instance with demo data, once per account (True if this call
+        did it). The account at `index` 0 gets today's demo ASINs and SKUs and every platform's
+        listings; another gets ASINs of its own and BASE listings only (eBay and Yahoo have
+        one account each)."""
+        mark = "demo_seeded" if index == 0 else f"demo_seeded:{account}"
         with self.tx() as db:
-            if db.execute("SELECT 1 FROM meta WHERE key = 'demo_seeded'").fetchone():
+            if db.execute("SELECT 1 FROM meta WHERE key = ?", (mark,)).fetchone():
                 return False
             db.executemany(
-                "INSERT OR IGNORE INTO products (asin, sku, title, base_item_id) VALUES (?,?,?,?)",
+                "INSERT OR IGNORE INTO products (account, asin, sku, title, base_item_id)"
+                " VALUES (?,?,?,?,?)",
                 [
-                    (demo_asin(i), f"SKU-{i:05d}", f"Demo product {i}", str(100000 + i))
+                    (
+                        account,
+                        demo_asin(i, index),
+                        f"SKU-{i:05d}",
+                        f"Demo product {i}",
+                        str(100000 + i),
+                    )
                     for i in range(products)
                 ],
             )
             rows = []
-            for p in platforms:
+            for p in platforms if index == 0 else [p for p in platforms if p == "base"]:
                 for i in range(listings_per_platform):
                     sku = f"SKU-{i:05d}"
                     payload = {
@@ -192,22 +278,30 @@ class Store:
                         "price": 1000 + 10 * i,
                         "stock": 1 + i % 5,
                     }
-                    rows.append((p, sku, json.dumps(payload), now, now))
+                    owner = account if p == "base" else DEFAULT_ACCOUNT
+                    rows.append((p, owner, sku, json.dumps(payload), now, now))
             db.executemany(
-                "INSERT OR IGNORE INTO listings (platform, sku, payload, created_at, updated_at)"
-                " VALUES (?,?,?,?,?)",
+                "INSERT OR IGNORE INTO listings"
+                " (platform, account, sku, payload, created_at, updated_at) VALUES (?,?,?,?,?,?)",
                 rows,
             )
-            db.execute("INSERT INTO meta (key, value) VALUES ('demo_seeded', ?)", (str(now),))
+            db.execute("INSERT INTO meta (key, value) VALUES (?, ?)", (mark, str(now)))
         return True
 
     # --- listings ----------------------------------------------------------------------------
-    def enqueue(self, platform: str, sku: str, payload: dict[str, Any], now: float) -> int:
+    def enqueue(
+        self,
+        platform: str,
+        sku: str,
+        payload: dict[str, Any],
+        now: float,
+        account: str = DEFAULT_ACCOUNT,
+    ) -> int:
         with self.tx() as db:
             cur = db.execute(
-                "INSERT INTO listings (platform, sku, payload, created_at, updated_at)"
-                " VALUES (?,?,?,?,?)",
-                (platform, sku, json.dumps(payload), now, now),
+                "INSERT INTO listings (platform, account, sku, payload, created_at, updated_at)"
+                " VALUES (?,?,?,?,?,?)",
+                (platform, account, sku, json.dumps(payload), now, now),
             )
             return int(cur.lastrowid or 0)
 
@@ -222,27 +316,33 @@ class Store:
             row["next_attempt_at"],
             row["last_error"],
             row["remote_id"],
+            row["account"],
         )
 
-    def in_flight(self, platform: str) -> list[Listing]:
+    def in_flight(self, platform: str, account: str = DEFAULT_ACCOUNT) -> list[Listing]:
         """Listings a crash left between 'we are uploading' and 'it is uploaded'."""
         rows = self.db.execute(
-            "SELECT * FROM listings WHERE platform = ? AND state = 'uploading' ORDER BY id",
-            (platform,),
+            "SELECT * FROM listings WHERE platform = ? AND account = ? AND state = 'uploading'"
+            " ORDER BY id",
+            (platform, account),
         ).fetchall()
         return [self._listing(r) for r in rows]
 
-    def due(self, platform: str, now: float, limit: int) -> list[Listing]:
+    def due(
+        self, platform: str, now: float, limit: int, account: str = DEFAULT_ACCOUNT
+    ) -> list[Listing]:
         rows = self.db.execute(
-            "SELECT * FROM listings WHERE platform = ? AND state = 'queued'"
+            "SELECT * FROM listings WHERE platform = ? AND account = ? AND state = 'queued'"
             " AND next_attempt_at <= ? ORDER BY next_attempt_at, id LIMIT ?",
-            (platform, now, limit),
+            (platform, account, now, limit),
         ).fetchall()
         return [self._listing(r) for r in rows]
 
-    def attempts_since(self, platform: str, since: float) -> int:
+    def attempts_since(self, platform: str, since: float, account: str = DEFAULT_ACCOUNT) -> int:
         row = self.db.execute(
-            "SELECT COUNT(*) FROM upload_attempts WHERE platform = ? AND at > ?", (platform, since)
+            "SELECT COUNT(*) FROM upload_attempts a JOIN listings l ON l.id = a.listing_id"
+            " WHERE a.platform = ? AND l.account = ? AND a.at > ?",
+            (platform, account, since),
         ).fetchone()
         return int(row[0])
 
@@ -312,60 +412,85 @@ class Store:
     def all_asins(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT asin FROM products ORDER BY asin")]
 
-    def apply_prices(self, updates: Sequence[PriceUpdate], now: float) -> int:
+    def product_accounts(self) -> dict[str, int]:
+        """How many products each account has."""
+        return {
+            r[0]: r[1]
+            for r in self.db.execute("SELECT account, COUNT(*) FROM products GROUP BY account")
+        }
+
+    def apply_prices(
+        self, updates: Sequence[PriceUpdate], now: float, account: str = DEFAULT_ACCOUNT
+    ) -> int:
         """Store what Amazon said; timestamps move only for values that changed. Returns changes."""
         with self.tx() as db:
-            return self._apply_prices(db, updates, now)
+            return self._apply_prices(db, updates, now, account)
 
     @staticmethod
-    def _apply_prices(db: sqlite3.Connection, updates: Sequence[PriceUpdate], now: float) -> int:
+    def _apply_prices(
+        db: sqlite3.Connection, updates: Sequence[PriceUpdate], now: float, account: str
+    ) -> int:
         """Within the caller's transaction."""
         changed = 0
         for u in updates:
+            key = (u.asin, account)
             row = db.execute(
-                "SELECT price, stock FROM products WHERE asin = ?", (u.asin,)
+                "SELECT price, stock FROM products WHERE asin = ? AND account = ?", key
             ).fetchone()
             if row is None:
                 continue
             if u.price is not None and u.price != row["price"]:
                 db.execute(
-                    "UPDATE products SET price = ?, price_updated_at = ? WHERE asin = ?",
-                    (u.price, now, u.asin),
+                    "UPDATE products SET price = ?, price_updated_at = ?"
+                    " WHERE asin = ? AND account = ?",
+                    (u.price, now, *key),
                 )
                 changed += 1
             if u.stock != row["stock"]:
                 db.execute(
-                    "UPDATE products SET stock = ?, stock_updated_at = ? WHERE asin = ?",
-                    (u.stock, now, u.asin),
+                    "UPDATE products SET stock = ?, stock_updated_at = ?"
+                    " WHERE asin = ? AND account = ?",
+                    (u.stock, now, *key),
                 )
             db.execute(
-                "UPDATE products SET synced_at = ?, last_error = NULL WHERE asin = ?", (now, u.asin)
+                "UPDATE products SET synced_at = ?, last_error = NULL WHERE asin = ? AND account = ?",
+                (now, *key),
             )
         return changed
 
-    def prices_to_push(self) -> list[PricePush]:
+    def prices_to_push(self, account: str = DEFAULT_ACCOUNT) -> list[PricePush]:
         """Products whose price or stock differs from what BASE was last told: a new price, and
         a product nobody offers on Amazon any more (stock 0, its price kept) so BASE stops
         selling it, and again when an offer comes back (stock 1)."""
         rows = self.db.execute(
             "SELECT asin, base_item_id, price, COALESCE(stock, 0) FROM products"
-            " WHERE base_item_id IS NOT NULL AND price IS NOT NULL"
+            " WHERE account = ? AND base_item_id IS NOT NULL AND price IS NOT NULL"
             " AND (base_price IS NULL OR base_price != price"
-            " OR base_stock IS NULL OR base_stock != COALESCE(stock, 0)) ORDER BY asin"
+            " OR base_stock IS NULL OR base_stock != COALESCE(stock, 0)) ORDER BY asin",
+            (account,),
         ).fetchall()
         return [PricePush(r[0], r[1], r[2], r[3]) for r in rows]
 
-    def mark_pushed(self, asin: str, price: int, stock: int, now: float) -> None:
+    def mark_pushed(
+        self, asin: str, price: int, stock: int, now: float, account: str = DEFAULT_ACCOUNT
+    ) -> None:
         with self.tx() as db:
             db.execute(
                 "UPDATE products SET base_price = ?, base_stock = ?, base_pushed_at = ?"
-                " WHERE asin = ?",
-                (price, stock, now, asin),
+                " WHERE asin = ? AND account = ?",
+                (price, stock, now, asin, account),
             )
 
     # --- sync runs ---------------------------------------------------------------------------
-    def join_or_start_run(self, now: float, max_age_s: float, batch_size: int) -> tuple[int, bool]:
-        """The cycle under way (started within `max_age_s`), or a new one with all its batches.
+    def join_or_start_run(
+        self,
+        now: float,
+        max_age_s: float,
+        batch_size: int,
+        accounts: Sequence[str] = (DEFAULT_ACCOUNT,),
+    ) -> tuple[int, bool]:
+        """The cycle under way (started within `max_age_s`), or a new one with all its batches:
+        the products of each of `accounts`, one account after the other.
 
         Returns (run id, whether this call started it). Older unfinished cycles are abandoned."""
         with self.tx() as db:
@@ -381,8 +506,17 @@ class Store:
                 " WHERE state IN ('running', 'pushing')",
                 (now,),
             )
-            asins = [r[0] for r in db.execute("SELECT asin FROM products ORDER BY asin")]
-            parts = [asins[i : i + batch_size] for i in range(0, len(asins), batch_size)]
+            parts: list[tuple[str, list[str]]] = []
+            for account in accounts:
+                asins = [
+                    r[0]
+                    for r in db.execute(
+                        "SELECT asin FROM products WHERE account = ? ORDER BY asin", (account,)
+                    )
+                ]
+                parts += [
+                    (account, asins[i : i + batch_size]) for i in range(0, len(asins), batch_size)
+                ]
             run = int(
                 db.execute(
                     "INSERT INTO sync_runs (started_at, batches) VALUES (?, ?)", (now, len(parts))
@@ -390,23 +524,21 @@ class Store:
                 or 0
             )
             db.executemany(
-                "INSERT INTO sync_batches (run_id, idx, asins) VALUES (?, ?, ?)",
-                [(run, i, json.dumps(p)) for i, p in enumerate(parts)],
+                "INSERT INTO sync_batches (run_id, idx, asins, account) VALUES (?, ?, ?, ?)",
+                [(run, i, json.dumps(p), a) for i, (a, p) in enumerate(parts)],
             )
             return run, True
 
-    def claim_batch(
-        self, run_id: int, claimer: str, now: float
-    ) -> tuple[int, int, list[str]] | None:
-        """The next queued batch of the run, now claimed by `claimer`: (id, index, ASINs)."""
+    def claim_batch(self, run_id: int, claimer: str, now: float) -> Batch | None:
+        """The next queued batch of the run, now claimed by `claimer`."""
         with self.tx() as db:
             row = db.execute(
                 "UPDATE sync_batches SET state = 'claimed', claimed_by = ?, claimed_at = ?"
                 " WHERE id = (SELECT id FROM sync_batches WHERE run_id = ? AND state = 'queued'"
-                " ORDER BY idx LIMIT 1) RETURNING id, idx, asins",
+                " ORDER BY idx LIMIT 1) RETURNING id, idx, asins, account",
                 (claimer, now, run_id),
             ).fetchone()
-        return (int(row[0]), int(row[1]), json.loads(row[2])) if row else None
+        return Batch(int(row[0]), int(row[1]), json.loads(row[2]), str(row[3])) if row else None
 
     def claimers(self, run_id: int) -> list[str]:
         return [
@@ -446,12 +578,15 @@ class Store:
             )
             if cur.rowcount != 1:
                 return None
+            account = db.execute(
+                "SELECT account FROM sync_batches WHERE id = ?", (batch_id,)
+            ).fetchone()[0]
             for asin, error in errors:
                 db.execute(
-                    "UPDATE products SET last_error = ? WHERE asin = ?",
-                    (redact.error_line(error), asin),
+                    "UPDATE products SET last_error = ? WHERE asin = ? AND account = ?",
+                    (redact.error_line(error), asin, account),
                 )
-            changed = self._apply_prices(db, updates, now)
+            changed = self._apply_prices(db, updates, now, account)
             db.execute(
                 "UPDATE sync_runs SET items = items + ?, changed = changed + ?,"
                 " throttled = throttled + ? WHERE id = (SELECT run_id FROM sync_batches"
@@ -485,6 +620,18 @@ class Store:
             counts[state] = n
         return counts
 
+    def account_progress(self, run_id: int) -> dict[str, tuple[int, int]]:
+        """Per account, in the cycle's order: (products read or given up, products)."""
+        out: dict[str, tuple[int, int]] = {}
+        for account, done, total in self.db.execute(
+            "SELECT account, SUM(CASE WHEN state IN ('done', 'failed')"
+            " THEN json_array_length(asins) ELSE 0 END), SUM(json_array_length(asins))"
+            " FROM sync_batches WHERE run_id = ? GROUP BY account ORDER BY MIN(idx)",
+            (run_id,),
+        ):
+            out[account] = (int(done), int(total))
+        return out
+
     def claim_push(self, run_id: int, claimer: str) -> bool:
         """Whoever sees the last batch settled first pushes the prices; the others do not."""
         with self.tx() as db:
@@ -506,5 +653,6 @@ class Store:
             )
 
 
-def demo_asin(i: int) -> str:
-    return f"B0{i:08d}"
+def demo_asin(i: int, account_index: int = 0) -> str:
+    """The demo's ASINs: B0… for the first account (as before several shops), B1… the next."""
+    return f"B{account_index}{i:08d}"

@@ -33,7 +33,11 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ecauto.atomic import read_json_record, write_json_atomic
-from ecauto.config import Config, ReportSettings
+from ecauto.config import (
+    DEFAULT_ACCOUNT,  # a config without [base.accounts] has this one shop
+    Config,
+    ReportSettings,
+)
 from ecauto.home import Home
 from ecauto.logsetup import fields
 from ecauto.records import get, one_line
@@ -47,8 +51,6 @@ log = logging.getLogger(__name__)
 SCHEMA = 1
 STATE_NAME = "cycle_reports.json"
 DAEMON = "sync-inventory"
-# Today a shop has one BASE account; the figures are kept per account for when it has more.
-DEFAULT_ACCOUNT = "default"
 FINISHED = ("complete", "partial", "stopped")  # "abandoned" ones were cut short by a restart
 MAX_BACKLOG = 5  # reports queued at once after a long gap: the newest; older ones are only logged
 MAX_SHOPS = 10  # accounts named in a report; the others are one line

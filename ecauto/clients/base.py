@@ -24,7 +24,7 @@ import requests
 
 from ecauto.clients.http import ApiError, QuotaSpent, call, http_error, json_body, session
 from ecauto.clients.tokens import TokenSource
-from ecauto.config import ConfigError
+from ecauto.config import DEFAULT_ACCOUNT, BaseAccount, ConfigError
 from ecauto.quota.gates import WindowGate
 
 API = "BASE"
@@ -45,8 +45,16 @@ class BaseClient:
     platform = "base"
 
     def __init__(
-        self, base_url: str, tokens: TokenSource, timeout_s: float, gate: WindowGate | None = None
+        self,
+        base_url: str,
+        tokens: TokenSource,
+        timeout_s: float,
+        gate: WindowGate | None = None,
+        account: str = DEFAULT_ACCOUNT,
     ) -> None:
+        self.account = account
+        # what errors say: "BASE items/edit", or with several shops "BASE second items/edit"
+        self.api = API if account == DEFAULT_ACCOUNT else f"{API} {account}"
         self.base_url = base_url.rstrip("/")
         self.tokens = tokens
         self.timeout_s = timeout_s
@@ -61,7 +69,7 @@ class BaseClient:
                 self.gate.acquire()
             resp = call(
                 self.http,
-                f"{API} {op}",
+                f"{self.api} {op}",
                 method,
                 f"{self.base_url}{path}",
                 self.timeout_s,
@@ -79,10 +87,10 @@ class BaseClient:
                 # fault of this call (failing it would fail every listing for good): stop.
                 why = body.get("error_description") if isinstance(body, dict) else None
                 raise ConfigError(
-                    f"{API} {op}: BASE refused a fresh access token "
+                    f"{self.api} {op}: BASE refused a fresh access token "
                     f"({why or f'HTTP {resp.status_code}'}); authorise again"
                 )
-            error = error_for(op, resp)
+            error = error_for(op, resp, self.api)
             if isinstance(error, QuotaSpent) and self.gate:
                 self.gate.refused(error.window)
             raise error
@@ -123,11 +131,21 @@ class BaseClient:
             body = self._call("items", "GET", "/1/items", params=params)
             items = body.get("items")
             if not isinstance(items, list):
-                raise ApiError(f"{API} items", "answer has no items list")
+                raise ApiError(f"{self.api} items", "answer has no items list")
             found, done = scan(items, sku, stop_before)
             if found is not None or done or len(items) < PAGE:
                 return found
             offset += PAGE
+
+
+def refused_line(account: BaseAccount, error: Exception) -> str:
+    """What stops the daemon when one shop of several is refused: the shop named once, and
+    where its new refresh token goes."""
+    text = str(error).removeprefix(f"{account.token_name}: ").removeprefix(f"{API} {account.name} ")
+    return (
+        f"BASE account {account.name}: {text} "
+        f"({account.env_prefix}_REFRESH_TOKEN in the environment)"
+    )
 
 
 def scan(items: Sequence[Any], sku: str, stop_before: float | None) -> tuple[str | None, bool]:
@@ -169,16 +187,16 @@ def token_refused(status: int, body: Any) -> bool:
     return "アクセストークン" in str(body.get("error_description", ""))
 
 
-def error_for(op: str, resp: requests.Response) -> ApiError:
-    """The ApiError an answer that is not a success means."""
+def error_for(op: str, resp: requests.Response, api: str = API) -> ApiError:
+    """The ApiError an answer that is not a success means (`api`: "BASE", or "BASE <account>")."""
     body = json_body(resp)
     code = body.get("error") if isinstance(body, dict) else None
     message = (body.get("error_description") if isinstance(body, dict) else None) or resp.text[:200]
     # BASE reports its quotas as 400s with these codes: they are waits, not failures.
     if code == "hour_api_limit":
-        return QuotaSpent(f"{API} {op}", message, resp.status_code, code, window="hour")
+        return QuotaSpent(f"{api} {op}", message, resp.status_code, code, window="hour")
     if code == "day_api_limit":
-        return QuotaSpent(f"{API} {op}", message, resp.status_code, code, window="day")
+        return QuotaSpent(f"{api} {op}", message, resp.status_code, code, window="day")
     if resp.status_code < 300:
-        return ApiError(f"{API} {op}", "answer is not a JSON object", resp.status_code)
-    return http_error(f"{API} {op}", resp, message, code)
+        return ApiError(f"{api} {op}", "answer is not a JSON object", resp.status_code)
+    return http_error(f"{api} {op}", resp, message, code)

@@ -53,6 +53,11 @@ class ForcedExit(BaseException):
     """Raised by the second stop signal; BaseException so `except Exception` does not eat it."""
 
 
+class CycleFailed(Exception):
+    """A cycle failed for a reason its message says in full (one line, no traceback): e.g. one
+    BASE shop of several refused, the others' work done. The daemon goes on to its next cycle."""
+
+
 class Daemon:
     """Subclass, set `name` in `__init__` (from the arguments), implement `run_once`."""
 
@@ -277,6 +282,11 @@ class Daemon:
             self.run_once()
         except (ForcedExit, ConfigError):
             raise
+        except CycleFailed as e:
+            self.log.warning("cycle failed %s", fields(error=e))
+            self.record_error(str(e))
+            self._failures += 1
+            return False
         except Exception as e:
             if self.stopping:  # a wait cut short by the stop signal: not a failure
                 self.log.info("cycle interrupted by stop %s", fields(by=type(e).__name__))

@@ -18,13 +18,20 @@ log = logging.getLogger(__name__)
 
 def open_store(cfg: Config, home: Home) -> Store:
     store = Store(home.db)
-    if cfg.mode == "sandbox" and store.seed_demo(
-        cfg.demo.products, cfg.demo.listings, PLATFORMS, time.time()
-    ):
-        log.info(
-            "demo data seeded %s",
-            fields(products=cfg.demo.products, listings_per_platform=cfg.demo.listings),
-        )
+    if cfg.mode != "sandbox":
+        return store
+    for index, account in enumerate(cfg.base_accounts()):
+        if store.seed_demo(
+            account.demo_products, cfg.demo.listings, PLATFORMS, time.time(), account.name, index
+        ):
+            log.info(
+                "demo data seeded %s",
+                fields(
+                    account=account.name,
+                    products=account.demo_products,
+                    listings_per_platform=cfg.demo.listings,
+                ),
+            )
     return store
 
 

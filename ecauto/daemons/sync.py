@@ -9,6 +9,11 @@ restarted mid-cycle resumes where it was, and a second copy (started by hand, pa
 shares the cycle instead of repeating it: every product is read once per cycle. Calls wait for
 the operation's token bucket, shared by the whole instance; a throttled batch is sent again,
 never dropped. Whoever settles the last batch pushes the changed prices to BASE.
+
+Several BASE shops (`[base.accounts]`) share one cycle: its batches are each shop's products,
+one shop after the other, all through the one SP-API bucket (per seller and marketplace); then
+each shop's prices go out with its own token and into its own hourly and daily quota, the shops
+in turn, so one waiting for its hour does not hold the others back.
 """
 
 from __future__ import annotations
@@ -28,21 +33,22 @@ if __name__ == "__main__":
 
 import argparse
 import time
+from collections import deque
 from collections.abc import Sequence
 
 import psutil
 
 from ecauto.backoff import compute_backoff
-from ecauto.clients.base import BaseClient
+from ecauto.clients.base import BaseClient, refused_line
 from ecauto.clients.http import ApiError, QuotaSpent, Throttled
 from ecauto.clients.spapi import Offer, SpApiClient
-from ecauto.config import Config
-from ecauto.daemon.base import common_parser, run_daemon
+from ecauto.config import Config, ConfigError
+from ecauto.daemon.base import CycleFailed, common_parser, run_daemon
 from ecauto.daemons.common import BusinessDaemon
 from ecauto.home import Home
 from ecauto.logsetup import fields
 from ecauto.quota import Stopped
-from ecauto.store import PriceUpdate, Store
+from ecauto.store import PricePush, PriceUpdate, Store
 
 # A batch that fails for reasons other than quota is tried this many times before it is marked
 # failed for this cycle (and the error recorded); quota refusals are retried without limit.
@@ -82,7 +88,13 @@ class SyncDaemon(BusinessDaemon):
         self.operation = cfg.spapi.operation
         self.claimer = f"{self._me.pid}:{self._create_time}"
         self.spapi: SpApiClient = self.apis.spapi()
-        self.base: BaseClient = self.apis.base()
+        # One client per BASE shop, each with its own token store and quota; the SP-API client
+        # and its bucket (one per seller and marketplace) serve them all.
+        self.accounts = {a.name: a for a in cfg.base_accounts()}
+        self.bases: dict[str, BaseClient] = {
+            a.name: self.apis.base(account=a) for a in self.accounts.values()
+        }
+        self.several = len(self.bases) > 1
 
     @staticmethod
     def name_for(args: argparse.Namespace) -> str:
@@ -92,8 +104,17 @@ class SyncDaemon(BusinessDaemon):
         assert self.store is not None
         store = self.store
         run, started = store.join_or_start_run(
-            time.time(), self.interval_s, self.config.spapi.batch_size
+            time.time(), self.interval_s, self.config.spapi.batch_size, list(self.bases)
         )
+        if started:
+            unknown = {a: n for a, n in store.product_accounts().items() if a not in self.bases}
+            if unknown:
+                # e.g. a home that had one shop, now configured with named ones: its products
+                # are the `default` account's until that shop is named `default`
+                self.log.warning(
+                    "products of accounts not in the config are not synced %s",
+                    fields(accounts=",".join(f"{a}:{n}" for a, n in unknown.items())),
+                )
         for other in store.claimers(run):
             if other != self.claimer and not claimer_alive(other):
                 n = store.release_claims(run, other)
@@ -107,8 +128,11 @@ class SyncDaemon(BusinessDaemon):
             claim = store.claim_batch(run, self.claimer, time.time())
             if claim is None:
                 break
-            batch_id, idx, asins = claim
-            self.progress(store.run_progress(run)["done"], total, f"batch {idx + 1} of {total}")
+            batch_id, idx, asins, _ = claim
+            where = f"batch {idx + 1} of {total}"
+            if self.several:  # e.g. "main 120/489 · second 0/51"
+                where += " · " + accounts_line(store.account_progress(run))
+            self.progress(store.run_progress(run)["done"], total, where)
             offers, throttled, error = self._fetch(asins)
             if offers is None:
                 if self.stopping:
@@ -135,8 +159,10 @@ class SyncDaemon(BusinessDaemon):
                 fields(run=run, my_batches=mine, note="another copy finishes the cycle"),
             )
             return
-        pushed = self._push_prices(store)
+        pushed, refused = self._push_prices(store)
         state = "stopped" if self.stopping else ("partial" if progress["failed"] else "complete")
+        if refused and not self.stopping:
+            state = "partial"
         store.finish_run(run, state, time.time(), pushed)
         row = store.run_row(run)
         self.log.info(
@@ -152,6 +178,14 @@ class SyncDaemon(BusinessDaemon):
                 failed_batches=row["errors"],
             ),
         )
+        if refused:
+            # A person must authorise that shop again. With one shop that stops the daemon
+            # (exit 78); here the other shops' work is done, and the cycle fails naming the
+            # shop (the watchdog's `failing` finding alerts, quoting it). The next cycle tries
+            # the shop once more (one token call) while the others carry on.
+            raise CycleFailed(
+                "; ".join(refused_line(self.accounts[a], e) for a, e in refused.items())
+            )
         if progress["failed"]:
             raise RuntimeError(
                 f"{progress['failed']} of {total} batches failed; last error: {self._last_error}"
@@ -178,29 +212,73 @@ class SyncDaemon(BusinessDaemon):
                 self.wait(compute_backoff(tries, *ERROR_BACKOFF_S))
         return None, throttled, None
 
-    def _push_prices(self, store: Store) -> int:
-        todo = store.prices_to_push()
-        pushed = 0
-        for i, p in enumerate(todo):
-            self.progress(i, len(todo), f"BASE price and stock {i + 1} of {len(todo)}")
-            while not self.stopping:
+    def _push_prices(self, store: Store) -> tuple[int, dict[str, ConfigError]]:
+        """Push every shop's changed prices with its own token and quota, the shops in turn:
+        one waiting for its hour does not hold the others back. Returns (pushed, the shops
+        whose authorisation was refused)."""
+        todo = {name: deque(store.prices_to_push(name)) for name in self.bases}
+        total = sum(len(q) for q in todo.values())
+        done = dict.fromkeys(todo, 0)
+        pushed = tried = 0
+        refused: dict[str, ConfigError] = {}
+        while not self.stopping:
+            active = [n for n, q in todo.items() if q and n not in refused]
+            if not active:
+                break
+            waits = []
+            for name in active:
+                client, p = self.bases[name], todo[name][0]
+                if self.several and client.gate is not None:
+                    delay, why = client.gate.room_in()
+                    if delay > 0:
+                        waits.append((delay, why))
+                        continue
+                self.progress(tried, total, self._push_detail(todo, done, tried, total))
                 try:
-                    self.base.edit_item(p.base_item_id, p.price, p.stock)
+                    client.edit_item(p.base_item_id, p.price, p.stock)
                 except Stopped:
                     break
                 except QuotaSpent:
                     continue  # the BASE gate now waits for the window to turn
+                except ConfigError as e:
+                    if not self.several:
+                        raise
+                    refused[name] = e
+                    self.log.warning("price push stopped %s", fields(account=name, error=e))
+                    continue
                 except ApiError as e:
                     self.record_error(str(e))
-                    self.log.warning("price push failed %s", fields(asin=p.asin, error=e))
-                    break
-                store.mark_pushed(p.asin, p.price, p.stock, time.time())
+                    who = {"account": name} if self.several else {}
+                    self.log.warning("price push failed %s", fields(**who, asin=p.asin, error=e))
+                    todo[name].popleft()
+                    tried += 1
+                    continue
+                store.mark_pushed(p.asin, p.price, p.stock, time.time(), name)
+                todo[name].popleft()
+                tried += 1
+                done[name] += 1
                 pushed += 1
-                break
-            if self.stopping:
-                break
-        self.progress(pushed, len(todo), f"pushed {pushed} of {len(todo)} prices to BASE")
-        return pushed
+            else:
+                if waits and len(waits) == len(active):
+                    delay, why = min(waits)
+                    self.wait(min(delay, 60.0), detail=why)
+                continue
+            break  # stopped mid-call
+        self.progress(pushed, total, f"pushed {pushed} of {total} prices to BASE")
+        return pushed, refused
+
+    def _push_detail(
+        self, todo: dict[str, deque[PricePush]], done: dict[str, int], tried: int, total: int
+    ) -> str:
+        if not self.several:
+            return f"BASE price and stock {tried + 1} of {total}"
+        line = accounts_line({n: (done[n], done[n] + len(q)) for n, q in todo.items()})
+        return f"BASE prices {line}"
+
+
+def accounts_line(progress: dict[str, tuple[int, int]]) -> str:
+    """Each account's part of the work: "main 120/489 · second 0/51"."""
+    return " · ".join(f"{name} {done}/{total}" for name, (done, total) in progress.items())
 
 
 def parser() -> argparse.ArgumentParser:

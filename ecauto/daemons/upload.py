@@ -4,6 +4,9 @@ Each listing is claimed (`uploading`, committed) before its call and settled aft
 crash left `uploading`, or one whose last try failed without a clear answer, is first looked up
 on the platform: found, it is recorded as uploaded; absent, it is sent. So nothing is lost and
 nothing is listed twice.
+
+upload-base serves every BASE shop's queue (`[base.accounts]`), each shop with its own token,
+quota and hourly cap; a shop waiting for its quota is passed over in that cycle.
 """
 
 from __future__ import annotations
@@ -27,10 +30,10 @@ from collections.abc import Sequence
 from typing import Any, Protocol
 
 from ecauto.backoff import compute_backoff
-from ecauto.clients.base import BaseClient
+from ecauto.clients.base import BaseClient, refused_line
 from ecauto.clients.http import ApiError, QuotaSpent, Throttled
-from ecauto.config import PLATFORMS, Config, UploadSettings
-from ecauto.daemon.base import common_parser, run_daemon
+from ecauto.config import DEFAULT_ACCOUNT, PLATFORMS, Config, ConfigError, UploadSettings
+from ecauto.daemon.base import CycleFailed, common_parser, run_daemon
 from ecauto.daemons.common import BusinessDaemon
 from ecauto.home import Home
 from ecauto.logsetup import fields
@@ -62,7 +65,17 @@ class UploadDaemon(BusinessDaemon):
         self.settings = cfg.upload[self.platform]
         self.default_interval_s = self.settings.interval_s
         super().__init__(self.name_for(args), args, cfg, home)
-        self.client: ListingClient = self.apis.listing(self.platform)
+        # BASE: one client per shop, each with its own token store and quota; one daemon serves
+        # every shop's queue. eBay and Yahoo have the one default account.
+        self.accounts = {a.name: a for a in cfg.base_accounts()}
+        if self.platform == "base":
+            self.clients: dict[str, ListingClient] = {
+                a.name: self.apis.listing("base", a) for a in self.accounts.values()
+            }
+        else:
+            self.clients = {DEFAULT_ACCOUNT: self.apis.listing(self.platform)}
+        self.client: ListingClient = next(iter(self.clients.values()))
+        self.several = len(self.clients) > 1
         self.rng = random.Random()
 
     @staticmethod
@@ -71,21 +84,52 @@ class UploadDaemon(BusinessDaemon):
 
     def run_once(self) -> None:
         assert self.store is not None
-        store = self.store
-        now = time.time()
-        for listing in store.in_flight(self.platform):
+        uploaded = failed = 0
+        refused: dict[str, ConfigError] = {}
+        for account, client in self.clients.items():
             if self.stopping:
                 return
+            self.client = client
+            gate = client.gate if isinstance(client, BaseClient) else None
+            if self.several and gate is not None:
+                delay, waiting = gate.room_in()
+                if delay > 0:  # this shop waits for its quota; the others need not
+                    self.log.info("uploads waiting %s", fields(account=account, why=waiting))
+                    continue
+            try:
+                up, down = self._serve(self.store, account)
+            except ConfigError as e:
+                if not self.several:
+                    raise
+                # Its authorisation is gone: the other shops' queues are served first.
+                refused[account] = e
+                self.log.warning("uploads stopped %s", fields(account=account, error=e))
+                continue
+            uploaded, failed = uploaded + up, failed + down
+        if refused:  # as the sync does: the cycle fails naming the shop; the others go on
+            raise CycleFailed(
+                "; ".join(refused_line(self.accounts[a], e) for a, e in refused.items())
+            )
+        if failed and not uploaded:
+            raise RuntimeError(f"all {failed} uploads failed; last error: {self._last_error}")
+
+    def _serve(self, store: Store, account: str) -> tuple[int, int]:
+        """One account's queue for this cycle: (uploaded, failed)."""
+        now = time.time()
+        for listing in store.in_flight(self.platform, account):
+            if self.stopping:
+                return 0, 0
             self._settle_in_flight(store, listing)
         n = batch_size(
-            self.settings, self.interval_s, store.attempts_since(self.platform, now - 3600)
+            self.settings, self.interval_s, store.attempts_since(self.platform, now - 3600, account)
         )
-        due = store.due(self.platform, now, n)
+        due = store.due(self.platform, now, n, account)
+        who = f"{account}: " if self.several else ""
         uploaded = failed = 0
         for i, listing in enumerate(due):
             if self.stopping:
                 break
-            self.progress(i, len(due), f"listing {i + 1} of {len(due)}")
+            self.progress(i, len(due), f"{who}listing {i + 1} of {len(due)}")
             result = self._upload(store, listing)
             if result is None:
                 break  # out of quota, or stopping: the listing went back to the queue untouched
@@ -94,12 +138,12 @@ class UploadDaemon(BusinessDaemon):
             else:
                 failed += 1
         self.progress(uploaded + failed, len(due))
+        extra = {"account": account} if self.several else {}
         self.log.info(
             "uploads %s",
-            fields(platform=self.platform, due=len(due), uploaded=uploaded, failed=failed),
+            fields(platform=self.platform, **extra, due=len(due), uploaded=uploaded, failed=failed),
         )
-        if failed and not uploaded:
-            raise RuntimeError(f"all {failed} uploads failed; last error: {self._last_error}")
+        return uploaded, failed
 
     def _settle_in_flight(self, store: Store, listing: Listing) -> None:
         try:

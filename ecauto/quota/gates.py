@@ -202,6 +202,15 @@ class WindowGate:
             if not self.wait(min(delay, 60.0), self.waiting(window or "", now + delay)):
                 raise Stopped(self.label)
 
+    def room_in(self) -> tuple[float, str]:
+        """Without taking anything: how long until a call may go (0: now), and what the
+        heartbeat would say meanwhile. Lets one caller serve several shops' gates in turn."""
+        now = self.clock()
+        d = self.store.read(self.key)
+        used = {k: v for k, v in d.items() if isinstance(v, list) and len(v) == 2}
+        delay, window = rules.window_blocked(used, self.windows, now, self.privileged)
+        return delay, self.waiting(window or "", now + delay) if delay > 0 else ""
+
     def waiting(self, window: str, until: float) -> str:
         """What the heartbeat says while this gate waits: whose quota, which window, how long."""
         which = {"hour": "hourly", "day": "daily"}.get(window, window)

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from ecauto.config import DEFAULT_OPERATION, Limit, SandboxSettings
+from ecauto.config import ACCOUNT_NAME, DEFAULT_ACCOUNT, DEFAULT_OPERATION, Limit, SandboxSettings
 from ecauto.logsetup import fields
-from ecauto.sandbox.base_shop import BaseShop
+from ecauto.sandbox.base_shop import BaseShops
 from ecauto.sandbox.chatwork import Chatwork
 from ecauto.sandbox.ebay import Ebay
 from ecauto.sandbox.exchange import Reply, Request, json_reply, xml_reply
@@ -85,13 +85,13 @@ class Sandbox:
             DEFAULT_OPERATION: Limit(s.spapi_rate, s.spapi_burst),
         }
         self.spapi = SpApi(limits, s.seed, s.market_period_s, s.lwa_expires_in, mono)
-        self.base = BaseShop(
-            s.base_hourly_cap,
-            s.base_daily_cap,
-            s.base_expires_in,
-            s.listing_failure_rate,
-            s.seed,
-            s.base_search_lag_s,
+        self.base = BaseShops(
+            hourly_cap=s.base_hourly_cap,
+            daily_cap=s.base_daily_cap,
+            expires_in=s.base_expires_in,
+            failure_rate=s.listing_failure_rate,
+            seed=s.seed,
+            search_lag_s=s.base_search_lag_s,
         )
         self.ebay = Ebay(s.listing_failure_rate, s.seed, s.ebay_expires_in)
         self.yahoo = Yahoo(s.listing_failure_rate, s.seed, s.yahoo_expires_in)
@@ -283,13 +283,14 @@ class Sandbox:
 
     def _stats(self, req: Request) -> Reply:
         listings = {
-            "base": self.base.book.snapshot(),
+            "base": self.base.listings(),
             "ebay": self.ebay.book.snapshot(),
             "yahoo": self.yahoo.book.snapshot(),
         }
         snapshot = self.stats.snapshot(listings)
         snapshot["base_quota"] = self.base.quota_used(req.now)
         snapshot["base_out_of_stock"] = self.base.out_of_stock()
+        snapshot["base_shops"] = self.base.by_shop(req.now)
         snapshot["spapi"] = self.spapi.served()
         snapshot["yahoo_items"] = self.yahoo.counts()
         snapshot["refreshes"] = {
@@ -316,14 +317,20 @@ class Sandbox:
         return json_reply(200, {"fault": shown})
 
     def _revoke(self, req: Request) -> Reply:
-        """The user withdrew consent: eBay's or Yahoo's refresh token is refused from now on."""
+        """The user withdrew consent: eBay's or Yahoo's refresh token, or one BASE shop's
+        ({"platform": "base", "shop": name}), is refused from now on."""
         grants = {"ebay": self.ebay.grant, "yahoo": self.yahoo.grant}
         try:
-            platform = req.json().get("platform")
+            body = req.json()
+            platform, shop = body.get("platform"), body.get("shop", DEFAULT_ACCOUNT)
         except (ValueError, AttributeError):
-            platform = None
+            platform = shop = None
+        if platform == "base" and isinstance(shop, str) and ACCOUNT_NAME.match(shop):
+            self.base.shop(shop).revoke()
+            log.info("sandbox refresh token revoked %s", fields(platform=platform, shop=shop))
+            return json_reply(200, {"revoked": platform, "shop": shop})
         if platform not in grants:
-            return json_reply(400, {"error": "platform must be ebay or yahoo"})
+            return json_reply(400, {"error": "platform must be ebay, yahoo or base"})
         grants[platform].revoke()
         log.info("sandbox refresh token revoked %s", fields(platform=platform))
         return json_reply(200, {"revoked": platform})

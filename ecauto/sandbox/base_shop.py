@@ -13,6 +13,12 @@ The shop: items added here get ids from FIRST_ITEM_ID on. The ids the demo produ
 items from before this sandbox started; they exist without being listings, so the price sync
 can edit them. Any other id is unknown: editing it is `bad_item_id`, as on BASE.
 
+Several shops (`BaseShops`), as on BASE, where one API serves every shop and a token belongs to
+the shop that authorised it: each shop has its own items, quotas and tokens. The sandbox knows a
+token's shop by the text after its last colon (the tokens it issues end so; a refresh token it
+never issued, such as the daemons' sandbox credentials, names its shop the same way); a token
+without one is the default shop's, which is the one shop of a config without accounts.
+
 Search (`items/search`) is BASE's full-text index: it matches the keywords in title, detail and
 categories unless `fields` says otherwise, and an item enters it only `search_lag_s` after it
 was added (BASE: "up to an hour", base_api_v1_items_search.md). `items` lists the shop at once.
@@ -25,6 +31,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+from ecauto.config import ACCOUNT_NAME, DEFAULT_ACCOUNT
 from ecauto.sandbox.exchange import Reply, Request, json_reply
 from ecauto.sandbox.listings import FailureDice, ListingBook
 from ecauto.sandbox.tokens import AccessTokens, TokenState
@@ -61,12 +68,16 @@ class BaseShop:
         failure_rate: float,
         seed: int,
         search_lag_s: float = 3600.0,
+        name: str = DEFAULT_ACCOUNT,
     ) -> None:
+        self.name = name
+        self.suffix = "" if name == DEFAULT_ACCOUNT else f":{name}"
         self.expires_in = expires_in
         self.search_lag_s = search_lag_s
-        self.tokens = AccessTokens("")
+        self.tokens = AccessTokens("", suffix=self.suffix)
         self.book = ListingBook()
-        self.dice = FailureDice(failure_rate, seed, "base")
+        self.dice = FailureDice(failure_rate, seed, "base" + self.suffix)
+        self.revoked = False  # the shop withdrew the app's authorisation
         self._hour = PeriodQuota(hourly_cap, HOUR_S)
         self._day = PeriodQuota(daily_cap, DAY_S)
         # Refresh tokens already exchanged. There is no state at start, so any other refresh
@@ -88,7 +99,7 @@ class BaseShop:
         if not form.get("refresh_token") or not form.get("redirect_uri"):
             return _error("invalid_request", BAD_PARAMETER)
         with self._lock:
-            if form["refresh_token"] in self._spent:
+            if form["refresh_token"] in self._spent or self.revoked:
                 # BASE refuses a used or expired refresh token as invalid_request, not the
                 # invalid_grant of RFC 6749 (base_api_v1_oauth_refresh_token.md).
                 return _error("invalid_request", BAD_REFRESH)
@@ -97,7 +108,7 @@ class BaseShop:
             "access_token": self.tokens.issue(req.mono, self.expires_in),
             "token_type": "bearer",
             "expires_in": int(self.expires_in),
-            "refresh_token": secrets.token_hex(16),
+            "refresh_token": secrets.token_hex(16) + self.suffix,
         }
         return json_reply(200, data)
 
@@ -229,14 +240,104 @@ class BaseShop:
             self._hour.take(req.now)
         return None
 
+    def revoke(self) -> None:
+        with self._lock:
+            self.revoked = True
+
     def quota_used(self, now: float) -> dict[str, int]:
         with self._lock:
             return {"hour": self._hour.used(now), "day": self._day.used(now)}
+
+    def listed_skus(self) -> list[str]:
+        """The SKUs of the shop's listings (items with an identifier), one per item: a SKU
+        listed twice appears twice (what the soak checks)."""
+        with self._lock:
+            return [str(i["identifier"]) for i in self._items.values() if i.get("identifier")]
 
     def out_of_stock(self) -> list[str]:
         """The ids of the shop's items that cannot be bought (stock 0): what a test checks."""
         with self._lock:
             return sorted(str(i) for i, item in self._items.items() if not item.get("stock"))
+
+
+MAX_SHOPS = 64  # a sandbox is a test's: more shops than this is a mistake, not a shop
+
+
+def shop_of(token: str) -> str:
+    """The shop a token belongs to: the text after its last colon, if it is an account name."""
+    _, colon, name = token.rpartition(":")
+    return name if colon and ACCOUNT_NAME.match(name) else DEFAULT_ACCOUNT
+
+
+class BaseShops:
+    """BASE's API over several shops: each request goes to the shop its token belongs to."""
+
+    def __init__(self, **shop_settings: Any) -> None:
+        self._settings = shop_settings
+        self._shops: dict[str, BaseShop] = {}
+        self._lock = threading.Lock()
+        self.shop(DEFAULT_ACCOUNT)
+
+    def shop(self, name: str) -> BaseShop:
+        with self._lock:
+            shop = self._shops.get(name)
+            if shop is None:
+                if len(self._shops) >= MAX_SHOPS:
+                    name, shop = DEFAULT_ACCOUNT, self._shops[DEFAULT_ACCOUNT]
+                else:
+                    shop = self._shops[name] = BaseShop(**self._settings, name=name)
+            return shop
+
+    def shops(self) -> dict[str, BaseShop]:
+        with self._lock:
+            return dict(self._shops)
+
+    def token(self, req: Request) -> Reply:
+        return self.shop(shop_of(req.form().get("refresh_token", ""))).token(req)
+
+    def _for(self, req: Request) -> BaseShop:
+        return self.shop(shop_of(req.bearer()))
+
+    def items_edit(self, req: Request) -> Reply:
+        return self._for(req).items_edit(req)
+
+    def items_add(self, req: Request) -> Reply:
+        return self._for(req).items_add(req)
+
+    def items(self, req: Request) -> Reply:
+        return self._for(req).items(req)
+
+    def items_search(self, req: Request) -> Reply:
+        return self._for(req).items_search(req)
+
+    def listings(self) -> dict[str, int]:
+        """Every shop's listings together: a duplicate in any shop is one."""
+        total = {"created": 0, "duplicates": 0, "failed": 0}
+        for shop in self.shops().values():
+            for k, v in shop.book.snapshot().items():
+                total[k] += v
+        return total
+
+    def quota_used(self, now: float) -> dict[str, int]:
+        return self.shop(DEFAULT_ACCOUNT).quota_used(now)
+
+    def listed_skus(self) -> list[str]:
+        """Every shop's listed SKUs (a SKU in two shops appears twice: one shop's soak only)."""
+        return [sku for shop in self.shops().values() for sku in shop.listed_skus()]
+
+    def out_of_stock(self) -> list[str]:
+        return self.shop(DEFAULT_ACCOUNT).out_of_stock()
+
+    def by_shop(self, now: float) -> dict[str, dict[str, Any]]:
+        """What a test checks per shop: its quota used, its listings, its items at stock 0."""
+        return {
+            name: {
+                "quota": shop.quota_used(now),
+                "listings": shop.book.snapshot(),
+                "out_of_stock": shop.out_of_stock(),
+            }
+            for name, shop in self.shops().items()
+        }
 
 
 def _item(item_id: int, fields: dict[str, Any], now: float) -> dict[str, Any]:

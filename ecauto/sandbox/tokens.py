@@ -28,14 +28,14 @@ class TokenState(enum.StrEnum):
 
 
 class AccessTokens:
-    def __init__(self, prefix: str, max_kept: int = MAX_KEPT) -> None:
-        self.prefix = prefix
+    def __init__(self, prefix: str, max_kept: int = MAX_KEPT, suffix: str = "") -> None:
+        self.prefix, self.suffix = prefix, suffix
         self.max_kept = max_kept
         self._expiry: collections.OrderedDict[str, float] = collections.OrderedDict()
         self._lock = threading.Lock()
 
     def issue(self, mono: float, expires_in: float) -> str:
-        token = self.prefix + secrets.token_urlsafe(32)
+        token = self.prefix + secrets.token_urlsafe(32) + self.suffix
         with self._lock:
             self._expiry[token] = mono + expires_in
             while len(self._expiry) > self.max_kept:
