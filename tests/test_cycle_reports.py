@@ -271,16 +271,13 @@ def test_the_daily_digest_goes_at_the_configured_local_time(shop: Shop) -> None:
 
 
 def test_products_read_are_per_account_where_batches_name_their_shop(shop: Shop) -> None:
-    # A store whose batches say which BASE shop they read (as several shops' store does).
+    # A store whose batches say which BASE shop they read (store migration 4).
     shop.store.seed_demo(50, 0, (), MORNING)
-    with shop.store.tx() as db:
-        db.execute("ALTER TABLE sync_batches ADD COLUMN account TEXT NOT NULL DEFAULT 'default'")
     shop.step(MORNING)
     run, _ = shop.store.join_or_start_run(MORNING, 60.0, 20)  # batches of 20, 20 and 10
     while (claimed := shop.store.claim_batch(run, "me", MORNING + 1)) is not None:
-        batch_id, idx, asins = claimed
-        updates = [PriceUpdate(a, 1000, 1) for a in asins]
-        shop.store.finish_batch(batch_id, "me", updates, [], MORNING + 2)
+        updates = [PriceUpdate(a, 1000, 1) for a in claimed.asins]
+        shop.store.finish_batch(claimed.id, "me", updates, [], MORNING + 2)
     with shop.store.tx() as db:
         db.execute(
             "UPDATE sync_batches SET account = 'outlet' WHERE run_id = ? AND idx = 2", (run,)
