@@ -178,6 +178,13 @@ class Received:
     text: str  # the summary as rendered (possibly cut, ending with "…")
 
 
+# The first line of a cycle report, in English (the soak's homes use the code default).
+CYCLE_REPORT = re.compile(
+    r"^\[ecauto\] (sync (done|done, some batches failed|stopped): |daily digest: )"
+)
+CYCLE_WARNING = re.compile(r"^\[ecauto\] WARNING sync-inventory: sync (error rate|cycle took) ")
+
+
 def parse_message(body: str, at: float) -> tuple[list[Received], int]:
     """The notices one Chatwork message carries, and how many it only counted ("… and N more")."""
     lines = body.split("\n")
@@ -238,6 +245,22 @@ def alerts(
     for inc in incidents.values():
         for s in inc.summaries:
             rendered[inc.daemon].append((plain(s), inc.kind))
+
+    # Sync cycle reports (watchdog/cyclereports.py) are messages of their own, not incidents:
+    # each finished cycle is reported at most once.
+    reports = [m for m in ours if CYCLE_REPORT.match(str(m.get("body", "")))]
+    warnings = [m for m in ours if CYCLE_WARNING.match(str(m.get("body", "")))]
+    twice = Check("no sync cycle reported twice")
+    runs = Counter(
+        run for m in reports for run in re.findall(r"#(\d+) ", str(m.get("body", "")))[:1]
+    )
+    for run, n in sorted(runs.items()):
+        if n > 1:
+            twice.add(n - 1, f"cycle #{run} reported {n} times")
+    twice.detail = (
+        f"{len(reports)} cycle reports for {len(runs)} cycles, {len(warnings)} cycle warnings"
+    )
+    ours = [m for m in ours if m not in reports and m not in warnings]
 
     received: list[Received] = []
     uncounted = 0
@@ -325,7 +348,7 @@ def alerts(
         f"({sum(escalated.values())} escalated) of {len(opened)} kinds/daemons"
     )
     one_alert.detail = summary
-    return [one_alert, one_recovery, order, unmatched, covered], summary
+    return [one_alert, one_recovery, order, unmatched, covered, twice], summary
 
 
 # -- secrets ------------------------------------------------------------------------------------
