@@ -1,0 +1,81 @@
+"""How each limiter was used, minute by minute: what the dashboard draws (`<home>/quota.db`).
+
+One row per (limiter key, UTC minute): calls granted, answers throttled (a 429, a window the
+server said was spent), the limit of that minute's measure and, for a clock window, how much of
+the window was used at the end of the minute. A gate writes its row inside the same short
+transaction that takes the token, so the history costs no second lock and never disagrees with
+the quota itself. Rows older than `KEEP_S` are pruned by whoever opens a new minute.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+
+KEEP_S = 31 * 86400  # a month and a day: the dashboard shows up to 30 days
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS quota_history (
+    key TEXT NOT NULL,
+    minute INTEGER NOT NULL,
+    granted INTEGER NOT NULL DEFAULT 0,
+    throttled INTEGER NOT NULL DEFAULT 0,
+    quota REAL NOT NULL DEFAULT 0,
+    used INTEGER,
+    PRIMARY KEY (key, minute)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS quota_history_minute ON quota_history (minute);
+"""
+
+
+@dataclass(frozen=True)
+class Row:
+    key: str  # "spapi/getCompetitivePricing/<marketplace>", "base/shop/hour", ...
+    minute: int  # UTC epoch minute (epoch seconds // 60)
+    granted: int
+    throttled: int
+    quota: float  # calls allowed in a minute (a bucket's rate x 60), or the window's limit
+    used: int | None  # a window's count at the end of the minute (None for a bucket)
+
+
+def create(db: sqlite3.Connection) -> None:
+    db.executescript(SCHEMA)
+
+
+def add(
+    db: sqlite3.Connection,
+    key: str,
+    now: float,
+    quota: float,
+    granted: int = 0,
+    throttled: int = 0,
+    used: int | None = None,
+) -> None:
+    """Count into the minute of `now`; call it inside the caller's open transaction."""
+    minute = int(now // 60)
+    new = db.execute(
+        "INSERT OR IGNORE INTO quota_history (key, minute, granted, throttled, quota, used)"
+        " VALUES (?, ?, ?, ?, ?, ?)",
+        (key, minute, granted, throttled, quota, used),
+    ).rowcount
+    if new:
+        # A new minute: the oldest rows go (an indexed range, a few rows a minute at most).
+        db.execute("DELETE FROM quota_history WHERE minute < ?", (minute - KEEP_S // 60,))
+        return
+    db.execute(
+        "UPDATE quota_history SET granted = granted + ?, throttled = throttled + ?, quota = ?,"
+        " used = COALESCE(?, used) WHERE key = ? AND minute = ?",
+        (granted, throttled, quota, used, key, minute),
+    )
+
+
+def since(db: sqlite3.Connection, start: float) -> list[Row]:
+    """Every row from the minute of `start` on, oldest first."""
+    try:
+        rows = db.execute(
+            "SELECT key, minute, granted, throttled, quota, used FROM quota_history"
+            " WHERE minute >= ? ORDER BY minute",
+            (int(start // 60),),
+        ).fetchall()
+    except sqlite3.OperationalError:
+        return []  # no history yet (a quota.db from before it, or none at all)
+    return [Row(str(r[0]), int(r[1]), int(r[2]), int(r[3]), float(r[4]), r[5]) for r in rows]

@@ -1,0 +1,122 @@
+"""The dashboard's words (ecauto/dashboard): every text the page shows, in both languages.
+
+Machine output stays out of here: /metrics, /api/report and the events are keys and numbers.
+"""
+
+from ecauto.words import Catalog
+
+DASHBOARD = Catalog(
+    "dashboard",
+    {
+        "title": {"en": "ecauto dashboard", "ja": "ecauto ダッシュボード"},
+        "now": {"en": "Now", "ja": "現在の状態"},
+        "quotas": {"en": "Quotas over time", "ja": "API 使用量の推移"},
+        "work": {"en": "Work", "ja": "処理の実績"},
+        "incidents": {"en": "Incidents", "ja": "出来事"},
+        "logs": {"en": "Logs", "ja": "ログ"},
+        "secret_ask": {
+            "en": "Dashboard secret (for actions):",
+            "ja": "ダッシュボードの合言葉（操作に必要）:",
+        },
+        "secret_wrong": {"en": "That is not this instance's secret.", "ja": "合言葉が違います。"},
+        "secret_where": {
+            "en": "`python -m ecauto dashboard` prints a link with it (the file is secrets/dashboard.key in the home).",
+            "ja": "`python -m ecauto dashboard` が合言葉付きのリンクを表示します（ホームの secrets/dashboard.key）。",
+        },
+        "unlock": {"en": "Unlock", "ja": "解除"},
+        "live": {"en": "live", "ja": "自動更新"},
+        "updated": {"en": "updated", "ja": "更新"},
+        "alerts_waiting": {"en": "alerts waiting to be sent: {n}", "ja": "送信待ちの通知: {n} 件"},
+        "alerts_off": {
+            "en": "alerts off (CHATWORK_API_TOKEN or CHATWORK_ROOM_ID not set)",
+            "ja": "通知はオフ（CHATWORK_API_TOKEN か CHATWORK_ROOM_ID が未設定）",
+        },
+        "daemon": {"en": "Daemon", "ja": "デーモン"},
+        "state": {"en": "State", "ja": "状態"},
+        "uptime": {"en": "Up", "ja": "稼働時間"},
+        "heartbeat": {"en": "Heartbeat", "ja": "最終応答"},
+        "progress": {"en": "Phase / progress", "ja": "段階・進み具合"},
+        "last_success": {"en": "Last success", "ja": "最後の成功"},
+        "last_error": {"en": "Last error", "ja": "最後のエラー"},
+        "restarts": {"en": "Restarts (1 h)", "ja": "再起動（1時間）"},
+        "died": {"en": "died {ago} ago: {how}", "ja": "{ago} 前に停止: {how}"},
+        "batches": {"en": "batch {done} of {total}", "ja": "{total} 中 {done} バッチ"},
+        "deaths": {"en": "{n} died", "ja": "停止 {n} 回"},
+        "restart": {"en": "Restart", "ja": "再起動"},
+        "findings": {"en": "What the watchdog finds", "ja": "監視の判定"},
+        "nothing_wrong": {"en": "Nothing wrong.", "ja": "問題はありません。"},
+        "test_alert": {"en": "Send a test alert", "ja": "テスト通知を送る"},
+        "quota_legend": {
+            "en": "bars: use against the limit (dashed line); red marks: throttled answers",
+            "ja": "棒: 上限（破線）に対する使用量、赤い印: 制限で断られた応答",
+        },
+        "limit_minute": {"en": "limit {limit} a minute", "ja": "上限 毎分 {limit} 回"},
+        "limit_window": {"en": "limit {limit} per {window}", "ja": "上限 {limit} 回／{window}"},
+        "now_use": {"en": "now {pct}%", "ja": "現在 {pct}%"},
+        "calls": {"en": "{n} calls", "ja": "{n} 回"},
+        "throttled": {"en": "{n} throttled", "ja": "制限 {n} 回"},
+        "sync_cycles": {"en": "Sync cycles", "ja": "在庫同期のサイクル"},
+        "started": {"en": "Started", "ja": "開始"},
+        "duration": {"en": "Took", "ja": "所要時間"},
+        "read": {"en": "Read", "ja": "取得"},
+        "changed": {"en": "Changed", "ja": "変更"},
+        "pushed": {"en": "Pushed", "ja": "反映"},
+        "throttled_col": {"en": "Throttled", "ja": "制限"},
+        "errors": {"en": "Errors", "ja": "エラー"},
+        "no_cycles": {"en": "No sync cycle yet.", "ja": "まだ同期していません。"},
+        "uploads": {"en": "Upload queue", "ja": "出品キュー"},
+        "platform": {"en": "Platform", "ja": "販売先"},
+        "queued": {"en": "Queued", "ja": "待ち"},
+        "uploading": {"en": "Uploading", "ja": "出品中"},
+        "uploaded": {"en": "Uploaded", "ja": "出品済み"},
+        "failed": {"en": "Failed", "ja": "失敗"},
+        "no_listings": {"en": "No listings.", "ja": "出品はありません。"},
+        "failed_listings": {"en": "Failed listings", "ja": "失敗した出品"},
+        "attempts": {"en": "Tries", "ja": "試行"},
+        "retry": {"en": "Retry", "ja": "再試行"},
+        "alert_waiting": {"en": "alert waiting", "ja": "通知待ち"},
+        "no_incidents": {"en": "Nothing has happened yet.", "ja": "まだ何も起きていません。"},
+        "all": {"en": "all", "ja": "すべて"},
+        "level": {"en": "Level", "ja": "レベル"},
+        "filter": {"en": "Show", "ja": "表示"},
+        "no_logs": {"en": "No log lines.", "ja": "ログはありません。"},
+        "refused_host": {
+            "en": "Refused: this address is not the dashboard's.",
+            "ja": "拒否: ダッシュボードのアドレスではありません。",
+        },
+        "refused_origin": {
+            "en": "Refused: the request came from another site.",
+            "ja": "拒否: 別のサイトからの要求です。",
+        },
+        "refused_secret": {
+            "en": "Refused: give the dashboard secret first.",
+            "ja": "拒否: 先に合言葉を入力してください。",
+        },
+        "refused_csrf": {
+            "en": "Refused: the page is out of date; reload it.",
+            "ja": "拒否: ページが古くなっています。再読み込みしてください。",
+        },
+        "bad_request": {"en": "Not understood.", "ja": "要求を理解できません。"},
+        "unknown_daemon": {
+            "en": "No daemon {name} to restart.",
+            "ja": "{name} というデーモンはありません。",
+        },
+        "restart_failed": {
+            "en": "{name} was not restarted: {error}",
+            "ja": "{name} を再起動できませんでした: {error}",
+        },
+        "restarted": {"en": "{name} restarted.", "ja": "{name} を再起動しました。"},
+        "retry_none": {
+            "en": "Listing {id} is not failed (any more): nothing to retry.",
+            "ja": "出品 {id} は失敗状態ではありません。",
+        },
+        "retried": {
+            "en": "Listing {id} ({sku}, {platform}) is queued again.",
+            "ja": "出品 {id}（{sku}、{platform}）を再びキューに入れました。",
+        },
+        "alert_queued": {
+            "en": "Test alert queued: it goes out with the next watchdog pass.",
+            "ja": "テスト通知をキューに入れました。次の監視で送信されます。",
+        },
+    },
+)
