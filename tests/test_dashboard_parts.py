@@ -63,6 +63,10 @@ def test_gates_write_the_history_in_their_own_transaction(tmp_path: Path) -> Non
     hour = rows["base/shop/hour"]
     assert (hour.granted, hour.throttled, hour.quota, hour.used) == (2, 1, 100.0, 100)
     assert (rows["base/shop/day"].granted, rows["base/shop/day"].used) == (2, 2)
+    bins = {b.key: b for b in history.binned(store.db, now[0] - 3600, 60)}
+    assert (bins["spapi/op/M"].granted, bins["base/shop/hour"].used) == (4, 100)
+    drawn = limiter("base/shop/hour", [bins["base/shop/hour"]], now[0], 3600)
+    assert (drawn.granted, drawn.throttled, drawn.now_share) == (2, 1, 1.0)
     # a month and a day later, the first new minute prunes the old rows
     now[0] += history.KEEP_S + 60
     shop.acquire()
@@ -74,11 +78,11 @@ def test_gates_write_the_history_in_their_own_transaction(tmp_path: Path) -> Non
 def test_bars_show_a_bucket_against_its_rate_and_a_window_against_its_limit() -> None:
     now = 1_800_000_000.0
     minute = int(now // 60)
-    bucket = [history.Row("spapi/op/M", minute - 1, 30, 2, 30.0, None)]
+    bucket = [history.Bin("spapi/op/M", BARS - 1, 30, 2, 30.0, None, minute - 1)]
     lim = limiter("spapi/op/M", bucket, now, 3600)
     assert len(lim.bars) == BARS and lim.points == 1 and lim.throttled == 2
     assert lim.bars[-1].share == 30 / 30.0  # 30 calls in a one-minute bar allowing 30
-    window = [history.Row("base/shop/hour", minute, 1, 0, 100.0, 80)]
+    window = [history.Bin("base/shop/hour", BARS - 1, 1, 0, 100.0, 80, minute)]
     w = limiter("base/shop/hour", window, now, 3600)
     assert w.measure == "hour" and w.now_share == 0.8 and w.label == "BASE (hour)"
     svg = charts.quota_chart(lim.bars, lim.label)

@@ -278,6 +278,11 @@ def test_run_status_restart_refuse_stop_as_the_operator_types_them(
     assert out[0].endswith("each daemon beating") and f"ipc://{home}/circus/ctl.sock" in out[0]
     assert out[-1].startswith("ecauto: next: `./ecauto.sh status`")
     assert "alerts go to the sandbox's Chatwork" in out[-1]
+    # the dashboard's address, and the link with its secret (README "Dashboard")
+    page = next(ln for ln in out if ln.startswith("ecauto: dashboard at http://127.0.0.1:"))
+    assert page.split("?key=")[1] == (home / "secrets" / "dashboard.key").read_text().strip()
+    link = ecauto(env, home.parent, "dashboard", "--print")
+    assert link.returncode == 0 and link.stdout.strip() == page.split("with its secret: ")[1]
     circusd = launcher.read_pid(home / "circusd.pid")
     assert circusd is not None
     reaper.track_tree(circusd)

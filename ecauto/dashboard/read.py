@@ -151,16 +151,18 @@ class Reader:
         return self.cache.get(f"quotas/{span}", lambda: self._quotas(RANGES[span], time.time()))
 
     def _quotas(self, span_s: float, now: float) -> tuple[Limiter, ...]:
-        rows: list[history.Row] = []
+        bins: list[history.Bin] = []
         db = read_only(self.home.root / "quota.db")
         if db is not None:
             try:
-                rows = history.since(db, now - span_s)
+                bins = history.binned(db, now - span_s, span_s / BARS)
+            except sqlite3.OperationalError:
+                pass  # busy past the timeout: an empty graph this once
             finally:
                 db.close()
-        by_key: dict[str, list[history.Row]] = {k: [] for k in self.limiter_keys()}
-        for r in rows:
-            by_key.setdefault(r.key, []).append(r)
+        by_key: dict[str, list[history.Bin]] = {k: [] for k in self.limiter_keys()}
+        for b in bins:
+            by_key.setdefault(b.key, []).append(b)
         out = [limiter(k, v, now, span_s) for k, v in by_key.items()]
         out.append(self._chatwork(now))
         return tuple(out)
@@ -324,7 +326,7 @@ def tail_log(path: Path, daemon: str, max_bytes: int = LOG_TAIL_BYTES) -> list[L
     return out
 
 
-def limiter(key: str, rows: list[history.Row], now: float, span_s: float) -> Limiter:
+def limiter(key: str, bins: list[history.Bin], now: float, span_s: float) -> Limiter:
     """One limiter's history as BARS bars over the last `span_s` seconds (pure)."""
     parts = key.split("/")
     window = parts[-1] if parts[-1] in ("hour", "day") and parts[0] != "spapi" else ""
@@ -336,37 +338,45 @@ def limiter(key: str, rows: list[history.Row], now: float, span_s: float) -> Lim
         label = f"{parts[0]} ({window})"
     width = span_s / BARS
     start = now - span_s
-    granted = [0] * BARS
-    throttled = [0] * BARS
-    used: list[int | None] = [None] * BARS
-    limit = rows[-1].quota if rows else 0.0
-    for r in rows:
-        i = min(BARS - 1, max(0, int((r.minute * 60 - start) // width)))
-        granted[i] += r.granted
-        throttled[i] += r.throttled
-        if r.used is not None:
-            used[i] = max(used[i] or 0, r.used)
+    at: dict[int, history.Bin] = {}
+    for b in bins:  # a partial minute at the end can make one bar more: it joins the last
+        i = min(BARS - 1, b.index)
+        if i in at:
+            o = at[i]
+            b = history.Bin(
+                key,
+                i,
+                o.granted + b.granted,
+                o.throttled + b.throttled,
+                b.quota,
+                max(o.used or 0, b.used or 0) if o.used is not None or b.used is not None else None,
+                max(o.last, b.last),
+            )
+        at[i] = b
+    latest = max(bins, key=lambda b: b.last) if bins else None
+    limit = latest.quota if latest else 0.0
     bars = []
     for i in range(BARS):
-        if window:  # a clock window: how full it was at the end of the bar
-            share = (used[i] or 0) / limit if limit else 0.0
+        got = at.get(i)
+        granted, throttled = (got.granted, got.throttled) if got else (0, 0)
+        if window:  # a clock window: how full it was at its fullest in the bar
+            share = ((got.used or 0) if got else 0) / limit if limit else 0.0
         else:  # a bucket: calls against what the rate allows in the bar's minutes
             allowed = limit * width / 60 if limit else 0.0
-            share = granted[i] / allowed if allowed else 0.0
-        bars.append(Bar(start + i * width, granted[i], throttled[i], share))
+            share = granted / allowed if allowed else 0.0
+        bars.append(Bar(start + i * width, granted, throttled, share))
     now_share = bars[-1].share if bars else 0.0
-    if window and rows:  # the window's use right now: its count, if the window is still open
-        last = rows[-1]
+    if window and latest is not None:  # the window's use now, if its last count is this window's
         length = 3600 if window == "hour" else 86400
-        same = int(last.minute * 60 // length) == int(now // length)
-        now_share = (last.used or 0) / limit if same and limit else 0.0
+        same = int(latest.last * 60 // length) == int(now // length)
+        now_share = (latest.used or 0) / limit if same and limit else 0.0
     return Limiter(
         key,
         label,
         window or "per minute",
         limit,
         tuple(bars),
-        sum(granted),
-        sum(throttled),
+        sum(b.granted for b in bars),
+        sum(b.throttled for b in bars),
         now_share,
     )
