@@ -65,13 +65,17 @@ def test_gates_write_the_history_in_their_own_transaction(tmp_path: Path) -> Non
     assert (rows["base/shop/day"].granted, rows["base/shop/day"].used) == (2, 2)
     bins = {b.key: b for b in history.binned(store.db, now[0] - 3600, 60)}
     assert (bins["spapi/op/M"].granted, bins["base/shop/hour"].used) == (4, 100)
+    hourly = {b.key: b for b in history.binned(store.db, now[0] - 30 * 86400, 12 * 3600)}
+    assert (hourly["spapi/op/M"].granted, hourly["base/shop/day"].used) == (4, 2)
     drawn = limiter("base/shop/hour", [bins["base/shop/hour"]], now[0], 3600)
     assert (drawn.granted, drawn.throttled, drawn.now_share) == (2, 1, 1.0)
-    # a month and a day later, the first new minute prunes the old rows
-    now[0] += history.KEEP_S + 60
+    # a month and a day (and an hour) later, the first new minute and hour prune the old rows
+    now[0] += history.KEEP_S + 3600
     shop.acquire()
     assert {r.key for r in history.since(store.db, 0)} == {"base/shop/hour", "base/shop/day"}
     assert all(r.minute == int(now[0] // 60) for r in history.since(store.db, 0))
+    kept = store.db.execute("SELECT DISTINCT key FROM quota_hourly").fetchall()
+    assert sorted(k for (k,) in kept) == ["base/shop/day", "base/shop/hour"]
     store.close()
 
 

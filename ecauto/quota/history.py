@@ -2,9 +2,11 @@
 
 One row per (limiter key, UTC minute): calls granted, answers throttled (a 429, a window the
 server said was spent), the limit of that minute's measure and, for a clock window, how much of
-the window was used at the end of the minute. A gate writes its row inside the same short
-transaction that takes the token, so the history costs no second lock and never disagrees with
-the quota itself. Rows older than `KEEP_S` are pruned by whoever opens a new minute.
+the window was used at the end of the minute. The same counts go into one row per key and UTC
+hour (`quota_hourly`), which the graphs of days read: 30 days are 720 rows a key there, 43,200
+in minutes (a second to sum). A gate writes its rows inside the same short transaction that
+takes the token, so the history costs no second lock and never disagrees with the quota
+itself. Rows older than `KEEP_S` are pruned by whoever opens a new minute (or hour).
 """
 
 from __future__ import annotations
@@ -24,7 +26,18 @@ CREATE TABLE IF NOT EXISTS quota_history (
     PRIMARY KEY (key, minute)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS quota_history_minute ON quota_history (minute);
+CREATE TABLE IF NOT EXISTS quota_hourly (
+    key TEXT NOT NULL,
+    minute INTEGER NOT NULL,  -- the hour's first minute
+    granted INTEGER NOT NULL DEFAULT 0,
+    throttled INTEGER NOT NULL DEFAULT 0,
+    quota REAL NOT NULL DEFAULT 0,
+    used INTEGER,
+    PRIMARY KEY (key, minute)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS quota_hourly_minute ON quota_hourly (minute);
 """
+TABLES = (("quota_history", 1), ("quota_hourly", 60))  # and the minutes a row covers
 
 
 @dataclass(frozen=True)
@@ -50,22 +63,23 @@ def add(
     throttled: int = 0,
     used: int | None = None,
 ) -> None:
-    """Count into the minute of `now`; call it inside the caller's open transaction."""
-    minute = int(now // 60)
-    new = db.execute(
-        "INSERT OR IGNORE INTO quota_history (key, minute, granted, throttled, quota, used)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        (key, minute, granted, throttled, quota, used),
-    ).rowcount
-    if new:
-        # A new minute: the oldest rows go (an indexed range, a few rows a minute at most).
-        db.execute("DELETE FROM quota_history WHERE minute < ?", (minute - KEEP_S // 60,))
-        return
-    db.execute(
-        "UPDATE quota_history SET granted = granted + ?, throttled = throttled + ?, quota = ?,"
-        " used = COALESCE(?, used) WHERE key = ? AND minute = ?",
-        (granted, throttled, quota, used, key, minute),
-    )
+    """Count into the minute (and hour) of `now`; call it inside the caller's open transaction."""
+    for table, per in TABLES:
+        minute = int(now // 60) // per * per
+        new = db.execute(
+            f"INSERT OR IGNORE INTO {table} (key, minute, granted, throttled, quota, used)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            (key, minute, granted, throttled, quota, used),
+        ).rowcount
+        if new:
+            # A new minute: the oldest rows go (an indexed range, a few rows a minute at most).
+            db.execute(f"DELETE FROM {table} WHERE minute < ?", (minute - KEEP_S // 60,))
+            continue
+        db.execute(
+            f"UPDATE {table} SET granted = granted + ?, throttled = throttled + ?, quota = ?,"
+            " used = COALESCE(?, used) WHERE key = ? AND minute = ?",
+            (granted, throttled, quota, used, key, minute),
+        )
 
 
 @dataclass(frozen=True)
@@ -83,12 +97,16 @@ class Bin:
 
 
 def binned(db: sqlite3.Connection, start: float, bar_s: float) -> list[Bin]:
-    """Every key's rows from `start` on, summed per bar of `bar_s` seconds, oldest first."""
+    """Every key's rows from `start` on, summed per bar of `bar_s` seconds, oldest first: from
+    the hourly rows when a bar is an hour or more (the first bar then starts on the hour)."""
     first, per = int(start // 60), max(1, int(bar_s // 60))
+    table = "quota_hourly" if per >= 60 else "quota_history"
+    if per >= 60:
+        first = first // 60 * 60
     try:
         rows = db.execute(
             "SELECT key, (minute - ?) / ? AS i, SUM(granted), SUM(throttled), MAX(quota),"
-            " MAX(used), MAX(minute) FROM quota_history WHERE minute >= ?"
+            f" MAX(used), MAX(minute) FROM {table} WHERE minute >= ?"
             " GROUP BY key, i ORDER BY i",
             (first, per, first),
         ).fetchall()
