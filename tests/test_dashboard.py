@@ -11,6 +11,7 @@ import json
 import os
 import re
 import signal
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -157,6 +158,7 @@ def test_the_quota_graph_has_points_after_a_sync(
         "a sync cycle done",
     )
     page = open_page(browser, inst)
+    page.goto(f"{inst.dashboard_url}/?range=1h")
     spapi = 'figure[data-key^="spapi/getCompetitivePricing/"]'
     wait_for(lambda: int(page.get_attribute(spapi, "data-points") or 0) > 0, 10, "SP-API points")
     assert page.locator(f"{spapi} svg rect").count() > 0
@@ -178,6 +180,58 @@ def test_a_restart_clicked_in_the_page_gives_a_new_pid(inst: Instance, browser: 
     done = [json.loads(e) for e in events if '"dashboard_action"' in e]
     assert [(e["action"], e["daemon"], e["result"]) for e in done] == [
         ("restart", "upload-base", "done")
+    ]
+
+
+def test_a_failed_listing_retried_in_the_page_is_uploaded_and_a_test_alert_reaches_chatwork(
+    inst: Instance, browser: Any, tmp_path: Path
+) -> None:
+    # One listing given up for good, as the upload daemon leaves one after its last try (one it
+    # had in fact listed: its answer was lost), ahead of the queue by its id.
+    db = sqlite3.connect(inst.home / "ecauto.db", timeout=10)
+    wait_for(
+        lambda: db.execute(
+            "SELECT 1 FROM listings WHERE platform = 'ebay' AND state = 'uploaded'"
+        ).fetchone(),
+        30,
+        "a listing uploaded to eBay",
+    )
+    with db:
+        (lid,) = db.execute(
+            "SELECT id FROM listings WHERE platform = 'ebay' AND state = 'uploaded'"
+            " ORDER BY id LIMIT 1"
+        ).fetchone()
+        db.execute(
+            "UPDATE listings SET state = 'failed', attempts = 5, last_error = ? WHERE id = ?",
+            ("HTTP 500 from eBay (seeded by the test)", lid),
+        )
+    page = open_page(browser, inst)
+    retry = f'tr[data-listing="{lid}"] button.retry'
+    page.wait_for_selector(retry)
+    assert "seeded by the test" in page.inner_text(f'tr[data-listing="{lid}"]')
+    shot(page, "dashboard-work.png", tmp_path)
+    page.click(retry)
+    wait_for(lambda: f"{lid}" in page.inner_text("#said"), 10, "the page's answer")
+
+    def state() -> str:
+        row = db.execute("SELECT state FROM listings WHERE id = ?", (lid,)).fetchone()
+        return str(row[0])
+
+    wait_for(lambda: state() == "uploaded", 60, f"listing {lid} uploaded after the retry")
+    page.click("#test-alert")
+    wait_for(lambda: "queued" in page.inner_text("#said"), 10, "the test alert queued")
+    journal = inst.home / "sandbox" / "chatwork.jsonl"
+    wait_for(
+        lambda: journal.exists() and "test alert from the dashboard" in journal.read_text(),
+        30,
+        "the test alert in the sandbox's Chatwork",
+    )
+    db.close()
+    events = (inst.home / "watchdog" / "events.jsonl").read_text().splitlines()
+    done = [json.loads(e) for e in events if '"dashboard_action"' in e]
+    assert [(e["action"], e["result"]) for e in done] == [
+        ("retry", "queued"),
+        ("test_alert", "queued"),
     ]
 
 

@@ -2,7 +2,7 @@
 
 - restart a daemon: circusd's own `restart`, as `circusctl restart <watcher>` (its hooks write
   it in the journal as requested, so the watchdog counts no death);
-- retry a failed listing: queued again, due now, its attempts kept;
+- retry a failed listing: queued again, first in its queue (a person asked), its attempts kept;
 - send a test alert: a notice into the watchdog's outbox, so it goes out through the same
   dedupe, rate limits and retries as every alert.
 Each returns `(ok, key, params)`: a key of the words catalog for the operator's line.
@@ -62,9 +62,9 @@ def retry(home: Home, listing_id: int, now: float) -> Result:
     try:
         with store.tx() as db:
             row = db.execute(
-                "UPDATE listings SET state = 'queued', next_attempt_at = ?, updated_at = ?"
+                "UPDATE listings SET state = 'queued', next_attempt_at = 0, updated_at = ?"
                 " WHERE id = ? AND state = 'failed' RETURNING platform, sku",
-                (now, now, listing_id),
+                (now, listing_id),
             ).fetchone()
     finally:
         store.close()

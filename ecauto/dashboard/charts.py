@@ -46,10 +46,10 @@ def quota_chart(bars: Sequence[Bar], title: str) -> str:
     return "".join(parts)
 
 
-def gauge(share: float) -> str:
-    """A progress bar: a share of 0..1 (the sync's batches done, a window's use)."""
+def gauge(share: float, cls: str = "") -> str:
+    """A bar of a share of 0..1: the sync's progress (`cls` "progress"), a window's use."""
     pct = max(0.0, min(1.0, share)) * 100
-    cls = "over" if share > 1.0 else "hot" if share >= 0.8 else "use"
+    cls = cls or ("over" if share > 1.0 else "hot" if share >= 0.8 else "use")
     return (
         f'<svg class="gauge" viewBox="0 0 100 8" preserveAspectRatio="none" role="img" '
         f'aria-label="{pct:.0f}%"><rect class="track" width="100" height="8"/>'
@@ -58,17 +58,18 @@ def gauge(share: float) -> str:
 
 
 def runs_chart(durations: Sequence[float], title: str) -> str:
-    """Sync cycle durations, oldest on the left."""
+    """Sync cycle durations, oldest on the left, the newest at the right edge."""
     if not durations:
         return ""
     n = len(durations)
-    bw = W / max(n, 1)
+    slots = max(n, 24)  # one cycle is one narrow bar, not the whole width
+    bw = W / slots
     top = max(durations) or 1.0
     parts = [
         f'<svg class="chart runs" viewBox="0 0 {W} {H}" preserveAspectRatio="none" '
         f'role="img" aria-label="{escape(title)}">'
     ]
-    for i, d in enumerate(durations):
+    for i, d in enumerate(durations, start=slots - n):
         h = d / top * (H - 4)
         parts.append(
             f'<rect class="use" x="{i * bw + 0.5:.1f}" y="{H - h:.1f}" '

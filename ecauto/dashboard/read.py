@@ -160,20 +160,27 @@ class Reader:
                 pass  # busy past the timeout: an empty graph this once
             finally:
                 db.close()
-        by_key: dict[str, list[history.Bin]] = {k: [] for k in self.limiter_keys()}
+        limits = self.limits()
+        by_key: dict[str, list[history.Bin]] = {k: [] for k in limits}
         for b in bins:
             by_key.setdefault(b.key, []).append(b)
-        out = [limiter(k, v, now, span_s) for k, v in by_key.items()]
+        out = [limiter(k, v, now, span_s, limits.get(k, 0.0)) for k, v in by_key.items()]
         out.append(self._chatwork(now))
         return tuple(out)
 
-    def limiter_keys(self) -> list[str]:
-        """Every limiter the configuration has, drawn even before its first call."""
+    def limits(self) -> dict[str, float]:
+        """Every limiter the configuration has and its limit, drawn before its first call."""
         c = self.cfg
-        keys = [f"spapi/{op}/{c.spapi.marketplace_id}" for op in c.spapi.limits]
-        keys += ["base/shop/hour", "base/shop/day"]
-        keys += [f"{p}/listing/day" for p in c.upload if p != "base"]
-        return keys
+        out = {
+            f"spapi/{op}/{c.spapi.marketplace_id}": lim.rate * 60
+            for op, lim in c.spapi.limits.items()
+        }
+        out["base/shop/hour"] = float(c.base.hourly_limit)
+        out["base/shop/day"] = float(c.base.daily_limit)
+        for p, u in c.upload.items():
+            if p != "base":
+                out[f"{p}/listing/day"] = float(u.daily_cap)
+        return out
 
     def _chatwork(self, now: float) -> Limiter:
         """Chatwork's sliding 5 minutes per token, from the alert sender's own state file."""
@@ -326,7 +333,9 @@ def tail_log(path: Path, daemon: str, max_bytes: int = LOG_TAIL_BYTES) -> list[L
     return out
 
 
-def limiter(key: str, bins: list[history.Bin], now: float, span_s: float) -> Limiter:
+def limiter(
+    key: str, bins: list[history.Bin], now: float, span_s: float, configured: float = 0.0
+) -> Limiter:
     """One limiter's history as BARS bars over the last `span_s` seconds (pure)."""
     parts = key.split("/")
     window = parts[-1] if parts[-1] in ("hour", "day") and parts[0] != "spapi" else ""
@@ -354,7 +363,7 @@ def limiter(key: str, bins: list[history.Bin], now: float, span_s: float) -> Lim
             )
         at[i] = b
     latest = max(bins, key=lambda b: b.last) if bins else None
-    limit = latest.quota if latest else 0.0
+    limit = latest.quota if latest else configured
     bars = []
     for i in range(BARS):
         got = at.get(i)

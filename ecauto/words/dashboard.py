@@ -40,7 +40,7 @@ DASHBOARD = Catalog(
         "last_error": {"en": "Last error", "ja": "最後のエラー"},
         "restarts": {"en": "Restarts (1 h)", "ja": "再起動（1時間）"},
         "died": {"en": "died {ago} ago: {how}", "ja": "{ago} 前に停止: {how}"},
-        "batches": {"en": "batch {done} of {total}", "ja": "{total} 中 {done} バッチ"},
+        "progress_of": {"en": "{done} of {total}", "ja": "{total} 中 {done}"},
         "deaths": {"en": "{n} died", "ja": "停止 {n} 回"},
         "restart": {"en": "Restart", "ja": "再起動"},
         "findings": {"en": "What the watchdog finds", "ja": "監視の判定"},

@@ -27,7 +27,11 @@
         if (!el) continue;
         // Keep the log's scroll position and an open select while the operator reads.
         if (el.contains(document.activeElement) && document.activeElement.tagName === "SELECT") continue;
+        const pre = el.querySelector("pre.logs");
+        const follow = !pre || pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 4;
         el.innerHTML = html;
+        const now = el.querySelector("pre.logs");
+        if (now && follow) now.scrollTop = now.scrollHeight;
       }
       document.title = document.title.replace(/— .*$/, "— " + data.status);
       const at = document.getElementById("at");
@@ -63,6 +67,8 @@
     }
   });
 
+  const logs = document.querySelector("pre.logs");
+  if (logs) logs.scrollTop = logs.scrollHeight; // a tail: the newest lines in view
   setInterval(refresh, every);
   document.addEventListener("visibilitychange", refresh);
 })();
