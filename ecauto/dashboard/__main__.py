@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", help="ecauto.toml (default: $ECAUTO_CONFIG or ./ecauto.toml)")
     p.add_argument("--ini", default="circus.ini", help="circus config (default: ./circus.ini)")
     p.add_argument("--port", type=int, help="overrides dashboard.port")
+    p.add_argument("--wid", type=int, help="Circus's worker id (in the command line only)")
     args = p.parse_args(argv)
     logsetup.configure("dashboard")
     try:
