@@ -44,8 +44,9 @@ ACTIVATE
   export PATH="$venv/bin:$PATH"
 }
 
-# Debian's chromium for the dashboard's browser tests (tests/test_dashboard.py): nothing to do
-# when it is there; else apt-get as root (CI), with sudo -n where that works, or one line.
+# Debian's chromium for the dashboard's browser tests (tests/test_dashboard.py), and a Japanese
+# font for its screenshots (3.5 MB): nothing to do when chromium is there; else apt-get as root
+# (CI), with sudo -n where that works, or one line.
 ecauto_browser() {
   local chromium="${ECAUTO_CHROMIUM:-/usr/bin/chromium}"
   [ -x "$chromium" ] && return 0
@@ -58,8 +59,8 @@ ecauto_browser() {
   fi
   command -v apt-get >/dev/null 2>&1 || { echo "ecauto: $chromium is missing and there is no apt-get" >&2; return 0; }
   echo "ecauto: installing chromium (apt-get) for the dashboard's browser tests" >&2
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1 \
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-ipafont-gothic >/dev/null 2>&1 \
     || { $sudo apt-get update -qq >/dev/null 2>&1 \
-      && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } \
+      && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-ipafont-gothic >/dev/null; } \
     || echo "ecauto: installing chromium failed: the dashboard's browser tests will fail" >&2
 }

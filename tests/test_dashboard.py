@@ -44,9 +44,11 @@ ARGS = [
 
 
 @pytest.fixture
-def inst(tmp_path: Path) -> Iterator[Instance]:
+def inst(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Instance]:
     reaper = Reaper()
-    i = Instance(tmp_path, reaper)
+    # a test marked `japanese` sees the page as the shipped ecauto.toml has it (ui.language "ja")
+    ja = request.node.get_closest_marker("japanese") is not None
+    i = Instance(tmp_path, reaper, config_extra='\n[ui]\nlanguage = "ja"\n' if ja else "")
     with i:
         # circusd says "active" at the spawn; the page answers once uvicorn listens.
         wait_for(lambda: requests.get(f"{i.dashboard_url}/metrics", timeout=5).ok, 30, "the page")
@@ -100,6 +102,7 @@ def shot(page: Any, name: str, tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.japanese
 def test_the_page_shows_every_daemon_running_as_the_report_does(
     inst: Instance, browser: Any, tmp_path: Path
 ) -> None:
@@ -115,6 +118,7 @@ def test_the_page_shows_every_daemon_running_as_the_report_does(
     seen = rows(page)
     assert {n: r["state"] for n, r in seen.items()} == {n: "running" for n in inst.watchers}
     assert page.get_attribute("#status", "data-status") == "ok"
+    assert page.inner_text("#status") == "正常" and "現在の状態" in page.inner_text("#now")
     # The page's figures are `watchdog report`'s: the same look, the same build.
     code, report = inst.watchdog("report")
     assert code == 0 and report["status"] == "ok"

@@ -88,7 +88,7 @@ def test_bars_show_a_bucket_against_its_rate_and_a_window_against_its_limit() ->
     assert lim.bars[-1].share == 30 / 30.0  # 30 calls in a one-minute bar allowing 30
     window = [history.Bin("base/shop/hour", BARS - 1, 1, 0, 100.0, 80, minute)]
     w = limiter("base/shop/hour", window, now, 3600)
-    assert w.measure == "hour" and w.now_share == 0.8 and w.label == "BASE (hour)"
+    assert w.measure == "hour" and w.now_share == 0.8 and w.label == "BASE"
     svg = charts.quota_chart(lim.bars, lim.label)
     assert 'data-points="1"' in svg and 'class="throttled"' in svg
 

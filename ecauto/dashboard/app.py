@@ -173,7 +173,8 @@ def build(site: Site, reader: Reader) -> Starlette:
             return no
         ctx = context(request)
         parts = {p: env.get_template(f"_{p}.html").render(ctx) for p in PARTS}
-        return JSONResponse({"status": ctx["report"]["status"], "parts": parts})
+        status = ctx["report"]["status"]
+        return JSONResponse({"status": status, "status_word": status_word(status), "parts": parts})
 
     def report_json(request: Request) -> Any:
         if (no := viewing_refused(request)) is not None:

@@ -339,12 +339,9 @@ def limiter(
     """One limiter's history as BARS bars over the last `span_s` seconds (pure)."""
     parts = key.split("/")
     window = parts[-1] if parts[-1] in ("hour", "day") and parts[0] != "spapi" else ""
-    if parts[0] == "spapi":
-        label = f"SP-API {parts[1]}"
-    elif parts[0] == "base":
-        label = f"BASE ({window})"
-    else:
-        label = f"{parts[0]} ({window})"
+    # names, not words: the page adds the window in the operator's language
+    names = {"base": "BASE", "ebay": "eBay", "yahoo": "Yahoo"}
+    label = f"SP-API {parts[1]}" if parts[0] == "spapi" else names.get(parts[0], parts[0])
     width = span_s / BARS
     start = now - span_s
     at: dict[int, history.Bin] = {}

@@ -33,7 +33,7 @@
         const now = el.querySelector("pre.logs");
         if (now && follow) now.scrollTop = now.scrollHeight;
       }
-      document.title = document.title.replace(/— .*$/, "— " + data.status);
+      document.title = document.title.replace(/— .*$/, "— " + data.status_word);
       const at = document.getElementById("at");
       if (at) at.textContent = new Date().toLocaleTimeString();
       live.dataset.state = "ok";
