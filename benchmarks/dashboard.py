@@ -41,14 +41,30 @@ from ecauto.store import Store  # noqa: E402
 
 MB = 1024 * 1024
 DAY = 86400
-KEYS = [
-    ("spapi/getCompetitivePricing/A1VC38T7YXB528", 30.0, False),
-    ("base/shop/hour", 5000.0, True),
-    ("base/shop/day", 100000.0, True),
-    ("ebay/listing/day", 5000.0, True),
-    ("yahoo/listing/day", 5000.0, True),
-    ("spapi/getItemOffersBatch/A1VC38T7YXB528", 6.0, False),
+KEYS = [  # (limiter, its limit in the history's measure, the window's minutes or 0 for a bucket)
+    ("spapi/getCompetitivePricing/A1VC38T7YXB528", 30.0, 0),
+    ("base/shop/hour", 5000.0, 60),
+    ("base/shop/day", 100000.0, 1440),
+    ("ebay/listing/day", 5000.0, 1440),
+    ("yahoo/listing/day", 5000.0, 1440),
+    ("spapi/getItemOffersBatch/A1VC38T7YXB528", 6.0, 0),
 ]
+
+
+def calls(key: str, m: int, rnd: random.Random) -> tuple[int, int]:
+    """A shop of 20,000 products: a sync every 3 h reads them in 33 minutes at the full 0.5/s
+    and pushes about 300 prices; 2 listings a minute to each platform (4 calls each on eBay and
+    Yahoo's daily caps: one upload); one bad hour of 429s on the 12th day."""
+    in_cycle = m % 180
+    bad = (m // 1440) % 30 == 12 and 900 <= m % 1440 < 960
+    if key.startswith("spapi/getCompetitivePricing"):
+        return (30, int(bad and rnd.random() < 0.3)) if in_cycle < 33 else (0, 0)
+    if key.startswith("spapi/"):
+        return 0, 0
+    listing = 2 if rnd.random() < 0.95 else 0
+    if key.startswith("base/"):
+        return listing + (10 if 33 <= in_cycle < 63 else 0), int(bad and rnd.random() < 0.1)
+    return listing, 0
 
 
 def seed(home: Path, now: float) -> None:
@@ -60,11 +76,10 @@ def seed(home: Path, now: float) -> None:
     for key, limit, window in KEYS:
         used = 0
         for m in range(first, int(now // 60)):
-            g = rnd.randint(0, 25)
+            g, t = calls(key, m, rnd)
             if window:
-                length = 60 if key.endswith("/hour") else 1440
-                used = g if m % length == 0 else used + g
-            rows.append((key, m, g, int(rnd.random() < 0.002), limit, used if window else None))
+                used = g if m % window == 0 else used + g
+            rows.append((key, m, g, t, limit, used if window else None))
     q.db.execute("BEGIN")
     q.db.executemany(
         "INSERT INTO quota_history (key, minute, granted, throttled, quota, used)"
@@ -131,9 +146,11 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--requests", type=int, default=20)
     ap.add_argument("--seconds", type=float, default=60.0)
+    ap.add_argument("--screenshot", help="also save the 30 days' quota graphs here (a PNG)")
     args = ap.parse_args()
     reaper = Reaper()
-    inst = Instance(Path(tempfile.mkdtemp(prefix="dashbench-")), reaper)
+    # SP-API at Amazon's documented 0.5/s, as the seeded history has it
+    inst = Instance(Path(tempfile.mkdtemp(prefix="dashbench-")), reaper, spapi_rate=0.5)
     text = inst.config.read_text()
     # the dashboard at its defaults; the tests' fast daemons otherwise
     inst.config.write_text(text.replace("refresh_s = 1\n", "refresh_s = 2\n"))
@@ -175,6 +192,10 @@ def main() -> int:
             page.goto(f"{url}/login?key={guard.load_secret(inst.home)}")
             page.wait_for_selector("tr[data-daemon]")
             busy = footprint(dash, args.seconds)
+            if args.screenshot:
+                page.set_viewport_size({"width": 1280, "height": 900})
+                page.goto(f"{url}/?range=30d#quotas")
+                page.locator("#quotas").screenshot(path=args.screenshot)
             ctx.close()
         print(
             f"one page open, live (every 2 s): {busy[0]:.2f}% of a core, RSS {busy[1]:.0f} MB,"
