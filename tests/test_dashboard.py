@@ -153,9 +153,7 @@ def test_a_daemon_killed_with_sigkill_turns_red_and_back(inst: Instance, browser
     assert red_after < 8
 
 
-def test_the_quota_graph_has_points_after_a_sync(
-    inst: Instance, browser: Any, tmp_path: Path
-) -> None:
+def test_the_quota_graph_has_points_after_a_sync(inst: Instance, browser: Any) -> None:
     wait_for(
         lambda: (hb := read_hb(inst.home, "sync-inventory")) and hb.last_success_at,
         90,
@@ -169,7 +167,6 @@ def test_the_quota_graph_has_points_after_a_sync(
     base = 'figure[data-key="base/shop/hour"]'
     wait_for(lambda: int(page.get_attribute(base, "data-granted") or 0) > 0, 10, "BASE calls")
     assert page.locator("tr[data-run]").count() >= 1
-    shot(page, "dashboard-quotas.png", tmp_path)
 
 
 def test_a_restart_clicked_in_the_page_gives_a_new_pid(inst: Instance, browser: Any) -> None:

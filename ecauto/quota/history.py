@@ -66,20 +66,18 @@ def add(
     """Count into the minute (and hour) of `now`; call it inside the caller's open transaction."""
     for table, per in TABLES:
         minute = int(now // 60) // per * per
-        new = db.execute(
-            f"INSERT OR IGNORE INTO {table} (key, minute, granted, throttled, quota, used)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
+        # One statement: the row is made or counted into; its totals tell a new one.
+        total = db.execute(
+            f"INSERT INTO {table} (key, minute, granted, throttled, quota, used)"
+            " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (key, minute) DO UPDATE SET"
+            " granted = granted + excluded.granted, throttled = throttled + excluded.throttled,"
+            " quota = excluded.quota, used = COALESCE(excluded.used, used)"
+            " RETURNING granted + throttled",
             (key, minute, granted, throttled, quota, used),
-        ).rowcount
-        if new:
-            # A new minute: the oldest rows go (an indexed range, a few rows a minute at most).
+        ).fetchone()[0]
+        if total == granted + throttled:
+            # A new minute (or hour): the oldest rows go (an indexed range, a few rows at most).
             db.execute(f"DELETE FROM {table} WHERE minute < ?", (minute - KEEP_S // 60,))
-            continue
-        db.execute(
-            f"UPDATE {table} SET granted = granted + ?, throttled = throttled + ?, quota = ?,"
-            " used = COALESCE(?, used) WHERE key = ? AND minute = ?",
-            (granted, throttled, quota, used, key, minute),
-        )
 
 
 @dataclass(frozen=True)
