@@ -19,6 +19,7 @@ from typing import Any
 
 import psutil
 import pytest
+import requests
 from support import DAEMONS, REPO, WATCHERS, Reaper, free_port, instance_env, wait_for, write_config
 
 from ecauto import launcher
@@ -283,6 +284,11 @@ def test_run_status_restart_refuse_stop_as_the_operator_types_them(
     assert page.split("?key=")[1] == (home / "secrets" / "dashboard.key").read_text().strip()
     link = ecauto(env, home.parent, "dashboard", "--print")
     assert link.returncode == 0 and link.stdout.strip() == page.split("with its secret: ")[1]
+    # and the page answers there, the link signing the browser in
+    url = page.split("dashboard at ")[1].split(";")[0]
+    wait_for(lambda: requests.get(f"{url}metrics", timeout=5).ok, 30, "the dashboard")
+    signed = requests.get(link.stdout.strip(), timeout=10, allow_redirects=False)
+    assert signed.status_code == 303 and "ecauto_dashboard=" in signed.headers["set-cookie"]
     circusd = launcher.read_pid(home / "circusd.pid")
     assert circusd is not None
     reaper.track_tree(circusd)
