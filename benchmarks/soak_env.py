@@ -6,8 +6,8 @@ support.Instance writes, both for the soak's sake:
   - its config is the soak's fast config below (timings scaled down so that recoveries take
     seconds; every value is one an operator could set in ecauto.toml);
   - the [watcher:sandbox] section is dropped from the temp copy of circus.ini: the sandbox runs
-    beside the instance instead (benchmarks/soak_market.py says why). Every other watcher is
-    the repo's own, unchanged.
+    beside the instance instead (benchmarks/soak_market.py says why); so is [watcher:dashboard]
+    (the web page is not what the soak tries). Every other watcher is the repo's own, unchanged.
 """
 
 from __future__ import annotations
@@ -166,7 +166,7 @@ def soak_env(base_env: dict[str, str]) -> dict[str, str]:
 
 
 def drop_sandbox_watcher(text: str) -> str:
-    return re.sub(r"(?ms)^\[watcher:sandbox\].*?(?=^\[|\Z)", "", text)
+    return re.sub(r"(?ms)^\[watcher:(sandbox|dashboard)\].*?(?=^\[|\Z)", "", text)
 
 
 @dataclass

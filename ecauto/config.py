@@ -392,6 +392,26 @@ class UiSettings:
     language: str = field(default=DEFAULT_LANGUAGE, metadata=LANGUAGE)
 
 
+LISTEN = _rule(
+    lambda v: v in ("127.0.0.1", "::1", "0.0.0.0", "::"),
+    '"127.0.0.1" (this machine only) or "0.0.0.0" (the LAN too; README "Dashboard")',
+    whole=True,
+)
+
+
+@frozen
+class DashboardSettings:
+    """The operator's web page (ecauto/dashboard), served by its own watcher."""
+
+    port: int = field(default=8780, metadata=PORT)
+    # Loopback only unless the operator opts in to the LAN (then the secret still guards actions).
+    listen: str = field(default="127.0.0.1", metadata=LISTEN)
+    refresh_s: float = field(default=2.0, metadata=between(0.5, MINUTE))
+    # A death nobody asked for keeps the daemon's row red this long, though circusd has
+    # already started it again (it did die: the operator should see that it did).
+    died_red_s: float = field(default=30.0, metadata=between(0, DAY))
+
+
 @frozen
 class Config:
     mode: str = field(default="sandbox", metadata=MODE)
@@ -407,6 +427,7 @@ class Config:
     watchdog: WatchdogSettings = field(default_factory=WatchdogSettings)
     ui: UiSettings = field(default_factory=UiSettings)
     reports: ReportSettings = field(default_factory=ReportSettings)
+    dashboard: DashboardSettings = field(default_factory=DashboardSettings)
 
     @property
     def sandbox_url(self) -> str:

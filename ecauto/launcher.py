@@ -1,4 +1,4 @@
-"""`ecauto run|status|restart|stop|report`: the instance started, and the operator's daily
+"""`ecauto run|status|restart|stop|report|dashboard`: the instance started, and the operator's daily
 commands, the same on every platform and with nothing to activate.
 
 `run` does what `scripts/run` did in bash: checks the config and the home, refuses a second
@@ -223,6 +223,37 @@ def alerts_line(home: Path, cfg: config.Config, environ: Mapping[str, str]) -> s
     return f"alerts go to Chatwork room {target.room_id}"
 
 
+def dashboard_url(home: Path, cfg: config.Config, with_key: bool = True) -> str:
+    """The dashboard's address; with the key, the link that unlocks its actions once."""
+    from ecauto.dashboard.guard import load_secret  # the guard only: no web stack imported
+
+    d = cfg.dashboard
+    host = "127.0.0.1" if d.listen in ("127.0.0.1", "0.0.0.0") else "[::1]"
+    url = f"http://{host}:{d.port}/"
+    return f"{url}login?key={load_secret(home)}" if with_key else url
+
+
+def dashboard_line(home: Path, cfg: config.Config) -> str:
+    lan = "" if cfg.dashboard.listen in ("127.0.0.1", "::1") else " (and on the LAN)"
+    return (
+        f"dashboard at {dashboard_url(home, cfg, with_key=False)}{lan}; "
+        f"with its secret: {dashboard_url(home, cfg)}"
+    )
+
+
+def dashboard(inst: Instance, open_it: bool) -> int:
+    """Print the dashboard's link (with its secret) and open it in the browser."""
+    cfg = config.load()
+    inst.home.ensure()
+    url = dashboard_url(inst.home.root, cfg)
+    print(url, flush=True)
+    if open_it:
+        import webbrowser
+
+        webbrowser.open(url)
+    return 0
+
+
 def unusable(inst: Instance, setup: CircusSetup) -> str | None:
     """An endpoint circus.ini names that cannot work on this platform (circusd would die)."""
     for endpoint in (setup.endpoint, setup.pubsub_endpoint):
@@ -262,6 +293,7 @@ def run(inst: Instance, detach: bool, timeout_s: float) -> int:
             f"ecauto: circusd is running {len(setup.watchers)} watchers at {setup.endpoint}, "
             f"each daemon beating"
         )
+        print(f"ecauto: {dashboard_line(inst.home.root, cfg)}")
         print(
             f"ecauto: next: `{shim} status`, `{shim} report`, `{shim} stop`; "
             f"{alerts_line(inst.home.root, cfg, inst.env)}",
@@ -384,7 +416,7 @@ def parser() -> Parser:
     p.add_argument("--home", help="runtime home (default: $ECAUTO_HOME or ./var)")
     p.add_argument("--ini", help="circus config (default: the clone's circus.ini)")
     sub = p.add_subparsers(
-        dest="command", required=True, metavar="{run,status,restart,stop,report}"
+        dest="command", required=True, metavar="{run,status,restart,stop,report,dashboard}"
     )
     r = sub.add_parser("run", help="start circusd and every daemon (in the foreground)")
     r.add_argument("--daemon", action="store_true", help="detach once every daemon beats")
@@ -401,6 +433,8 @@ def parser() -> Parser:
     st.add_argument("--timeout", type=seconds, default=120.0, help="seconds to wait (default 120)")
     rp = sub.add_parser("report", help="the watchdog's report (`watchdog report`)")
     rp.add_argument("--json", action="store_true", help="one JSON object instead of a table")
+    dp = sub.add_parser("dashboard", help="print the dashboard's link and open it in the browser")
+    dp.add_argument("--print", action="store_true", help="print the link only")
     return p
 
 
@@ -431,6 +465,8 @@ def main(argv: Sequence[str] | None = None, platform: Platform | None = None) ->
             return restart(inst, args.watcher)
         if args.command == "stop":
             return stop(inst, args.timeout)
+        if args.command == "dashboard":
+            return dashboard(inst, not args.print)
         return report(inst, ["--json"] if args.json else [])
     except (CircusError, HomeError, config.ConfigError, OSError, ValueError) as e:
         redact.complain(f"ecauto: {one_line(str(e), limit=2000)}")

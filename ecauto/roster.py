@@ -49,6 +49,10 @@ ROSTER: tuple[Entry, ...] = (
     _upload("ebay"),
     _upload("yahoo"),
     Entry("sync-inventory", "sync-inventory", "ecauto.daemons.sync", "ecauto/daemons/sync.py"),
+    # The web page (ecauto/dashboard): supervised by its watcher's status, as the sandbox.
+    Entry(
+        "dashboard", "dashboard", "ecauto.dashboard", "ecauto/dashboard/__main__.py", beats=False
+    ),
     Entry(
         "watchdog",
         "watchdog",

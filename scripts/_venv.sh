@@ -46,3 +46,24 @@ ACTIVATE
   export VIRTUAL_ENV="$venv"
   export PATH="$venv/bin:$PATH"
 }
+
+# Debian's chromium for the dashboard's browser tests (tests/test_dashboard.py), and a Japanese
+# font for its screenshots (3.5 MB): nothing to do when chromium is there; else apt-get as root
+# (CI), with sudo -n where that works, or one line.
+ecauto_browser() {
+  local chromium="${ECAUTO_CHROMIUM:-/usr/bin/chromium}"
+  [ -x "$chromium" ] && return 0
+  local sudo=""
+  if [ "$(id -u)" != 0 ]; then
+    if sudo -n true 2>/dev/null; then sudo="sudo -n"; else
+      echo "ecauto: $chromium is missing (apt-get install chromium): the dashboard's browser tests will fail" >&2
+      return 0
+    fi
+  fi
+  command -v apt-get >/dev/null 2>&1 || { echo "ecauto: $chromium is missing and there is no apt-get" >&2; return 0; }
+  echo "ecauto: installing chromium (apt-get) for the dashboard's browser tests" >&2
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-ipafont-gothic >/dev/null 2>&1 \
+    || { $sudo apt-get update -qq >/dev/null 2>&1 \
+      && $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-ipafont-gothic >/dev/null; } \
+    || echo "ecauto: installing chromium failed: the dashboard's browser tests will fail" >&2
+}

@@ -24,6 +24,7 @@ from typing import Any, TypeVar
 import psutil
 import requests
 
+from ecauto import roster
 from ecauto.circusd import Control, python_word
 from ecauto.config import AlertSettings, SandboxSettings
 from ecauto.daemon.heartbeat import Heartbeat, read_heartbeat
@@ -163,6 +164,11 @@ interval_s = 3600
 [daemon]
 beat_s = 1
 
+[dashboard]
+port = {dashboard_port}
+refresh_s = 1
+died_red_s = 8
+
 [demo]
 products = {products}
 listings = {listings}
@@ -176,9 +182,16 @@ def write_config(
     products: int = 1000,
     listings: int = 100,
     extra: str = "",
+    dashboard_port: int | None = None,
 ) -> Path:
     path.write_text(
-        FAST_CONFIG.format(port=port, spapi_rate=spapi_rate, products=products, listings=listings)
+        FAST_CONFIG.format(
+            port=port,
+            spapi_rate=spapi_rate,
+            products=products,
+            listings=listings,
+            dashboard_port=dashboard_port or free_port(),
+        )
         + extra
     )
     return path
@@ -205,7 +218,7 @@ def read_lock(home: Path, name: str) -> dict[str, Any] | None:
 
 
 DAEMONS = ("upload-base", "upload-ebay", "upload-yahoo", "sync-inventory")
-WATCHERS = ("sandbox", *DAEMONS, "watchdog")
+WATCHERS = ("sandbox", *DAEMONS, "dashboard", "watchdog")
 
 
 class Instance:
@@ -228,7 +241,14 @@ class Instance:
         self.reaper = reaper
         self.home = root / "home"
         self.port = free_port()
-        self.config = write_config(root / "ecauto.toml", self.port, extra=config_extra, **config)
+        self.dashboard_port = free_port()
+        self.config = write_config(
+            root / "ecauto.toml",
+            self.port,
+            extra=config_extra,
+            dashboard_port=self.dashboard_port,
+            **config,
+        )
         # unix socket paths are limited to ~100 bytes: keep them short
         self.sockdir = Path(tempfile.mkdtemp(prefix="ecc-"))
         self.endpoint = f"ipc://{self.sockdir}/ctl.sock"
@@ -256,6 +276,10 @@ class Instance:
     def sandbox_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def dashboard_url(self) -> str:
+        return f"http://127.0.0.1:{self.dashboard_port}"
+
     def start(self, wait: Iterable[str] | None = None, timeout: float = 45.0) -> Instance:
         for d in ("log", "heartbeats", "locks"):
             (self.home / d).mkdir(parents=True, exist_ok=True)
@@ -275,7 +299,7 @@ class Instance:
             f"watchers {names} active",
         )
         for n in names:
-            if n != "sandbox":
+            if n in roster.BEATING:
                 wait_for(lambda n=n: self.fresh_heartbeat(n), timeout, f"fresh heartbeat of {n}")
         self.track_children()
         return self

@@ -44,6 +44,7 @@ MODULES = {
     "upload-ebay": "ecauto.daemons.upload",
     "upload-yahoo": "ecauto.daemons.upload",
     "sync-inventory": "ecauto.daemons.sync",
+    "dashboard": "ecauto.dashboard",
     "watchdog": "watchdog",
 }
 

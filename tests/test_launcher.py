@@ -20,6 +20,7 @@ from typing import Any
 
 import psutil
 import pytest
+import requests
 from support import (
     BIN,
     DAEMONS,
@@ -289,6 +290,16 @@ def test_run_status_restart_refuse_stop_as_the_operator_types_them(
     assert out[0].endswith("each daemon beating") and f"ipc://{home}/circus/ctl.sock" in out[0]
     assert out[-1].startswith("ecauto: next: `./ecauto.sh status`")
     assert "alerts go to the sandbox's Chatwork" in out[-1]
+    # the dashboard's address, and the link with its secret (README "Dashboard")
+    page = next(ln for ln in out if ln.startswith("ecauto: dashboard at http://127.0.0.1:"))
+    assert page.split("?key=")[1] == (home / "secrets" / "dashboard.key").read_text().strip()
+    link = ecauto(env, home.parent, "dashboard", "--print")
+    assert link.returncode == 0 and link.stdout.strip() == page.split("with its secret: ")[1]
+    # and the page answers there, the link signing the browser in
+    url = page.split("dashboard at ")[1].split(";")[0]
+    wait_for(lambda: requests.get(f"{url}metrics", timeout=5).ok, 30, "the dashboard")
+    signed = requests.get(link.stdout.strip(), timeout=10, allow_redirects=False)
+    assert signed.status_code == 303 and "ecauto_dashboard=" in signed.headers["set-cookie"]
     circusd = launcher.read_pid(home / "circusd.pid")
     assert circusd is not None
     reaper.track_tree(circusd)

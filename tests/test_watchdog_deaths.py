@@ -192,6 +192,7 @@ def test_what_the_operator_asks_for_is_not_a_failure(inst: Instance) -> None:
     rep = watchdog(inst, "report")[1]
     assert {r["name"]: r["restarts_in_window"] for r in rep["daemons"]} == {
         "sandbox": 0,
+        "dashboard": 0,
         "upload-base": 1,
         "upload-ebay": 0,
         "upload-yahoo": 0,

@@ -443,6 +443,6 @@ def test_the_roster_is_what_circus_ini_runs(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("ECAUTO_HOME", "/srv/ecauto/var")
     views = watcher_views(read_ini(Path(__file__).resolve().parent.parent / "circus.ini"))
     assert {(w.name, w.daemon) for w in views.values()} == {(e.watcher, e.name) for e in ROSTER}
-    assert roster.BEATING == set(roster.NAMES) - {"sandbox"}
+    assert roster.BEATING == set(roster.NAMES) - {"sandbox", "dashboard"}
     assert not roster.wanted("sandbox", "live") and roster.wanted("sandbox", "sandbox")
     assert roster.wanted("upload-base", "live")

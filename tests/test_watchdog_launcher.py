@@ -79,7 +79,7 @@ def test_watchdog_run_under_a_venv_launcher_stays_while_its_circusd_lives_and_le
     try:
         inst.start()
         launcher, dog = pair(inst, "watchdog", exe)
-        daemons = [psutil.Process(inst.pid(n)) for n in ("sandbox", *DAEMONS)]
+        daemons = [psutil.Process(inst.pid(n)) for n in ("sandbox", "dashboard", *DAEMONS)]
 
         # Pass after pass, the same watchdog: it does not take the launcher for a parent that
         # is no circusd, and leave (circusd would then start it again and again).
@@ -106,6 +106,6 @@ def test_watchdog_run_under_a_venv_launcher_stays_while_its_circusd_lives_and_le
             for line in (inst.home / "watchdog" / "events.jsonl").read_text().splitlines()
         ]
         ended = {e["daemon"] for e in events if e["kind"] == "orphan" and "ended" in e["result"]}
-        assert ended == {"sandbox", *DAEMONS}, events
+        assert ended == {"sandbox", "dashboard", *DAEMONS}, events
     finally:
         inst.stop()

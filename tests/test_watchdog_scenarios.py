@@ -32,6 +32,8 @@ from support import (
     wait_for,
 )
 
+from ecauto.roster import BEATING
+
 pytestmark = [pytest.mark.process, pytest.mark.timeout(150)]
 
 TOKEN = "cw-watchdog-scenario-7d41c9"  # distinctive: a leak anywhere is found by a plain search
@@ -174,7 +176,7 @@ def test_a_duplicate_is_killed_and_the_managed_copy_survives(inst: Instance) -> 
     rc, rep = report(inst)
     assert (rc, rep["status"], rep["findings"]) == (0, "ok", [])
     assert {d["name"]: d["state"] for d in rep["daemons"]} == {
-        n: "running" for n in ("sandbox", *DAEMONS)
+        n: "running" for n in ("sandbox", "dashboard", *DAEMONS)
     }
     assert daemon_row(rep, "sync-inventory")["pid"] == managed
     assert daemon_row(rep, "sync-inventory")["heartbeat_age_s"] < 3
@@ -253,7 +255,7 @@ def test_a_daemon_started_before_circusd_is_ended_and_circus_takes_over(
 
 def test_kill9_circusd_then_orphans_are_found_and_cleaned(inst: Instance) -> None:
     assert scan(inst)[0] == 0
-    pids = {n: inst.pid(n) for n in ("sandbox", *DAEMONS)}
+    pids = {n: inst.pid(n) for n in ("sandbox", "dashboard", *DAEMONS)}
     assert inst.circusd is not None
     os.kill(inst.circusd.pid, signal.SIGKILL)
     inst.circusd.wait(timeout=10)
@@ -636,7 +638,7 @@ def test_watchdog_run_under_circus_ends_duplicates_and_orphans_and_leaves_with_i
     try:
         inst.start()
         dog = inst.pid("watchdog")
-        pids = {n: inst.pid(n) for n in ("sandbox", *DAEMONS)}
+        pids = {n: inst.pid(n) for n in ("sandbox", "dashboard", *DAEMONS)}
         # A duplicate dies within the interval (1 s) plus its settle time, without any scan.
         dup = old_system_copy(inst)
         assert dup.wait(timeout=15) == -signal.SIGTERM
@@ -652,11 +654,11 @@ def test_watchdog_run_under_circus_ends_duplicates_and_orphans_and_leaves_with_i
         wait_for(lambda: not alive(dog), 30, "the old watchdog gone")
 
         def taken_over() -> dict[str, int] | None:
-            new = {n: inst.ctl.pids(n) for n in ("watchdog", "sandbox", *DAEMONS)}
+            new = {n: inst.ctl.pids(n) for n in ("watchdog", "sandbox", "dashboard", *DAEMONS)}
             if not all(len(p) == 1 for p in new.values()):
                 return None
             got = {n: p[0] for n, p in new.items()}
-            if all(n == "sandbox" or inst.fresh_heartbeat(n, pid=got[n]) for n in got):
+            if all(n not in BEATING or inst.fresh_heartbeat(n, pid=got[n]) for n in got):
                 return got
             return None
 

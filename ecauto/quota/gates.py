@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from ecauto.quota import rules
+from ecauto.quota import history, rules
 from ecauto.quota.shared import QuotaStore
 
 # wait(seconds, why) -> False when the caller is stopping (the daemon's `wait`)
@@ -79,7 +80,7 @@ class TokenGate:
                 )
                 return state.to_json(), booking
 
-            booking = self.store.update(self.key, book)
+            booking = self.store.update(self.key, book, self._granted(now))
             send_at = booking.send_at
             # A booked slot is not given back on a stop: the next booking is already after it.
             delay = send_at - self.clock()
@@ -122,7 +123,11 @@ class TokenGate:
                 )
                 return state.to_json(), res
 
-            res = self.store.update(self.key, book)
+            def note(db: sqlite3.Connection, r: rules.Reservation, now: float = now) -> None:
+                if r.send_at is not None:
+                    self._granted(now)(db, r)
+
+            res = self.store.update(self.key, book, note)
             if res.send_at is not None:
                 delay = res.send_at - self.clock()
                 if delay > 0 and not self.wait(delay, f"waiting for {self.label} quota"):
@@ -153,13 +158,27 @@ class TokenGate:
     def refused(self, ticket: Ticket) -> None:
         """The server answered 429 QuotaExceeded."""
         now = self.clock()
-        if self.pacing is rules.Pacing.SEND:
-            self._apply(lambda s: rules.throttled(s, self.rate, now, ticket.sent_at))
-        else:
-            self._apply(lambda s: rules.refused(s, self.rate, now, ticket.id))
 
-    def _apply(self, fn: Callable[[rules.BucketState], rules.BucketState]) -> None:
-        self.store.update(self.key, lambda d: (fn(rules.BucketState.from_json(d)).to_json(), None))
+        def note(db: sqlite3.Connection, _: None) -> None:
+            history.add(db, self.key, now, self.rate * 60, throttled=1)
+
+        if self.pacing is rules.Pacing.SEND:
+            self._apply(lambda s: rules.throttled(s, self.rate, now, ticket.sent_at), note)
+        else:
+            self._apply(lambda s: rules.refused(s, self.rate, now, ticket.id), note)
+
+    def _granted(self, now: float) -> Callable[[sqlite3.Connection, object], None]:
+        """The history's count of a call booked (a re-booked late call counts twice: rare)."""
+        return lambda db, _: history.add(db, self.key, now, self.rate * 60, granted=1)
+
+    def _apply(
+        self,
+        fn: Callable[[rules.BucketState], rules.BucketState],
+        note: Callable[[sqlite3.Connection, None], None] | None = None,
+    ) -> None:
+        self.store.update(
+            self.key, lambda d: (fn(rules.BucketState.from_json(d)).to_json(), None), note
+        )
 
     def state(self) -> rules.BucketState:
         return rules.BucketState.from_json(self.store.read(self.key))
@@ -189,14 +208,20 @@ class WindowGate:
         while True:
             now = self.clock()
 
-            def take(d: dict, now: float = now) -> tuple[dict, tuple[float, str | None]]:
+            Taken = tuple[float, str | None, dict[str, int]]
+
+            def take(d: dict, now: float = now) -> tuple[dict, Taken]:
                 used = {k: v for k, v in d.items() if isinstance(v, list) and len(v) == 2}
                 new, delay = rules.window_take(used, self.windows, now, self.privileged)
                 if delay <= 0:
-                    return new, (0.0, None)
-                return new, rules.window_blocked(used, self.windows, now, self.privileged)
+                    return new, (0.0, None, self._count(new, now))
+                return new, (*rules.window_blocked(used, self.windows, now, self.privileged), {})
 
-            delay, window = self.store.update(self.key, take)
+            def note(db: sqlite3.Connection, r: Taken, now: float = now) -> None:
+                for w in self.windows if r[0] <= 0 else ():  # taken: one more in each window
+                    history.add(db, f"{self.key}/{w.name}", now, w.limit, 1, 0, r[2][w.name])
+
+            delay, window, _ = self.store.update(self.key, take, note)
             if delay <= 0:
                 return
             if not self.wait(min(delay, 60.0), self.waiting(window or "", now + delay)):
@@ -228,11 +253,16 @@ class WindowGate:
         if w is None:
             return
         now = self.clock()
-        self.store.update(self.key, lambda d: (rules.window_spend(d, w, now), None))
+
+        def note(db: sqlite3.Connection, _: None) -> None:
+            history.add(db, f"{self.key}/{w.name}", now, w.limit, 0, 1, w.limit)
+
+        self.store.update(self.key, lambda d: (rules.window_spend(d, w, now), None), note)
 
     def used(self) -> dict[str, int]:
-        now = self.clock()
-        d = self.store.read(self.key)
+        return self._count(self.store.read(self.key), self.clock())
+
+    def _count(self, d: dict, now: float) -> dict[str, int]:
         out = {}
         for w in self.windows:
             wid, n = d.get(w.name, [rules.window_id(w, now), 0])

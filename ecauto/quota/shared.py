@@ -7,10 +7,12 @@ from the same old state; a transaction is a few hundred microseconds and never s
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from ecauto.quota import history
 from ecauto.sqlite_wal import open_wal
 
 T = TypeVar("T")
@@ -24,12 +26,19 @@ class QuotaStore:
         self.db.execute(
             "CREATE TABLE IF NOT EXISTS limiter (key TEXT PRIMARY KEY, state TEXT NOT NULL)"
         )
+        history.create(self.db)
 
     def close(self) -> None:
         self.db.close()
 
-    def update(self, key: str, fn: Callable[[dict[str, Any]], tuple[dict[str, Any], T]]) -> T:
-        """Apply `fn` to the stored state of `key` (an empty dict at first) atomically."""
+    def update(
+        self,
+        key: str,
+        fn: Callable[[dict[str, Any]], tuple[dict[str, Any], T]],
+        note: Callable[[sqlite3.Connection, T], None] | None = None,
+    ) -> T:
+        """Apply `fn` to the stored state of `key` (an empty dict at first) atomically; `note`
+        writes the result into the history (`history.add`) in the same transaction."""
         self.db.execute("BEGIN IMMEDIATE")
         try:
             row = self.db.execute("SELECT state FROM limiter WHERE key = ?", (key,)).fetchone()
@@ -45,6 +54,8 @@ class QuotaStore:
                     "INSERT OR REPLACE INTO limiter (key, state) VALUES (?, ?)",
                     (key, json.dumps(new)),
                 )
+            if note is not None:
+                note(self.db, result)
         except BaseException:
             self.db.execute("ROLLBACK")
             raise

@@ -1,0 +1,289 @@
+"""The Starlette application: the page, its live parts, the actions, /metrics.
+
+Endpoints are plain functions: Starlette runs them in its thread pool, so a read (the watchdog's
+look, a database) never blocks the event loop, and the cache makes concurrent viewers share it.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlencode
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import (
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from ecauto.config import Config
+from ecauto.dashboard import actions, charts, guard, metrics
+from ecauto.dashboard.read import LEVELS, RANGES, Reader
+from ecauto.home import Home
+from ecauto.words.common import COMMON
+from ecauto.words.dashboard import DASHBOARD
+
+HERE = Path(__file__).parent
+PARTS = ("now", "quotas", "work", "incidents", "logs")
+GOOD = {"running"}
+NEUTRAL = {"off (live mode)"}
+WARN = {"duplicated", "orphaned", "unknown"}
+
+
+@dataclass(frozen=True)
+class Site:
+    home: Home
+    cfg: Config
+    endpoint: str  # circusd's control endpoint
+    port: int
+    lan: bool
+    secret: str
+
+
+def row_class(d: dict[str, Any], now: float, died_red_s: float) -> str:
+    """The colour of a daemon's row: red for anything but running, and for a fresh death."""
+    state = d.get("state", "")
+    if state in NEUTRAL:
+        return "neutral"
+    if state in WARN:
+        return "warn"
+    if state not in GOOD:
+        return "bad"
+    died = d.get("last_death_at")
+    requested = str(d.get("last_death") or "").endswith("(requested)")
+    if isinstance(died, int | float) and not requested and now - died < died_red_s:
+        return "bad"
+    return "good"
+
+
+def _dur(s: float | None) -> str:
+    if s is None:
+        return "-"
+    s = max(0.0, float(s))
+    if s < 90:
+        return f"{s:.0f}s"
+    if s < 5400:
+        return f"{s / 60:.0f}m"
+    if s < 86400 * 2:
+        return f"{s / 3600:.1f}h"
+    return f"{s / 86400:.1f}d"
+
+
+def _clock(at: float | None) -> str:
+    """Local time (what the operator's clock says), as people read it."""
+    if not isinstance(at, int | float) or not at:
+        return "-"
+    now = time.time()
+    fmt = "%H:%M:%S" if abs(now - at) < 86400 else "%m-%d %H:%M"
+    return time.strftime(fmt, time.localtime(at))
+
+
+def build(site: Site, reader: Reader) -> Starlette:
+    lang = site.cfg.ui.language
+    env = Environment(
+        loader=FileSystemLoader(HERE / "templates"),
+        autoescape=select_autoescape(["html"]),
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+    def t(key: str, /, **params: object) -> str:
+        return DASHBOARD.say(lang, key, **params)
+
+    def status_word(status: str) -> str:
+        return COMMON.say(lang, status)
+
+    env.globals.update(
+        status_word=status_word,
+        t=t,
+        dur=_dur,
+        clock=_clock,
+        gauge=charts.gauge,
+        quota_chart=charts.quota_chart,
+    )
+    env.globals.update(runs_chart=charts.runs_chart, levels=LEVELS, ranges=list(RANGES))
+
+    def context(request: Request) -> dict[str, Any]:
+        q = request.query_params
+        span = q.get("range", "6h")
+        span = span if span in RANGES else "6h"
+        daemon = q.get("daemon", "")
+        level = q.get("level", "")
+        now = time.time()
+        report = reader.report()
+        rj = report.to_json()
+        rows = [
+            dict(d, css=row_class(d, now, site.cfg.dashboard.died_red_s)) for d in rj["daemons"]
+        ]
+        work = reader.work()
+        runs = [
+            dict(r, duration=(r["finished_at"] - r["started_at"]) if r["finished_at"] else None)
+            for r in work.runs
+        ]
+        return {
+            "lang": lang,
+            "now": now,
+            "report": rj,
+            "rows": rows,
+            "restartable": actions.RESTARTABLE,
+            "quotas": reader.quotas(span),
+            "span": span,
+            "work": work,
+            "runs": runs,
+            "durations": [r["duration"] for r in reversed(runs) if r["duration"] is not None],
+            "incidents": reader.incidents()[:100],
+            "logs": reader.logs(daemon, level),
+            "log_names": reader.log_names(),
+            "daemon": daemon,
+            "level": level,
+            "signed_in": guard.signed_in(site.secret, request.cookies),
+            "csrf": guard.csrf(site.secret)
+            if guard.signed_in(site.secret, request.cookies)
+            else "",
+            "said": q.get("said", ""),
+            "refresh_ms": int(site.cfg.dashboard.refresh_s * 1000),
+            "query": urlencode({"range": span, "daemon": daemon, "level": level}),
+        }
+
+    def viewing_refused(request: Request) -> Response | None:
+        if not guard.host_ok(request.headers.get("host", ""), site.port, site.lan):
+            return PlainTextResponse(t("refused_host"), status_code=403)
+        # On the LAN the page itself wants the secret: the figures are nobody else's business.
+        if site.lan and not guard.signed_in(site.secret, request.cookies):
+            return HTMLResponse(env.get_template("login.html").render(lang=lang), 401)
+        return None
+
+    def page(request: Request) -> Any:
+        if (no := viewing_refused(request)) is not None:
+            return no
+        return HTMLResponse(env.get_template("page.html").render(context(request)))
+
+    def live(request: Request) -> Any:
+        if (no := viewing_refused(request)) is not None:
+            return no
+        ctx = context(request)
+        parts = {p: env.get_template(f"_{p}.html").render(ctx) for p in PARTS}
+        status = ctx["report"]["status"]
+        return JSONResponse({"status": status, "status_word": status_word(status), "parts": parts})
+
+    def report_json(request: Request) -> Any:
+        if (no := viewing_refused(request)) is not None:
+            return no
+        return JSONResponse(reader.report().to_json())
+
+    def metrics_page(request: Request) -> Any:
+        if (no := viewing_refused(request)) is not None:
+            return no
+        body = metrics.render(reader.report().to_json(), reader.quotas("1h"), reader.work())
+        return PlainTextResponse(body, media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    def signed(response: Any) -> Any:
+        response.set_cookie(
+            guard.COOKIE,
+            guard.session(site.secret),
+            max_age=30 * 86400,
+            httponly=True,
+            samesite="strict",
+            path="/",
+        )
+        return response
+
+    async def login(request: Request) -> Any:
+        if not guard.host_ok(request.headers.get("host", ""), site.port, site.lan):
+            return PlainTextResponse(t("refused_host"), status_code=403)
+        if request.method == "GET":
+            given = request.query_params.get("key", "")
+            if not given:
+                return HTMLResponse(env.get_template("login.html").render(lang=lang, t=t))
+        else:
+            if not guard.origin_ok(request.headers.get("origin"), request.headers["host"]):
+                return PlainTextResponse(t("refused_origin"), status_code=403)
+            given = (await _form(request)).get("key", "")
+        if not guard.key_ok(site.secret, given):
+            return HTMLResponse(
+                env.get_template("login.html").render(lang=lang, t=t, wrong=True), 403
+            )
+        return signed(RedirectResponse("/", status_code=303))
+
+    async def act(request: Request) -> Any:
+        form = await _form(request)
+        token = request.headers.get(guard.CSRF_HEADER) or form.get("csrf", "")
+        why = guard.refusal(
+            site.secret,
+            request.cookies,
+            token,
+            request.headers.get("origin"),
+            request.headers.get("host", ""),
+            site.port,
+            site.lan,
+        )
+        name = request.path_params["name"]
+        if why is not None:
+            actions.record(site.home, name, form.get("watcher") or None, "refused", t(why))
+            return _answer(request, False, t(why), 403)
+        now = time.time()
+        if name == "restart":
+            ok, key, params = await _threaded(
+                actions.restart, site.home, site.endpoint, form.get("watcher", "")
+            )
+        elif name == "retry":
+            try:
+                lid = int(form.get("id", ""))
+            except ValueError:
+                return _answer(request, False, t("bad_request"), 400)
+            ok, key, params = await _threaded(actions.retry, site.home, lid, now)
+        elif name == "test-alert":
+            ok, key, params = actions.test_alert(site.home, site.cfg.mode, now, dict(os.environ))
+        else:
+            return _answer(request, False, t("bad_request"), 404)
+        return _answer(request, ok, t(key, **params), 200 if ok else 409)
+
+    routes = [
+        Route("/", page),
+        Route("/live", live),
+        Route("/api/report", report_json),
+        Route("/metrics", metrics_page),
+        Route("/login", login, methods=["GET", "POST"]),
+        Route("/action/{name}", act, methods=["POST"]),
+        Mount("/static", StaticFiles(directory=HERE / "static"), name="static"),
+    ]
+    return Starlette(routes=routes)
+
+
+async def _threaded(fn: Any, *args: Any) -> Any:
+    from starlette.concurrency import run_in_threadpool
+
+    return await run_in_threadpool(fn, *args)
+
+
+async def _form(request: Request) -> dict[str, str]:
+    """An urlencoded form (the page's only kind), without a multipart parser."""
+    body = await request.body()
+    if len(body) > 4096:
+        return {}
+    try:
+        parsed = parse_qs(body.decode("utf-8"), max_num_fields=20)
+    except (UnicodeDecodeError, ValueError):
+        return {}
+    return {k: v[-1] for k, v in parsed.items()}
+
+
+def _answer(request: Request, ok: bool, text: str, status: int) -> Any:
+    """JSON for the page's script (it sent the token in a header), a redirect for a plain form."""
+    if request.headers.get(guard.CSRF_HEADER) is not None or "json" in request.headers.get(
+        "accept", ""
+    ):
+        return JSONResponse({"ok": ok, "message": text}, status_code=status)
+    if status == 403:
+        return PlainTextResponse(text, status_code=403)
+    return RedirectResponse("/?" + urlencode({"said": text}), status_code=303)

@@ -1,0 +1,157 @@
+"""The dashboard's pure parts and its history: guard, quota history written by real gates, bars,
+metrics, the row colours. (tests/test_dashboard.py drives the whole page in a browser.)"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from ecauto.config import Config
+from ecauto.dashboard import charts, guard, metrics
+from ecauto.dashboard.app import row_class
+from ecauto.dashboard.read import BARS, Reader, Work, limiter, read_only, tail_log
+from ecauto.home import Home
+from ecauto.quota import QuotaStore, TokenGate, WindowGate, history, sleep_wait
+from ecauto.quota.rules import Window
+
+SECRET = "ab" * 32
+HOST = "127.0.0.1:8780"
+
+
+def test_an_action_needs_the_session_the_token_and_this_page_as_origin() -> None:
+    ok = {guard.COOKIE: guard.session(SECRET)}
+    token = guard.csrf(SECRET)
+    assert guard.refusal(SECRET, ok, token, None, HOST, 8780, False) is None
+    assert guard.refusal(SECRET, ok, token, f"http://{HOST}", HOST, 8780, False) is None
+    assert guard.refusal(SECRET, {}, token, None, HOST, 8780, False) == "refused_secret"
+    wrong = {guard.COOKIE: guard.session("cd" * 32)}
+    assert guard.refusal(SECRET, wrong, token, None, HOST, 8780, False) == "refused_secret"
+    assert guard.refusal(SECRET, ok, "", None, HOST, 8780, False) == "refused_csrf"
+    assert guard.refusal(SECRET, ok, token, "http://evil.example", HOST, 8780, False) == (
+        "refused_origin"
+    )
+    assert guard.refusal(SECRET, ok, token, "null", HOST, 8780, False) == "refused_origin"
+    # a DNS-rebinding page reaches 127.0.0.1 under its own name
+    assert guard.refusal(SECRET, ok, token, None, "evil.example:8780", 8780, False) == (
+        "refused_host"
+    )
+    assert guard.refusal(SECRET, ok, token, None, "192.168.1.5:8780", 8780, True) is None
+    assert guard.session(SECRET) != SECRET and guard.csrf(SECRET) != guard.session(SECRET)
+
+
+def test_the_secret_is_made_once_owner_only(tmp_path: Path) -> None:
+    s = guard.load_secret(tmp_path)
+    assert re.fullmatch(r"[0-9a-f]{64}", s) and guard.load_secret(tmp_path) == s
+    assert guard.key_path(tmp_path).stat().st_mode & 0o077 == 0
+
+
+def test_gates_write_the_history_in_their_own_transaction(tmp_path: Path) -> None:
+    store = QuotaStore(tmp_path / "quota.db")
+    now = [1_800_000_000.0]
+    bucket = TokenGate(store, "spapi/op/M", 10.0, 5, sleep_wait, clock=lambda: now[0])
+    for _ in range(3):
+        bucket.settle(bucket.acquire())
+    bucket.refused(bucket.acquire())
+    windows = [Window("hour", 3600, 100), Window("day", 86400, 1000)]
+    shop = WindowGate(store, "base/shop", windows, sleep_wait, clock=lambda: now[0])
+    shop.acquire()
+    shop.acquire()
+    shop.refused("hour")
+    rows = {r.key: r for r in history.since(store.db, now[0] - 60)}
+    assert (rows["spapi/op/M"].granted, rows["spapi/op/M"].throttled) == (4, 1)
+    assert rows["spapi/op/M"].quota == 600.0 and rows["spapi/op/M"].used is None
+    hour = rows["base/shop/hour"]
+    assert (hour.granted, hour.throttled, hour.quota, hour.used) == (2, 1, 100.0, 100)
+    assert (rows["base/shop/day"].granted, rows["base/shop/day"].used) == (2, 2)
+    bins = {b.key: b for b in history.binned(store.db, now[0] - 3600, 60)}
+    assert (bins["spapi/op/M"].granted, bins["base/shop/hour"].used) == (4, 100)
+    hourly = {b.key: b for b in history.binned(store.db, now[0] - 30 * 86400, 12 * 3600)}
+    assert (hourly["spapi/op/M"].granted, hourly["base/shop/day"].used) == (4, 2)
+    drawn = limiter("base/shop/hour", [bins["base/shop/hour"]], now[0], 3600)
+    assert (drawn.granted, drawn.throttled, drawn.now_share) == (2, 1, 1.0)
+    # a month and a day (and an hour) later, the first new minute and hour prune the old rows
+    now[0] += history.KEEP_S + 3600
+    shop.acquire()
+    assert {r.key for r in history.since(store.db, 0)} == {"base/shop/hour", "base/shop/day"}
+    assert all(r.minute == int(now[0] // 60) for r in history.since(store.db, 0))
+    kept = store.db.execute("SELECT DISTINCT key FROM quota_hourly").fetchall()
+    assert sorted(k for (k,) in kept) == ["base/shop/day", "base/shop/hour"]
+    store.close()
+
+
+def test_bars_show_a_bucket_against_its_rate_and_a_window_against_its_limit() -> None:
+    now = 1_800_000_000.0
+    minute = int(now // 60)
+    bucket = [history.Bin("spapi/op/M", BARS - 1, 30, 2, 30.0, None, minute - 1)]
+    lim = limiter("spapi/op/M", bucket, now, 3600)
+    assert len(lim.bars) == BARS and lim.points == 1 and lim.throttled == 2
+    assert lim.bars[-1].share == 30 / 30.0  # 30 calls in a one-minute bar allowing 30
+    window = [history.Bin("base/shop/hour", BARS - 1, 1, 0, 100.0, 80, minute)]
+    w = limiter("base/shop/hour", window, now, 3600)
+    assert w.measure == "hour" and w.now_share == 0.8 and w.label == "BASE"
+    svg = charts.quota_chart(lim.bars, lim.label)
+    assert 'data-points="1"' in svg and 'class="throttled"' in svg
+
+
+def test_rows_are_red_unless_running_and_for_a_fresh_death_nobody_asked_for() -> None:
+    run = {"state": "running", "last_death_at": None, "last_death": None}
+    assert row_class(run, 100.0, 30) == "good"
+    assert row_class(dict(run, state="hung"), 100.0, 30) == "bad"
+    died = dict(run, last_death_at=90.0, last_death="killed by SIGKILL")
+    assert row_class(died, 100.0, 30) == "bad" and row_class(died, 130.0, 30) == "good"
+    asked = dict(died, last_death="exit 0 (requested)")
+    assert row_class(asked, 100.0, 30) == "good"
+    assert row_class(dict(run, state="off (live mode)"), 100.0, 30) == "neutral"
+
+
+def test_metrics_are_language_neutral_prometheus_text() -> None:
+    report = {
+        "status": "warning",
+        "daemons": [
+            {
+                "name": "upload-base",
+                "state": "running",
+                "restarts_in_window": 1,
+                "heartbeat_age_s": 0.5,
+            },
+            {
+                "name": "sandbox",
+                "state": "stopped",
+                "restarts_in_window": 0,
+                "heartbeat_age_s": None,
+            },
+        ],
+        "alerts_pending": 2,
+    }
+    work = Work(({"started_at": 10.0, "finished_at": 40.5},), {"base": {"failed": 3}}, ())
+    text = metrics.render(report, (), work)
+    assert 'ecauto_up{daemon="upload-base"} 1\n' in text
+    assert 'ecauto_up{daemon="sandbox"} 0\n' in text
+    assert "ecauto_status 1\n" in text and "ecauto_sync_last_cycle_seconds 30.5\n" in text
+    assert 'ecauto_queue_listings{platform="base",state="failed"} 3\n' in text
+    assert 'ecauto_heartbeat_age_seconds{daemon="sandbox"}' not in text
+
+
+def test_a_log_tail_keeps_a_traceback_with_its_event_and_never_reads_a_link(tmp_path: Path) -> None:
+    log = tmp_path / "upload-base.log"
+    log.write_text(
+        "2026-12-01T10:00:00.000Z INFO upload-base[7] started\n"
+        "2026-12-01T10:00:01.000Z ERROR upload-base[7] boom\nTraceback (most recent call last):\n"
+    )
+    lines = tail_log(log, "upload-base")
+    assert [(ln.level, ln.text.splitlines()[0]) for ln in lines] == [
+        ("INFO", "started"),
+        ("ERROR", "boom"),
+    ]
+    assert "Traceback" in lines[1].text
+    (tmp_path / "link.log").symlink_to(log)
+    assert tail_log(tmp_path / "link.log", "x") == []
+
+
+def test_reading_creates_nothing_in_a_fresh_home(tmp_path: Path) -> None:
+    assert read_only(tmp_path / "ecauto.db") is None
+    reader = Reader(Home(tmp_path), Config(), "circus.ini")
+    assert reader.work() == Work((), {}, ())
+    quotas = reader.quotas("24h")
+    assert {q.key for q in quotas} >= {"base/shop/hour", "base/shop/day", "chatwork"}
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
