@@ -518,6 +518,7 @@ def test_bare_circusd_and_circusctl_without_activate_run_the_launcher_or_say_wha
     assert circusd.stdout is not None
     first = circusd.stdout.readline()  # the launcher's line, once every daemon beats
     assert first.startswith(f"ecauto: circusd is running {len(WATCHERS)} watchers at ipc://{home}/")
+    assert circusd.stdout.readline().startswith("ecauto: dashboard at http://127.0.0.1:")
     assert circusd.stdout.readline().startswith("ecauto: next: `./ecauto.sh status`")
     reaper.track_tree(circusd.pid)
     res = run(["circusctl", "status"], timeout=30)
