@@ -5,7 +5,8 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from ecauto.auth import OAuthTokens, env_credentials
+from ecauto import redact
+from ecauto.auth import Credentials, OAuthTokens, env_credentials
 from ecauto.clients.base import TOKEN_REFUSED, BaseClient
 from ecauto.clients.ebay import SCOPE, EbayClient, OfferTerms
 from ecauto.clients.sandbox_check import SandboxCheck, install
@@ -76,7 +77,7 @@ class Apis:
         `listing_share` of them."""
         b = self.cfg.base
         a = account or self.cfg.base_accounts()[0]
-        creds = env_credentials(a.env_prefix, self.sandbox, redirect=True)
+        creds = self._credentials(a.env_prefix, redirect=True)
         if self.sandbox and a.name != DEFAULT_ACCOUNT:
             # The sandbox's shops: a refresh token it never issued names its shop after a colon.
             creds = dataclasses.replace(creds, refresh_token=f"{creds.refresh_token}:{a.name}")
@@ -123,7 +124,7 @@ class Apis:
             label=platform if legacy else f"{platform} {a.name}",
         )
         url = self.cfg.upload_url(platform)
-        creds = env_credentials(a.env_prefix, self.sandbox)
+        creds = self._credentials(a.env_prefix)
         if self.sandbox and not legacy:
             # The sandbox's accounts: a refresh token it never issued names its account after a
             # colon, as with BASE's shops.
@@ -148,6 +149,14 @@ class Apis:
         else:
             seller = require_env(variable)
         return YahooClient(url, tokens, s.timeout_s, gate, seller, variable)
+
+    def _credentials(self, prefix: str, redirect: bool = False) -> Credentials:
+        """An account's credentials, masked from now on: redact.SECRET_ENV names only today's
+        variables, not an account's own `<prefix>_*`."""
+        creds = env_credentials(prefix, self.sandbox, redirect)
+        if not self.sandbox:
+            redact.register([creds.client_id, creds.client_secret, creds.refresh_token])
+        return creds
 
     def _offer_terms(self, account: str = DEFAULT_ACCOUNT) -> OfferTerms:
         """`[ebay]`, with what `[ebay.accounts.<account>]` sets instead; in sandbox mode an

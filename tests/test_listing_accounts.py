@@ -14,7 +14,7 @@ import pytest
 import requests
 from support import Reaper, Rig, read_hb, sandbox_headers
 
-from ecauto import config
+from ecauto import config, redact
 from ecauto.apis import Apis
 from ecauto.clients.yahoo import YahooClient
 from ecauto.config import ConfigError
@@ -284,7 +284,7 @@ def test_live_credentials_and_store_are_read_per_account(
     main, second = cfg.listing_accounts("yahoo")
     apis = Apis(cfg, Home.resolve(tmp_path / "home").ensure(), sleep_wait)
     for var in ("CLIENT_ID", "CLIENT_SECRET", "REFRESH_TOKEN"):
-        monkeypatch.setenv(f"YAHOO_SECOND_{var}", "x")
+        monkeypatch.setenv(f"YAHOO_SECOND_{var}", f"second-{var.lower()}-value")
     monkeypatch.setenv("YAHOO_SECOND_SELLER_ID", "shop-two")
     # main's variables are missing: its start names the first one
     with pytest.raises(ConfigError, match="YAHOO_MAIN_CLIENT_ID"):
@@ -292,6 +292,8 @@ def test_live_credentials_and_store_are_read_per_account(
     client = apis.listing("yahoo", second)
     assert isinstance(client, YahooClient) and client.seller_id == "shop-two"
     assert client.seller_variable == "YAHOO_SECOND_SELLER_ID"
+    # and its secrets, not among today's variable names, are masked in whatever is written
+    assert redact.scrub("sent second-client_secret-value") == "sent ***"
     apis.close()
 
 
