@@ -141,7 +141,21 @@ def test_each_account_keeps_its_own_hourly_and_daily_cap(
     # When the next cycle runs: main lists one more and is passed over (not waited for)
     said = once(rig, platform)
     assert said.startswith("0\n"), said
-    assert "uploads waiting" in said and "account=main" in said
+    assert "uploads waiting account=main" in said
+    states = dict(((a, s), n) for a, s, n in listing_states(rig, platform))
+    assert states[("main", "uploaded")] == 5 and states[("main", "queued")] == 1
+
+    # Given one more call in main's day, and main's listing tried once before (so it is looked
+    # up first, which takes that call)
+    rig.config.write_text(rig.config.read_text().replace("daily_cap = 5\n", "daily_cap = 6\n"))
+    with rig.db() as db:
+        db.execute("UPDATE listings SET attempts = 1 WHERE account = 'main' AND state = 'queued'")
+
+    # When the next cycle runs: its upload finds the day spent, and the daemon does not wait
+    # for the next day: the listing goes back to the queue as it was, and the cycle ends
+    said = once(rig, platform)
+    assert said.startswith("0\n"), said
+    assert said.count("uploads waiting account=main") == 1, said
     states = dict(((a, s), n) for a, s, n in listing_states(rig, platform))
     assert states[("main", "uploaded")] == 5 and states[("main", "queued")] == 1
 

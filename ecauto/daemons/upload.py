@@ -47,7 +47,7 @@ from ecauto.daemons.common import BusinessDaemon
 from ecauto.home import Home
 from ecauto.logsetup import fields
 from ecauto.quota import Stopped
-from ecauto.quota.gates import WindowGate
+from ecauto.quota.gates import Wait, WindowGate
 from ecauto.store import Listing, Store
 from ecauto.words.errors import ERRORS
 
@@ -113,6 +113,11 @@ class UploadDaemon(BusinessDaemon):
         }
         self.client: ListingClient = next(iter(self.clients.values()))
         self.several = len(self.clients) > 1
+        if self.several:
+            for name, client in self.clients.items():
+                gate = getattr(client, "gate", None)
+                if isinstance(gate, WindowGate):
+                    gate.wait = self._pass_over(name)
         self.rng = random.Random()
 
     @staticmethod
@@ -145,6 +150,17 @@ class UploadDaemon(BusinessDaemon):
             )
         if failed and not uploaded:
             raise RuntimeError(f"all {failed} uploads failed; last error: {self._last_error}")
+
+    def _pass_over(self, account: str) -> Wait:
+        """Of several accounts, one whose quota runs out within a listing (a look-up took its
+        last call) is not waited for: the listing goes back to the queue untouched (as on a
+        stop) and the next account is served."""
+
+        def wait(seconds: float, why: str) -> bool:
+            self.log.info("uploads waiting %s", fields(account=account, why=why))
+            return False
+
+        return wait
 
     def _waits(self, account: str) -> bool:
         """Of several accounts, whether this one's quota has no room now (said in the log): it
