@@ -16,8 +16,10 @@ from support import Reaper, Rig, read_hb, sandbox_headers
 
 from ecauto import config, redact
 from ecauto.apis import Apis
+from ecauto.clients.ebay import EbayClient, OfferTerms
 from ecauto.clients.yahoo import YahooClient
 from ecauto.config import ConfigError
+from ecauto.credentials import StaticToken
 from ecauto.daemons.upload import stopped_line
 from ecauto.home import Home
 from ecauto.quota import sleep_wait
@@ -315,3 +317,39 @@ def test_another_reason_to_stop_names_the_account_without_a_token_hint() -> None
     (a, _) = config.parse({"yahoo": {"accounts": {"x": {}, "y": {}}}}).listing_accounts("yahoo")
     line = stopped_line(a, ConfigError("Yahoo editItem: the store account 'q' does not exist"))
     assert line == "Yahoo account x: Yahoo editItem: the store account 'q' does not exist"
+
+
+TERMS = OfferTerms("EBAY_US", "USD", "cat-1", "ful-1", "pay-1", "ret-1", "loc-1")
+PRODUCT = {"title": "Green tea", "price": 1200, "stock": 3}
+
+
+@pytest.mark.process
+@pytest.mark.timeout(60)
+def test_the_sandboxs_sellers_keep_their_listings_apart(tmp_path: Path, reaper: Reaper) -> None:
+    # Given the sandbox, and clients holding tokens of two eBay and two Yahoo accounts
+    rig = Rig(tmp_path, reaper, products=0, listings=0)
+
+    def ebay(account: str) -> EbayClient:
+        return EbayClient(rig.url, StaticToken(f"some-token:{account}"), 5.0, TERMS)
+
+    def yahoo(account: str, store: str) -> YahooClient:
+        return YahooClient(rig.url, StaticToken(f"some-token:{account}"), 5.0, seller_id=store)
+
+    # When main lists an SKU on eBay, then second lists the same SKU
+    listed = ebay("main").upload("SKU-1", PRODUCT)
+
+    # Then second does not see main's listing, and its own is another listing
+    assert ebay("second").find("SKU-1") is None
+    assert ebay("second").upload("SKU-1", PRODUCT) != listed
+    assert ebay("main").find("SKU-1") == listed
+    # and on Yahoo, each account has its own store, and another's does not exist for it
+    assert yahoo("main", "sandbox-store-main").upload("SKU-1", PRODUCT) == "SKU-1"
+    assert yahoo("second", "sandbox-store-second").find("SKU-1") is None
+    with pytest.raises(ConfigError, match="ed-00004"):
+        yahoo("second", "sandbox-store-main").find("SKU-1")
+    stats = rig.stats()
+    assert stats["ebay_accounts"]["main"]["listings"]["created"] == 1
+    assert stats["ebay_accounts"]["second"]["listings"]["created"] == 1
+    assert stats["listings"]["ebay"] == {"created": 2, "duplicates": 0, "failed": 0}
+    assert stats["yahoo_accounts"]["main"]["items"] == {"saved": 1, "published": 1}
+    assert stats["yahoo_accounts"]["second"]["items"] == {"saved": 0, "published": 0}
