@@ -353,3 +353,17 @@ def test_the_sandboxs_sellers_keep_their_listings_apart(tmp_path: Path, reaper: 
     assert stats["listings"]["ebay"] == {"created": 2, "duplicates": 0, "failed": 0}
     assert stats["yahoo_accounts"]["main"]["items"] == {"saved": 1, "published": 1}
     assert stats["yahoo_accounts"]["second"]["items"] == {"saved": 0, "published": 0}
+
+
+def test_the_watchdog_masks_every_accounts_token_store(tmp_path: Path) -> None:
+    # Given the token stores of an eBay and a BASE account, as the daemons left them
+    secrets = tmp_path / "secrets"
+    secrets.mkdir()
+    for name, token in (("ebay-main", "v^1.1#i^1#main-access-1"), ("base-second", "2nd-access-1")):
+        (secrets / f"{name}.json").write_text(json.dumps({"access_token": token}))
+
+    # When a process that never read them (the watchdog) registers the home's token stores
+    redact.register_token_files(secrets)
+
+    # Then what it shows masks them as it masks today's
+    assert redact.scrub("v^1.1#i^1#main-access-1 and 2nd-access-1") == "*** and ***"
