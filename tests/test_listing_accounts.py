@@ -33,8 +33,11 @@ def accounts(platform: str, second: str = "") -> str:
     return f"[{platform}.accounts.main]\n\n[{platform}.accounts.second]\n{second}\n"
 
 
-def rig_with(tmp_path: Path, reaper: Reaper, platform: str, second: str = "") -> Rig:
-    return Rig(tmp_path, reaper, products=10, listings=0, config_extra=accounts(platform, second))
+def rig_with(
+    tmp_path: Path, reaper: Reaper, platform: str, second: str = "", listings: int = 0
+) -> Rig:
+    extra = accounts(platform, second)
+    return Rig(tmp_path, reaper, products=10, listings=listings, config_extra=extra)
 
 
 def enqueue(rig: Rig, platform: str, per_account: int) -> None:
@@ -227,6 +230,21 @@ def test_a_config_without_accounts_keeps_todays_token_store_and_quota(
     assert set(quota_days(rig.home, "ebay")) == {"ebay/listing"}
     (line,) = [x for x in said.splitlines() if " uploads platform=" in x]
     assert "account=" not in line  # one account: its log lines as before
+
+
+@pytest.mark.process
+@pytest.mark.timeout(120)
+def test_demo_listings_go_to_the_first_account(tmp_path: Path, reaper: Reaper) -> None:
+    # Given a new sandbox home with eBay accounts main and second, and 3 demo listings
+    rig = rig_with(tmp_path, reaper, "ebay", listings=3)
+
+    # When upload-ebay runs its first cycle (seeding the demo data)
+    said = once(rig, "ebay")
+
+    # Then the demo's eBay listings were main's, and are listed there
+    assert said.startswith("0\n"), said
+    assert listing_states(rig, "ebay") == [("main", "uploaded", 3)]
+    assert listing_states(rig, "yahoo") == [("default", "queued", 3)]
 
 
 @pytest.mark.parametrize("platform", PLATFORMS)
