@@ -40,7 +40,6 @@ class Ebay:
         self.accounts = Accounts(
             lambda name: EbaySeller(failure_rate, seed, expires_in, name, listing_ids)
         )
-        self.default = self.accounts.get(DEFAULT_ACCOUNT)
 
     def token(self, req: Request) -> Reply:
         return self.accounts.of_refresh(req).grant.token(req)

@@ -43,7 +43,6 @@ class Yahoo:
             return YahooStore(failure_rate, seed, expires_in, own, name)
 
         self.accounts = Accounts(make)
-        self.default = self.accounts.get(DEFAULT_ACCOUNT)
 
     def token(self, req: Request) -> Reply:
         return self.accounts.of_refresh(req).grant.token(req)
