@@ -5,13 +5,14 @@ from __future__ import annotations
 import dataclasses
 import os
 
-from ecauto.auth import OAuthTokens, env_credentials
+from ecauto import redact
+from ecauto.auth import Credentials, OAuthTokens, env_credentials
 from ecauto.clients.base import TOKEN_REFUSED, BaseClient
 from ecauto.clients.ebay import SCOPE, EbayClient, OfferTerms
 from ecauto.clients.sandbox_check import SandboxCheck, install
 from ecauto.clients.spapi import SpApiClient
 from ecauto.clients.yahoo import YahooClient
-from ecauto.config import DEFAULT_ACCOUNT, BaseAccount, Config, ConfigError
+from ecauto.config import DEFAULT_ACCOUNT, BaseAccount, Config, ConfigError, ListingAccount
 from ecauto.credentials import require_env
 from ecauto.home import Home
 from ecauto.quota import QuotaStore, TokenGate, WindowGate
@@ -19,8 +20,10 @@ from ecauto.quota.gates import Wait
 from ecauto.quota.rules import Window, kept_calls
 from ecauto.sandbox.key import key_path
 
-# Environment variables of the live credentials (README: "Credentials").
-YAHOO_SELLER = "YAHOO_SELLER_ID"
+# A Yahoo account's store: <env_prefix>_SELLER_ID, YAHOO_SELLER_ID for the default account
+# (README: "Credentials"); the sandbox's stand-in when it is not set.
+SELLER_ID = "SELLER_ID"
+SANDBOX_STORE = "sandbox-store"
 
 
 class Apis:
@@ -74,7 +77,7 @@ class Apis:
         `listing_share` of them."""
         b = self.cfg.base
         a = account or self.cfg.base_accounts()[0]
-        creds = env_credentials(a.env_prefix, self.sandbox, redirect=True)
+        creds = self._credentials(a.env_prefix, redirect=True)
         if self.sandbox and a.name != DEFAULT_ACCOUNT:
             # The sandbox's shops: a refresh token it never issued names its shop after a colon.
             creds = dataclasses.replace(creds, refresh_token=f"{creds.refresh_token}:{a.name}")
@@ -102,41 +105,64 @@ class Apis:
         return BaseClient(self.cfg.base_url(), tokens, timeout_s or b.timeout_s, gate, a.name)
 
     def listing(
-        self, platform: str, account: BaseAccount | None = None
+        self, platform: str, account: BaseAccount | ListingAccount | None = None
     ) -> BaseClient | EbayClient | YahooClient:
+        """The listing client of one account of `platform` (None: its first)."""
         s = self.cfg.upload[platform]
         if platform == "base":
+            assert account is None or isinstance(account, BaseAccount)
             return self.base(s.timeout_s, listing=True, account=account)
+        assert account is None or isinstance(account, ListingAccount)
+        a = account or self.cfg.listing_accounts(platform)[0]
+        legacy = a.name == DEFAULT_ACCOUNT
+        # Each account's daily cap is its own: the marketplace counts per seller account.
         gate = WindowGate(
             self.quota,
-            f"{platform}/listing",
-            [Window("day", 86400, s.daily_cap)],
+            a.quota_key,
+            [Window("day", 86400, a.daily_cap)],
             self.wait,
-            label=platform,
+            label=platform if legacy else f"{platform} {a.name}",
         )
         url = self.cfg.upload_url(platform)
+        creds = self._credentials(a.env_prefix)
+        if self.sandbox and not legacy:
+            # The sandbox's accounts: a refresh token it never issued names its account after a
+            # colon, as with BASE's shops.
+            creds = dataclasses.replace(creds, refresh_token=f"{creds.refresh_token}:{a.name}")
         # eBay and Yahoo user tokens: the refresh grant, Basic client auth, one shared store
+        # (and its refresh lock) per account
         tokens = OAuthTokens(
-            platform,
+            a.token_name,
             self.secrets,
             self.cfg.listing_token_url(platform),
-            env_credentials(platform.upper(), self.sandbox),
+            creds,
             s.timeout_s,
             basic_auth=True,
             scope=SCOPE if platform == "ebay" else "",
         )
         if platform == "ebay":
-            return EbayClient(url, tokens, s.timeout_s, self._offer_terms(), gate)
-        seller = (
-            (os.environ.get(YAHOO_SELLER, "").strip() or "sandbox-store")
-            if self.sandbox
-            else require_env(YAHOO_SELLER)
-        )
-        return YahooClient(url, tokens, s.timeout_s, gate, seller)
+            return EbayClient(url, tokens, s.timeout_s, self._offer_terms(a.name), gate)
+        variable = f"{a.env_prefix}_{SELLER_ID}"
+        if self.sandbox:
+            stand_in = SANDBOX_STORE if legacy else f"{SANDBOX_STORE}-{a.name}"
+            seller = os.environ.get(variable, "").strip() or stand_in
+        else:
+            seller = require_env(variable)
+        return YahooClient(url, tokens, s.timeout_s, gate, seller, variable)
 
-    def _offer_terms(self) -> OfferTerms:
-        """`[ebay]`; in sandbox mode an empty id is a stand-in, live it stops the start."""
+    def _credentials(self, prefix: str, redirect: bool = False) -> Credentials:
+        """An account's credentials, masked from now on: redact.SECRET_ENV names only today's
+        variables, not an account's own `<prefix>_*`."""
+        creds = env_credentials(prefix, self.sandbox, redirect)
+        if not self.sandbox:
+            redact.register([creds.client_id, creds.client_secret, creds.refresh_token])
+        return creds
+
+    def _offer_terms(self, account: str = DEFAULT_ACCOUNT) -> OfferTerms:
+        """`[ebay]`, with what `[ebay.accounts.<account>]` sets instead; in sandbox mode an
+        empty id is a stand-in, live it stops the start."""
         e = self.cfg.ebay
+        own = e.accounts.get(account)
         ids = {
             "category_id": e.category_id,
             "fulfillment_policy_id": e.fulfillment_policy_id,
@@ -144,9 +170,13 @@ class Apis:
             "return_policy_id": e.return_policy_id,
             "merchant_location_key": e.merchant_location_key,
         }
+        for name in ids:
+            if own is not None and getattr(own, name):
+                ids[name] = getattr(own, name)
         for name, value in ids.items():
             if not value:
                 if not self.sandbox:
-                    raise ConfigError(f"ebay.{name} is not set (needed to list on eBay)")
+                    where = "ebay" if own is None else f"ebay.accounts.{account}"
+                    raise ConfigError(f"{where}.{name} is not set (needed to list on eBay)")
                 ids[name] = f"sandbox-{name.replace('_', '-')}"
         return OfferTerms(e.marketplace_id, e.currency, content_language=e.content_language, **ids)

@@ -168,17 +168,21 @@ class SpapiSettings:
 DEFAULT_ACCOUNT = "default"
 ACCOUNT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
 ENV_PREFIX = re.compile(r"^[A-Z][A-Z0-9_]{0,63}$")
-UNSET = -1  # an account's number left to the [base] (or [demo]) value
-ACCOUNT_CAP = _rule(
-    lambda v: v == UNSET or 1 <= v <= 10**9,
-    f"a whole number from 1 to 1000000000 (or {UNSET}: the [base] value)",
-    whole=True,
-)
-ACCOUNT_PRODUCTS = _rule(
-    lambda v: v == UNSET or 0 <= v <= 10**7,
-    f"a whole number from 0 to 10000000 (or {UNSET}: demo.products)",
-    whole=True,
-)
+UNSET = -1  # an account's number left to the [base] ([demo], [upload.<platform>]) value
+
+
+def unset_or(lo: int, hi: int, kept: str) -> dict[str, Any]:
+    """An account's whole number from `lo` to `hi`, or UNSET: the value `kept` names."""
+    return _rule(
+        lambda v: v == UNSET or lo <= v <= hi,
+        f"a whole number from {lo} to {hi} (or {UNSET}: {kept})",
+        whole=True,
+    )
+
+
+ACCOUNT_CAP = unset_or(1, 10**9, "the [base] value")
+ACCOUNT_PRODUCTS = unset_or(0, 10**7, "demo.products")
+LISTING_CAP = unset_or(1, 10**9, "the [upload.<platform>] value")
 
 
 @frozen
@@ -220,25 +224,69 @@ class BaseApiSettings:
     accounts: dict[str, BaseAccountSettings] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        prefixes: dict[str, str] = {}
-        for name, a in self.accounts.items():
-            if not ACCOUNT_NAME.match(name):
-                raise ConfigError(
-                    f"base.accounts.{name}: an account's name must be 1 to 32 of a-z, 0-9, _"
-                    " and -, starting with a letter or digit"
-                )
-            if a.env_prefix and not ENV_PREFIX.match(a.env_prefix):
-                raise ConfigError(
-                    f"base.accounts.{name}.env_prefix must be upper-case letters, digits and _,"
-                    f" got {a.env_prefix!r}"
-                )
-            prefix = account_env_prefix(name, a.env_prefix)
-            if prefix in prefixes:
-                raise ConfigError(
-                    f"base.accounts.{name}: its credentials' prefix {prefix} is also"
-                    f" base.accounts.{prefixes[prefix]}'s"
-                )
-            prefixes[prefix] = name
+        check_accounts("base", self.accounts)
+
+
+def check_accounts(platform: str, accounts: dict[str, Any]) -> None:
+    """Each account of `[<platform>.accounts]` has a name of the allowed form and credentials
+    of its own (no two accounts share an environment prefix)."""
+    prefixes: dict[str, str] = {}
+    for name, a in accounts.items():
+        key = f"{platform}.accounts.{name}"
+        if not ACCOUNT_NAME.match(name):
+            raise ConfigError(
+                f"{key}: an account's name must be 1 to 32 of a-z, 0-9, _"
+                " and -, starting with a letter or digit"
+            )
+        if a.env_prefix and not ENV_PREFIX.match(a.env_prefix):
+            raise ConfigError(
+                f"{key}.env_prefix must be upper-case letters, digits and _, got {a.env_prefix!r}"
+            )
+        prefix = account_env_prefix(name, a.env_prefix, platform.upper())
+        if prefix in prefixes:
+            raise ConfigError(
+                f"{key}: its credentials' prefix {prefix} is also"
+                f" {platform}.accounts.{prefixes[prefix]}'s"
+            )
+        prefixes[prefix] = name
+
+
+@frozen
+class ListingAccountSettings:
+    """One eBay or Yahoo seller account, `[ebay.accounts.<name>]` or `[yahoo.accounts.<name>]`:
+    its credentials come from `<env_prefix>_CLIENT_ID` and the rest (default EBAY_<NAME> or
+    YAHOO_<NAME>), its caps are its own (each marketplace counts per seller account); -1 keeps
+    `[upload.<platform>]`'s."""
+
+    env_prefix: str = ""
+    hourly_cap: int = field(default=UNSET, metadata=LISTING_CAP)
+    daily_cap: int = field(default=UNSET, metadata=LISTING_CAP)
+
+
+@frozen
+class EbayAccountSettings(ListingAccountSettings):
+    """An eBay seller account: its credentials and caps, and its own business policies and
+    inventory location (each seller has their own); an empty one keeps `[ebay]`'s."""
+
+    category_id: str = ""
+    fulfillment_policy_id: str = ""
+    payment_policy_id: str = ""
+    return_policy_id: str = ""
+    merchant_location_key: str = ""
+
+
+@frozen
+class ListingAccount:
+    """An eBay or Yahoo seller account as upload-<platform> uses it: the names of its
+    credentials, token store and quota, and its caps."""
+
+    platform: str
+    name: str
+    env_prefix: str
+    token_name: str  # <home>/secrets/<token_name>.json and .lock
+    quota_key: str  # its daily cap, in <home>/quota.db
+    hourly_cap: int
+    daily_cap: int
 
 
 @frozen
@@ -267,6 +315,21 @@ class EbaySettings:
     payment_policy_id: str = ""
     return_policy_id: str = ""
     merchant_location_key: str = ""
+    accounts: dict[str, EbayAccountSettings] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_accounts("ebay", self.accounts)
+
+
+@frozen
+class YahooSettings:
+    """Yahoo! Shopping's store accounts; each store's seller id comes from
+    `<env_prefix>_SELLER_ID` (YAHOO_SELLER_ID for the one store of a config without accounts)."""
+
+    accounts: dict[str, ListingAccountSettings] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        check_accounts("yahoo", self.accounts)
 
 
 def _uploads() -> dict[str, UploadSettings]:
@@ -420,6 +483,7 @@ class Config:
     base: BaseApiSettings = field(default_factory=BaseApiSettings)
     upload: dict[str, UploadSettings] = field(default_factory=_uploads)
     ebay: EbaySettings = field(default_factory=EbaySettings)
+    yahoo: YahooSettings = field(default_factory=YahooSettings)
     sync: SyncSettings = field(default_factory=SyncSettings)
     daemon: DaemonSettings = field(default_factory=DaemonSettings)
     demo: DemoSettings = field(default_factory=DemoSettings)
@@ -466,6 +530,28 @@ class Config:
             )
         return out
 
+    def listing_accounts(self, platform: str) -> list[ListingAccount]:
+        """eBay's or Yahoo's seller accounts, in the file's order; without
+        `[<platform>.accounts]`, the one of today (its token store, quota and variables)."""
+        u = self.upload[platform]
+        section: Any = self.ebay if platform == "ebay" else self.yahoo
+        named = section.accounts or {DEFAULT_ACCOUNT: ListingAccountSettings()}
+        out = []
+        for name, a in named.items():
+            legacy = name == DEFAULT_ACCOUNT
+            out.append(
+                ListingAccount(
+                    platform=platform,
+                    name=name,
+                    env_prefix=account_env_prefix(name, a.env_prefix, platform.upper()),
+                    token_name=platform if legacy else f"{platform}-{name}",
+                    quota_key=f"{platform}/listing" if legacy else f"{platform}/listing/{name}",
+                    hourly_cap=u.hourly_cap if a.hourly_cap == UNSET else a.hourly_cap,
+                    daily_cap=u.daily_cap if a.daily_cap == UNSET else a.daily_cap,
+                )
+            )
+        return out
+
     def base_url(self) -> str:
         return self.url_for(self.base.endpoint, LIVE["base"])
 
@@ -483,13 +569,14 @@ class Config:
         return self.url_for(token, LIVE[f"{platform}_token"], TOKEN_PATHS[platform])
 
 
-def account_env_prefix(name: str, configured: str = "") -> str:
-    """BASE_CLIENT_ID etc. for the default account, BASE_<NAME>_CLIENT_ID for another."""
+def account_env_prefix(name: str, configured: str = "", platform: str = "BASE") -> str:
+    """BASE_CLIENT_ID etc. for the default account, BASE_<NAME>_CLIENT_ID for another (EBAY_
+    and YAHOO_ likewise)."""
     if configured:
         return configured
     if name == DEFAULT_ACCOUNT:
-        return "BASE"
-    return "BASE_" + re.sub(r"[^A-Z0-9]", "_", name.upper())
+        return platform
+    return f"{platform}_" + re.sub(r"[^A-Z0-9]", "_", name.upper())
 
 
 def config_path(explicit: str | os.PathLike[str] | None = None) -> tuple[Path, bool]:

@@ -126,8 +126,13 @@ def register_tokens(record: Mapping[str, Any] | None) -> None:
 
 def register_token_files(folder: Path, names: Iterable[str] = TOKEN_STORES) -> None:
     """The tokens the daemons keep in `folder` (a home's `secrets/`), for a process that never
-    reads them itself (the watchdog) but shows what the daemons wrote."""
-    for name in names:
+    reads them itself (the watchdog) but shows what the daemons wrote: today's stores and every
+    account's own (`base-<name>`, `ebay-<name>`, `yahoo-<name>`)."""
+    try:
+        own = [p.stem for p in folder.glob("*-*.json") if p.stem.split("-", 1)[0] in TOKEN_STORES]
+    except OSError:
+        own = []
+    for name in [*names, *sorted(own)]:
         try:
             register_tokens(read_json_record(folder / f"{name}.json"))
         except (OSError, ValueError):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -245,11 +245,12 @@ class Store:
         now: float,
         account: str = DEFAULT_ACCOUNT,
         index: int = 0,
+        owners: Mapping[str, str] | None = None,
     ) -> bool:
         """Fill an empty sandbox instance with demo data, once per account (True if this call
         did it). The account at `index` 0 gets today's demo ASINs and SKUs and every platform's
-        listings; another gets ASINs of its own and BASE listings only (eBay and Yahoo have
-        one account each)."""
+        listings; another gets ASINs of its own and BASE listings only. eBay's and Yahoo's
+        listings go to their account in `owners` (their first; default: the default account)."""
         mark = "demo_seeded" if index == 0 else f"demo_seeded:{account}"
         with self.tx() as db:
             if db.execute("SELECT 1 FROM meta WHERE key = ?", (mark,)).fetchone():
@@ -278,7 +279,7 @@ class Store:
                         "price": 1000 + 10 * i,
                         "stock": 1 + i % 5,
                     }
-                    owner = account if p == "base" else DEFAULT_ACCOUNT
+                    owner = account if p == "base" else (owners or {}).get(p, DEFAULT_ACCOUNT)
                     rows.append((p, owner, sku, json.dumps(payload), now, now))
             db.executemany(
                 "INSERT OR IGNORE INTO listings"

@@ -38,12 +38,14 @@ class YahooClient:
         timeout_s: float,
         gate: WindowGate | None = None,
         seller_id: str = "sandbox-store",
+        seller_variable: str = "YAHOO_SELLER_ID",
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.tokens = tokens
         self.gate = gate  # the platform's daily cap of listing operations, shared by the instance
         self.timeout_s = timeout_s
         self.seller_id = seller_id
+        self.seller_variable = seller_variable  # where the operator sets it (its account's)
         self.http = session()
 
     def _call(
@@ -65,7 +67,7 @@ class YahooClient:
         if _code(root) == NO_STORE:
             raise ConfigError(
                 f"{API} {op}: the store account {self.seller_id!r} does not exist "
-                f"({NO_STORE}); check YAHOO_SELLER_ID"
+                f"({NO_STORE}); check {self.seller_variable}"
             )
         return resp, root
 

@@ -20,10 +20,11 @@ def open_store(cfg: Config, home: Home) -> Store:
     store = Store(home.db)
     if cfg.mode != "sandbox":
         return store
+    # eBay's and Yahoo's demo listings: their first account's (README "Listing on eBay and Yahoo")
+    owners = {p: cfg.listing_accounts(p)[0].name for p in PLATFORMS if p != "base"}
     for index, account in enumerate(cfg.base_accounts()):
-        if store.seed_demo(
-            account.demo_products, cfg.demo.listings, PLATFORMS, time.time(), account.name, index
-        ):
+        demo = (account.demo_products, cfg.demo.listings, PLATFORMS, time.time())
+        if store.seed_demo(*demo, account.name, index, owners):
             log.info(
                 "demo data seeded %s",
                 fields(

@@ -5,8 +5,10 @@ crash left `uploading`, or one whose last try failed without a clear answer, is 
 on the platform: found, it is recorded as uploaded; absent, it is sent. So nothing is lost and
 nothing is listed twice.
 
-upload-base serves every BASE shop's queue (`[base.accounts]`), each shop with its own token,
-quota and hourly cap; a shop waiting for its quota is passed over in that cycle.
+Each daemon serves every account of its platform (`[base.accounts]`, `[ebay.accounts]`,
+`[yahoo.accounts]`), each account with its own token, quota and hourly cap; an account waiting
+for its quota is passed over in that cycle, and one whose authorisation is refused fails the
+cycle naming it while the others are served (with one account, the daemon stops as before).
 """
 
 from __future__ import annotations
@@ -32,13 +34,22 @@ from typing import Any, Protocol
 from ecauto.backoff import compute_backoff
 from ecauto.clients.base import BaseClient, refused_line
 from ecauto.clients.http import ApiError, QuotaSpent, Throttled
-from ecauto.config import DEFAULT_ACCOUNT, PLATFORMS, Config, ConfigError, UploadSettings
+from ecauto.config import (
+    PLATFORMS,
+    BaseAccount,
+    Config,
+    ConfigError,
+    ListingAccount,
+    UploadSettings,
+)
 from ecauto.daemon.base import CycleFailed, common_parser, run_daemon
 from ecauto.daemons.common import BusinessDaemon
 from ecauto.home import Home
 from ecauto.logsetup import fields
 from ecauto.quota import Stopped
+from ecauto.quota.gates import Wait, WindowGate
 from ecauto.store import Listing, Store
+from ecauto.words.errors import ERRORS
 
 
 class ListingClient(Protocol):
@@ -46,10 +57,36 @@ class ListingClient(Protocol):
     def find(self, sku: str) -> str | None: ...
 
 
-def batch_size(settings: UploadSettings, interval_s: float, used_last_hour: int) -> int:
-    """How many listings this cycle may take: the hourly cap spread over the cycles of an hour."""
-    per_cycle = max(1, math.ceil(settings.hourly_cap * interval_s / 3600))
-    return max(0, min(per_cycle, settings.hourly_cap - used_last_hour))
+def batch_size(
+    settings: UploadSettings, interval_s: float, used_last_hour: int, hourly_cap: int | None = None
+) -> int:
+    """How many listings this cycle may take: the hourly cap (the account's, else the
+    platform's) spread over the cycles of an hour."""
+    cap = settings.hourly_cap if hourly_cap is None else hourly_cap
+    per_cycle = max(1, math.ceil(cap * interval_s / 3600))
+    return max(0, min(per_cycle, cap - used_last_hour))
+
+
+PLATFORM_NAMES = {"base": "BASE", "ebay": "eBay", "yahoo": "Yahoo"}
+
+
+def stopped_line(account: BaseAccount | ListingAccount, error: Exception) -> str:
+    """What fails the cycle when one account of several cannot go on: the account named once,
+    and, when its refresh token was refused, where the new one goes."""
+    if isinstance(account, BaseAccount):
+        return refused_line(account, error)
+    platform = PLATFORM_NAMES[account.platform]
+    text, token = str(error), f"{account.token_name}: "
+    if text.startswith(token):  # the token store's refusal (ecauto.auth)
+        return ERRORS.say(
+            "en",
+            "account_refused",
+            platform=platform,
+            account=account.name,
+            error=text.removeprefix(token),
+            variable=f"{account.env_prefix}_REFRESH_TOKEN",
+        )
+    return ERRORS.say("en", "account_stopped", platform=platform, account=account.name, error=text)
 
 
 def retry_delay(settings: UploadSettings, attempts: int, rnd: float) -> float:
@@ -65,17 +102,22 @@ class UploadDaemon(BusinessDaemon):
         self.settings = cfg.upload[self.platform]
         self.default_interval_s = self.settings.interval_s
         super().__init__(self.name_for(args), args, cfg, home)
-        # BASE: one client per shop, each with its own token store and quota; one daemon serves
-        # every shop's queue. eBay and Yahoo have the one default account.
-        self.accounts = {a.name: a for a in cfg.base_accounts()}
-        if self.platform == "base":
-            self.clients: dict[str, ListingClient] = {
-                a.name: self.apis.listing("base", a) for a in self.accounts.values()
-            }
-        else:
-            self.clients = {DEFAULT_ACCOUNT: self.apis.listing(self.platform)}
+        # One client per account (BASE shop, eBay or Yahoo seller), each with its own token
+        # store, quota and hourly cap; one daemon serves every account's queue.
+        accounts: list[BaseAccount] | list[ListingAccount] = (
+            cfg.base_accounts() if self.platform == "base" else cfg.listing_accounts(self.platform)
+        )
+        self.accounts: dict[str, BaseAccount | ListingAccount] = {a.name: a for a in accounts}
+        self.clients: dict[str, ListingClient] = {
+            a.name: self.apis.listing(self.platform, a) for a in accounts
+        }
         self.client: ListingClient = next(iter(self.clients.values()))
         self.several = len(self.clients) > 1
+        if self.several:
+            for name, client in self.clients.items():
+                gate = getattr(client, "gate", None)
+                if isinstance(gate, WindowGate):
+                    gate.wait = self._pass_over(name)
         self.rng = random.Random()
 
     @staticmethod
@@ -90,28 +132,47 @@ class UploadDaemon(BusinessDaemon):
             if self.stopping:
                 return
             self.client = client
-            gate = client.gate if isinstance(client, BaseClient) else None
-            if self.several and gate is not None:
-                delay, waiting = gate.room_in()
-                if delay > 0:  # this shop waits for its quota; the others need not
-                    self.log.info("uploads waiting %s", fields(account=account, why=waiting))
-                    continue
+            if self._waits(account):
+                continue
             try:
                 up, down = self._serve(self.store, account)
             except ConfigError as e:
                 if not self.several:
                     raise
-                # Its authorisation is gone: the other shops' queues are served first.
+                # Its authorisation is gone: the other accounts' queues are served first.
                 refused[account] = e
                 self.log.warning("uploads stopped %s", fields(account=account, error=e))
                 continue
             uploaded, failed = uploaded + up, failed + down
-        if refused:  # as the sync does: the cycle fails naming the shop; the others go on
+        if refused:  # as the sync does: the cycle fails naming the account; the others go on
             raise CycleFailed(
-                "; ".join(refused_line(self.accounts[a], e) for a, e in refused.items())
+                "; ".join(stopped_line(self.accounts[a], e) for a, e in refused.items())
             )
         if failed and not uploaded:
             raise RuntimeError(f"all {failed} uploads failed; last error: {self._last_error}")
+
+    def _pass_over(self, account: str) -> Wait:
+        """Of several accounts, one whose quota runs out within a listing (a look-up took its
+        last call) is not waited for: the listing goes back to the queue untouched (as on a
+        stop) and the next account is served."""
+
+        def wait(seconds: float, why: str) -> bool:
+            self.log.info("uploads waiting %s", fields(account=account, why=why))
+            return False
+
+        return wait
+
+    def _waits(self, account: str) -> bool:
+        """Of several accounts, whether this one's quota has no room now (said in the log): it
+        is passed over rather than waited for, so the others need not wait with it. One account
+        waits in its gate, as it always did (its heartbeat says for what)."""
+        gate = getattr(self.client, "gate", None)
+        if not self.several or not isinstance(gate, WindowGate):
+            return False
+        delay, waiting = gate.room_in()
+        if delay > 0:
+            self.log.info("uploads waiting %s", fields(account=account, why=waiting))
+        return delay > 0
 
     def _serve(self, store: Store, account: str) -> tuple[int, int]:
         """One account's queue for this cycle: (uploaded, failed)."""
@@ -120,14 +181,15 @@ class UploadDaemon(BusinessDaemon):
             if self.stopping:
                 return 0, 0
             self._settle_in_flight(store, listing)
-        n = batch_size(
-            self.settings, self.interval_s, store.attempts_since(self.platform, now - 3600, account)
-        )
+        a = self.accounts[account]
+        cap = a.hourly_cap if isinstance(a, ListingAccount) else None
+        used = store.attempts_since(self.platform, now - 3600, account)
+        n = batch_size(self.settings, self.interval_s, used, cap)
         due = store.due(self.platform, now, n, account)
         who = f"{account}: " if self.several else ""
         uploaded = failed = 0
         for i, listing in enumerate(due):
-            if self.stopping:
+            if self.stopping or (i and self._waits(account)):
                 break
             self.progress(i, len(due), f"{who}listing {i + 1} of {len(due)}")
             result = self._upload(store, listing)
@@ -208,6 +270,7 @@ class UploadDaemon(BusinessDaemon):
                 "upload failed %s",
                 fields(
                     listing=listing.id,
+                    **({"account": listing.account} if self.several else {}),
                     sku=listing.sku,
                     attempts=attempts,
                     retry_in_s=round(retry - time.time()) if retry else "never",

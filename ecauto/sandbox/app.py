@@ -126,7 +126,7 @@ class Sandbox:
             ("POST", "/1/items/edit", "base.items_edit", self.base.items_edit),
             ("POST", "/1/items/add", "base.items_add", self.base.items_add),
             ("GET", "/1/items/search", "base.items_search", self.base.items_search),
-            ("POST", "/identity/v1/oauth2/token", "ebay.token", self.ebay.grant.token),
+            ("POST", "/identity/v1/oauth2/token", "ebay.token", self.ebay.token),
             ("GET", "/1/items", "base.items_list", self.base.items),
             ("PUT", inventory, "ebay.put_item", self.ebay.put_item),
             ("GET", inventory, "ebay.get_item", self.ebay.get_item),
@@ -138,7 +138,7 @@ class Sandbox:
                 "ebay.publish_offer",
                 self.ebay.publish_offer,
             ),
-            ("POST", "/yconnect/v2/token", "yahoo.token", self.yahoo.grant.token),
+            ("POST", "/yconnect/v2/token", "yahoo.token", self.yahoo.token),
             ("POST", f"{yahoo}/editItem", "yahoo.edit_item", self.yahoo.edit_item),
             (
                 "POST",
@@ -284,8 +284,8 @@ class Sandbox:
     def _stats(self, req: Request) -> Reply:
         listings = {
             "base": self.base.listings(),
-            "ebay": self.ebay.book.snapshot(),
-            "yahoo": self.yahoo.book.snapshot(),
+            "ebay": self.ebay.listings(),
+            "yahoo": self.yahoo.listings(),
         }
         snapshot = self.stats.snapshot(listings)
         snapshot["base_quota"] = self.base.quota_used(req.now)
@@ -293,10 +293,9 @@ class Sandbox:
         snapshot["base_shops"] = self.base.by_shop(req.now)
         snapshot["spapi"] = self.spapi.served()
         snapshot["yahoo_items"] = self.yahoo.counts()
-        snapshot["refreshes"] = {
-            "ebay": self.ebay.grant.refreshes,
-            "yahoo": self.yahoo.grant.refreshes,
-        }
+        snapshot["refreshes"] = {"ebay": self.ebay.refreshes(), "yahoo": self.yahoo.refreshes()}
+        snapshot["ebay_accounts"] = self.ebay.by_account()
+        snapshot["yahoo_accounts"] = self.yahoo.by_account()
         snapshot["arrivals"] = {op: b.arrivals() for op, b in self.spapi.buckets.items()}
         return json_reply(200, snapshot)
 
@@ -317,23 +316,24 @@ class Sandbox:
         return json_reply(200, {"fault": shown})
 
     def _revoke(self, req: Request) -> Reply:
-        """The user withdrew consent: eBay's or Yahoo's refresh token, or one BASE shop's
-        ({"platform": "base", "shop": name}), is refused from now on."""
-        grants = {"ebay": self.ebay.grant, "yahoo": self.yahoo.grant}
+        """The user withdrew consent: one account's refresh token ({"platform": "ebay", "yahoo"
+        or "base", "shop": name}, the default account without "shop") is refused from now on."""
         try:
             body = req.json()
             platform, shop = body.get("platform"), body.get("shop", DEFAULT_ACCOUNT)
         except (ValueError, AttributeError):
             platform = shop = None
-        if platform == "base" and isinstance(shop, str) and ACCOUNT_NAME.match(shop):
-            self.base.shop(shop).revoke()
-            log.info("sandbox refresh token revoked %s", fields(platform=platform, shop=shop))
-            return json_reply(200, {"revoked": platform, "shop": shop})
-        if platform not in grants:
+        if platform not in ("base", "ebay", "yahoo"):
             return json_reply(400, {"error": "platform must be ebay, yahoo or base"})
-        grants[platform].revoke()
-        log.info("sandbox refresh token revoked %s", fields(platform=platform))
-        return json_reply(200, {"revoked": platform})
+        if not isinstance(shop, str) or not ACCOUNT_NAME.match(shop):
+            return json_reply(400, {"error": "shop must be an account's name"})
+        if platform == "base":
+            self.base.shop(shop).revoke()
+        else:
+            sellers = self.ebay if platform == "ebay" else self.yahoo
+            sellers.accounts.get(shop).grant.revoke()
+        log.info("sandbox refresh token revoked %s", fields(platform=platform, shop=shop))
+        return json_reply(200, {"revoked": platform, "shop": shop})
 
     def _clear_faults(self, req: Request) -> Reply:
         n = self.faults.clear()

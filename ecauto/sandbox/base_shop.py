@@ -31,9 +31,9 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from ecauto.config import ACCOUNT_NAME, DEFAULT_ACCOUNT
+from ecauto.config import DEFAULT_ACCOUNT
 from ecauto.sandbox.exchange import Reply, Request, json_reply
-from ecauto.sandbox.listings import FailureDice, ListingBook
+from ecauto.sandbox.listings import FailureDice, ListingBook, account_of
 from ecauto.sandbox.tokens import AccessTokens, TokenState
 from ecauto.sandbox.windows import PeriodQuota
 
@@ -263,10 +263,7 @@ class BaseShop:
 MAX_SHOPS = 64  # a sandbox is a test's: more shops than this is a mistake, not a shop
 
 
-def shop_of(token: str) -> str:
-    """The shop a token belongs to: the text after its last colon, if it is an account name."""
-    _, colon, name = token.rpartition(":")
-    return name if colon and ACCOUNT_NAME.match(name) else DEFAULT_ACCOUNT
+shop_of = account_of  # the shop a token belongs to: the text after its last colon
 
 
 class BaseShops:

@@ -7,16 +7,22 @@ none); `POST offer/{id}/publish` checks what publishing needs (inventory item, p
 category, policies, location) and answers the listing id, the same one when published again.
 The book counts a listing when an offer is first published; an SKU published under a second
 listing would be a duplicate. Access tokens expire (RefreshGrant); one never issued is accepted.
+
+Several seller accounts (`Ebay`), as on eBay, where one API serves every seller and a user token
+is the seller's who granted it: each account has its own inventory items, offers, listings and
+tokens (listings.Accounts: a token's account is the text after its last colon).
 """
 
 from __future__ import annotations
 
 import itertools
 import threading
+from collections.abc import Iterator
 from typing import Any
 
+from ecauto.config import DEFAULT_ACCOUNT
 from ecauto.sandbox.exchange import Reply, Request, json_reply
-from ecauto.sandbox.listings import FailureDice, ListingBook
+from ecauto.sandbox.listings import Accounts, FailureDice, ListingBook, totals
 from ecauto.sandbox.tokens import RefreshGrant, TokenState
 
 MAX_SKU_LENGTH = 50  # eBay's documented limit
@@ -27,14 +33,69 @@ NOT_FOUND_MESSAGE = (
 
 
 class Ebay:
+    """eBay's API over several seller accounts: each request goes to its token's account."""
+
     def __init__(self, failure_rate: float, seed: int, expires_in: float = 7200) -> None:
+        listing_ids = itertools.count(FIRST_LISTING_ID)  # eBay's listing ids are global
+        self.accounts = Accounts(
+            lambda name: EbaySeller(failure_rate, seed, expires_in, name, listing_ids)
+        )
+
+    def token(self, req: Request) -> Reply:
+        return self.accounts.of_refresh(req).grant.token(req)
+
+    def put_item(self, req: Request) -> Reply:
+        return self.accounts.of_bearer(req).put_item(req)
+
+    def get_item(self, req: Request) -> Reply:
+        return self.accounts.of_bearer(req).get_item(req)
+
+    def create_offer(self, req: Request) -> Reply:
+        return self.accounts.of_bearer(req).create_offer(req)
+
+    def get_offers(self, req: Request) -> Reply:
+        return self.accounts.of_bearer(req).get_offers(req)
+
+    def publish_offer(self, req: Request) -> Reply:
+        return self.accounts.of_bearer(req).publish_offer(req)
+
+    def listings(self) -> dict[str, int]:
+        return totals([a.book for a in self.accounts.all().values()])
+
+    def refreshes(self) -> int:
+        return sum(a.grant.refreshes for a in self.accounts.all().values())
+
+    def listed_skus(self) -> list[str]:
+        """Every account's published SKUs (a SKU in two accounts appears twice)."""
+        return [sku for a in self.accounts.all().values() for sku in a.listed_skus()]
+
+    def by_account(self) -> dict[str, dict[str, Any]]:
+        """What a test checks per account: its listings, its refreshes."""
+        return {
+            name: {"listings": a.book.snapshot(), "refreshes": a.grant.refreshes}
+            for name, a in self.accounts.all().items()
+        }
+
+
+class EbaySeller:
+    """One seller account: its inventory items, offers and listings, and its tokens."""
+
+    def __init__(
+        self,
+        failure_rate: float,
+        seed: int,
+        expires_in: float = 7200,
+        name: str = DEFAULT_ACCOUNT,
+        listing_ids: Iterator[int] | None = None,
+    ) -> None:
+        suffix = "" if name == DEFAULT_ACCOUNT else f":{name}"
         self.book = ListingBook()
-        self.dice = FailureDice(failure_rate, seed, "ebay")
-        self.grant = RefreshGrant("v^1.1#i^1#", expires_in)
+        self.dice = FailureDice(failure_rate, seed, "ebay" + suffix)
+        self.grant = RefreshGrant("v^1.1#i^1#", expires_in, suffix)
         self._items: dict[str, dict[str, Any]] = {}
         self._offers: dict[str, dict[str, Any]] = {}
         self._offer_ids = itertools.count(1)
-        self._listing_ids = itertools.count(FIRST_LISTING_ID)
+        self._listing_ids = listing_ids or itertools.count(FIRST_LISTING_ID)
         self._lock = threading.Lock()
 
     def listed_skus(self) -> list[str]:

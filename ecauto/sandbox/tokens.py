@@ -59,8 +59,8 @@ class RefreshGrant:
     every refresh is then refused with `invalid_grant` (RFC 6749 section 5.2; Yahoo's FAQ names
     invalid_grant as the answer that asks for a new authorisation)."""
 
-    def __init__(self, prefix: str, expires_in: float) -> None:
-        self.tokens = AccessTokens(prefix)
+    def __init__(self, prefix: str, expires_in: float, suffix: str = "") -> None:
+        self.tokens = AccessTokens(prefix, suffix=suffix)
         self.expires_in = expires_in
         self.revoked = False
         self.refreshes = 0

@@ -6,14 +6,20 @@ item when first published; an editItem of an item already published counts as a 
 the daemons list each SKU once. Error codes: `it-05002` (400) for an item the store does not
 have, `ed-00004` for a store account that does not exist (one store is known, `sandbox-store`
 unless told otherwise). Access tokens expire (RefreshGrant); one never issued is accepted.
+
+Several store accounts (`Yahoo`): one API serves every store and a token is the Yahoo ID's that
+granted it (listings.Accounts: its account is the text after its last colon). Account <name>
+has the store `sandbox-store-<name>` (the default account `sandbox-store`); a store another
+account's token names does not exist for it (`ed-00004`).
 """
 
 from __future__ import annotations
 
 import threading
 
+from ecauto.config import DEFAULT_ACCOUNT
 from ecauto.sandbox.exchange import Reply, Request, xml_reply, xml_text
-from ecauto.sandbox.listings import FailureDice, ListingBook
+from ecauto.sandbox.listings import Accounts, FailureDice, ListingBook, totals
 from ecauto.sandbox.tokens import RefreshGrant, TokenState
 
 NOT_FOUND = "it-05002"
@@ -23,6 +29,8 @@ OK = '<ResultSet totalResultsReturned="1"><Result><Status>OK</Status></Result></
 
 
 class Yahoo:
+    """Yahoo's store API over several accounts: each request goes to its token's account."""
+
     def __init__(
         self,
         failure_rate: float,
@@ -30,9 +38,67 @@ class Yahoo:
         expires_in: float = 3600,
         stores: tuple[str, ...] = STORES,
     ) -> None:
+        def make(name: str) -> YahooStore:
+            own = stores if name == DEFAULT_ACCOUNT else (f"{STORES[0]}-{name}",)
+            return YahooStore(failure_rate, seed, expires_in, own, name)
+
+        self.accounts = Accounts(make)
+
+    def token(self, req: Request) -> Reply:
+        return self.accounts.of_refresh(req).grant.token(req)
+
+    def edit_item(self, req: Request) -> Reply:
+        return self.accounts.of_bearer(req).edit_item(req)
+
+    def reserve_publish(self, req: Request) -> Reply:
+        return self.accounts.of_bearer(req).reserve_publish(req)
+
+    def get_item(self, req: Request) -> Reply:
+        return self.accounts.of_bearer(req).get_item(req)
+
+    def listings(self) -> dict[str, int]:
+        return totals([a.book for a in self.accounts.all().values()])
+
+    def refreshes(self) -> int:
+        return sum(a.grant.refreshes for a in self.accounts.all().values())
+
+    def listed_codes(self) -> list[str]:
+        return [code for a in self.accounts.all().values() for code in a.listed_codes()]
+
+    def counts(self) -> dict[str, int]:
+        total = {"saved": 0, "published": 0}
+        for a in self.accounts.all().values():
+            for k, v in a.counts().items():
+                total[k] += v
+        return total
+
+    def by_account(self) -> dict[str, dict[str, object]]:
+        """What a test checks per account: its listings, its items, its refreshes."""
+        return {
+            name: {
+                "listings": a.book.snapshot(),
+                "items": a.counts(),
+                "refreshes": a.grant.refreshes,
+            }
+            for name, a in self.accounts.all().items()
+        }
+
+
+class YahooStore:
+    """One account: its stores' saved and published items, and its tokens."""
+
+    def __init__(
+        self,
+        failure_rate: float,
+        seed: int,
+        expires_in: float = 3600,
+        stores: tuple[str, ...] = STORES,
+        name: str = DEFAULT_ACCOUNT,
+    ) -> None:
+        suffix = "" if name == DEFAULT_ACCOUNT else f":{name}"
         self.book = ListingBook()
-        self.dice = FailureDice(failure_rate, seed, "yahoo")
-        self.grant = RefreshGrant("", expires_in)
+        self.dice = FailureDice(failure_rate, seed, "yahoo" + suffix)
+        self.grant = RefreshGrant("", expires_in, suffix)
         self.stores = stores
         self._items: dict[tuple[str, str], dict[str, str]] = {}
         self._published: set[tuple[str, str]] = set()

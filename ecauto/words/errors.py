@@ -47,6 +47,15 @@ ERRORS = Catalog(
             "en": "{key} must be {form}, got {value}",
             "ja": "{key} の値が不正です: {value}（{form} であること）",
         },
+        # One account of several (an eBay or Yahoo seller) that cannot go on, named.
+        "account_refused": {
+            "en": "{platform} account {account}: {error} ({variable} in the environment)",
+            "ja": "{platform} のアカウント {account}: {error}（環境変数 {variable}）",
+        },
+        "account_stopped": {
+            "en": "{platform} account {account}: {error}",
+            "ja": "{platform} のアカウント {account}: {error}",
+        },
         "cycle_failed": {"en": "cycle failed: {error}", "ja": "処理に失敗: {error}"},
         "crashed": {"en": "crashed: {error}", "ja": "異常終了: {error}"},
     },
