@@ -244,7 +244,9 @@ def run_soak(opts: Options) -> Result:
         sync_check, _ = sync_cycles(lab, mon.sync_checked)
         res.checks.append(sync_check)
         res.checks.append(integrity(lab))
-        alert_checks, _ = alerts(lab, mon.incidents, cutoff, opts.tick_s)
+        with mon.lock:  # its incidents thread goes on meanwhile
+            seen = dict(mon.incidents)
+        alert_checks, _ = alerts(lab, seen, cutoff, opts.tick_s)
         res.checks += alert_checks
         res.faults = list(inj.faults)
         res.checks.append(_fault_check(res.faults))

@@ -8,8 +8,10 @@ One thread samples the instance every `tick_s` and keeps:
   - health, per daemon: circusd answers and runs its watcher; exactly one copy, the one circusd
     manages; its heartbeat names that pid and is younger than the grace; the watchdog's own
     judgement (an in-process `watchdog report`: read-only) finds nothing above "info" about it;
-  - the watchdog's incidents, from `<home>/watchdog/state.json` (each one lives at least
-    `watchdog.recovery_s`, many ticks, so none is missed), with when each opened and closed;
+  - the watchdog's incidents, from `<home>/watchdog/state.json`, with when each opened and
+    closed: read by a thread of their own every 0.1 s, as a tick (an in-process report, a
+    process scan) can take longer than `watchdog.recovery_s` (2 s) on a loaded machine, and an
+    incident of a circusd killed twice in a row may last little more than that;
   - completed sync cycles, each checked once when first seen complete: every product's
     synced_at is at or after the cycle's start;
   - the sandbox's throttled counters, so a quota refusal is dated.
@@ -194,6 +196,7 @@ class Monitor(threading.Thread):
 
     # -- the loop -------------------------------------------------------------------------------
     def run(self) -> None:
+        threading.Thread(target=self._watch_incidents, name="soak-incidents", daemon=True).start()
         while not self.halt.is_set():
             started = time.monotonic()
             try:
@@ -201,6 +204,11 @@ class Monitor(threading.Thread):
             except Exception as e:  # noqa: BLE001 - the soak reports it; sampling goes on
                 self.errors.append(f"{time.strftime('%H:%M:%S')} {type(e).__name__}: {e}")
             self.halt.wait(max(0.0, self.tick_s - (time.monotonic() - started)))
+
+    def _watch_incidents(self) -> None:
+        while not self.halt.is_set():
+            self.incidents_tick(time.time())
+            self.halt.wait(0.1)
 
     def tick(self) -> None:
         now = time.time()
@@ -252,7 +260,6 @@ class Monitor(threading.Thread):
             outbox,
             why,
         )
-        self.incidents_tick(now)
         if now - self._last_db >= 1.0:
             self._last_db = now
             self.sync_tick()
@@ -342,6 +349,10 @@ class Monitor(threading.Thread):
             data = json.loads(path.read_text())
         except (OSError, ValueError):
             return
+        with self.lock:
+            self._incidents_seen(data, now)
+
+    def _incidents_seen(self, data: dict[str, Any], now: float) -> None:
         current = set()
         for key, inc in (data.get("incidents") or {}).items():
             ident = (key, float(inc["opened_at"]))
