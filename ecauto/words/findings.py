@@ -142,7 +142,7 @@ FINDINGS = Catalog(
         },
         "recovered": {
             "en": "healthy again ({kind} over)",
-            "ja": "復旧しました（{kind} は解消）",
+            "ja": "復旧しました（「{kind}」は解消）",
         },
         # what follows (the second phrase of a chain)
         "then.restarting": {
