@@ -219,3 +219,38 @@ def test_a_long_first_line_is_cut_at_a_word_with_an_ellipsis() -> None:
     assert all(
         w in long.summary.split() or w in ("[ecauto]", "WARNING", "upload-base:") for w in words_in
     )
+
+
+def test_a_hung_alert_says_what_the_process_state_means() -> None:
+    f = found(Kind.HUNG, Severity.WARNING, "upload-yahoo", "hung.old_beat", "then.restarting")
+    f = Finding(**{**f.__dict__, "details": {"heartbeat age": "none", "state": "stopped"}})
+    ja = compose(notices_of(f), "shop-pc", UTC, "ja", CMD)
+    assert "プロセスの状態: 一時停止中（SIGSTOP などのシグナルによる）" in ja, ja
+    assert "ハートビート経過: なし" in ja
+    en = compose(notices_of(f), "shop-pc", UTC, "en", CMD)
+    assert "process state: stopped (paused by a signal such as SIGSTOP)" in en
+
+
+def test_a_japanese_recovery_names_what_recovered_in_japanese_and_quotes_no_english() -> None:
+    f = found(Kind.HUNG, Severity.WARNING, "upload-base", "hung.old_beat", "then.restarting")
+    _, open_ = incidents([f], {}, 30.0, T0)
+    [back] = incidents([], open_, 30.0, T0 + 60)[0]
+    ja = compose([back], "shop-pc", UTC, "ja", CMD)
+    assert "復旧しました（「応答なし」は解消）" in ja, ja
+    assert "English summary" not in ja and "hung" not in ja
+    assert "English summary" in compose([back], "shop-pc", UTC, "en", CMD)
+
+
+def test_a_crash_loop_says_how_it_died_in_japanese() -> None:
+    f = found(
+        Kind.CRASH_LOOP,
+        Severity.CRITICAL,
+        "upload-base",
+        "crash_loop.died",
+        "crash_loop.last",
+        how="exit 2",
+    )
+    f = Finding(**{**f.__dict__, "details": {"last death": "killed by SIGKILL"}})
+    ja = compose(notices_of(f), "shop-pc", UTC, "ja", CMD)
+    assert "最後の終了: 終了コード 2 で終了" in ja, ja
+    assert "最後の終了: SIGKILL で強制終了" in ja

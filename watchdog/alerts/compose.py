@@ -18,6 +18,7 @@ from datetime import datetime, tzinfo
 from ecauto import redact
 from ecauto.words import common, errors
 from ecauto.words.alerts import ALERTS
+from ecauto.words.report import death
 from watchdog import findings
 from watchdog.notices import Kind, Notice, Severity
 
@@ -55,7 +56,11 @@ def text(n: Notice, lang: str) -> str:
     """What happened, whole, in `lang` (the English summary where the words are unknown)."""
     if lang == "en" or not n.say:
         return n.summary
-    return findings.phrase(lang, n.say, n.params) or n.summary
+    params = n.params
+    if n.kind == Kind.RECOVERY and f"head.{params.get('kind')}" in ALERTS.entries:
+        # What recovered in the few words its first alert had ("応答なし"), not its key.
+        params = {**params, "kind": ALERTS.say(lang, f"head.{params['kind']}")}
+    return findings.phrase(lang, n.say, params) or n.summary
 
 
 def head(n: Notice, lang: str) -> str:
@@ -183,12 +188,26 @@ def _section(
     if n.action and (lang == "en" or not n.say):  # in other languages the words say it
         lines.append(ALERTS.say(lang, "done", what=plain(n.action, limit)))
     for name, value in n.details.items():
+        if name == "was" and lang != "en" and n.kind == Kind.RECOVERY:
+            continue  # the English line of what recovered: the line above says it in `lang`
         shown = ALERTS.say(lang, f"detail.{name}") if f"detail.{name}" in ALERTS.entries else name
-        value = errors.translate(common.reword_duration(value, lang), lang)
+        value = _value(name, value, lang)
         lines.append(f"{plain(shown, 40)}: {plain(value, limit)}")
     lines.append(ALERTS.say(lang, "at", when=when(n.at, tz)))
     lines.append(ALERTS.say(lang, "todo", what=plain(todo(n, lang, cmd), limit)))
     return "\n".join(lines)
+
+
+def _value(name: str, value: str, lang: str) -> str:
+    """A detail's value as a person reads it: a process state or a death in words, a duration
+    in `lang`'s units, a daemon's error in `lang` where it is a known one."""
+    if f"pstate.{value}" in ALERTS.entries and name == "state":
+        return ALERTS.say(lang, f"pstate.{value}")
+    if value == "none":
+        return ALERTS.say(lang, "value.none")
+    if name == "last death":
+        return death(value, lang)
+    return errors.translate(common.reword_duration(value, lang), lang)
 
 
 def _assemble(headline: str, title: str, sections: list[str], rest: list[str]) -> str:
