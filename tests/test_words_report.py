@@ -301,3 +301,35 @@ def test_a_watcher_stopped_on_request_says_how_to_start_it_and_shows_no_stale_ph
     assert "`./ecauto.sh restart sync-inventory`" in lines[i + 1], lines
     cells = table_row("\n".join(lines), "sync-inventory").split()
     assert ("stopping" if lang == "en" else "停止中") not in cells
+
+
+@pytest.mark.parametrize(
+    ("lang", "stopped", "why"),
+    [
+        ("en", "stopped", "down: no circusd listens at ipc:///shop/var/circus/ctl.sock"),
+        ("ja", "停止", "停止: ipc:///shop/var/circus/ctl.sock で待ち受ける circusd がありません"),
+    ],
+)
+def test_after_a_stop_every_daemon_reads_stopped_with_no_live_looking_beat(
+    lang: str, stopped: str, why: str
+) -> None:
+    # `./ecauto.sh stop`: no circusd, no process; the heartbeats are 2 s old, of dead processes.
+    left = DaemonRow("upload-base", "unknown", None, None, 2.0, "stopping", 1, 2, unit="listings")
+    r = Report(
+        "ok",
+        NOW,
+        "/shop/var",
+        "shop-pc",
+        {
+            "state": "down",
+            "pid": None,
+            "detail": "no circusd listens at ipc:///shop/var/circus/ctl.sock",
+        },
+        (left,),
+        (),
+    )
+    text = render(r, lang)
+    assert text.splitlines()[1] == f"circusd: {why}", text
+    cells = table_row(text, "upload-base").split()
+    assert cells[1] == stopped and cells[2:6] == ["-", "-", "-", "-"], cells
+    assert r.to_json()["daemons"][0]["state"] == "unknown"  # the machine output as it was

@@ -18,7 +18,7 @@ from ecauto import redact, roster
 from ecauto.config import WatchdogSettings
 from ecauto.daemon.heartbeat import Heartbeat, Phase
 from ecauto.words import common, errors
-from ecauto.words.report import DETAILS, REPORT, death, result
+from ecauto.words.report import DETAILS, REPORT, circusd_reason, death, result
 
 from . import deaths, work
 from .findings import Assessment, Finding, Kind, Severity, phrase
@@ -354,21 +354,27 @@ def render(r: Report, lang: str = "en", cmd: str | None = None) -> str:
         REPORT.say(lang, "header", host=r.host, home=r.home, when=_clock(r.at)),
         REPORT.say(lang, "circusd", state=_word(lang, "state", str(r.circusd["state"])))
         + pid
-        + (f": {r.circusd['detail']}" if r.circusd.get("detail") else ""),
+        + (
+            f": {circusd_reason(str(r.circusd['detail']), lang)}" if r.circusd.get("detail") else ""
+        ),
         "",
     ]
     head = tuple(REPORT.say(lang, f"col.{c}") for c in COLUMNS)
     table = [head]
+    down = r.circusd.get("state") == "down"
     for d in r.daemons:
+        # No process: its last heartbeat's age and phase ("stopping") are a dead process's.
+        gone = d.pid is None and (down or d.state == "stopped")
+        # With no circusd and no process of its own seen running, a daemon is not running.
+        state = "stopped" if gone and d.state == "unknown" else d.state
         table.append(
             (
                 d.name,
-                _word(lang, "state", d.state),
+                _word(lang, "state", state),
                 str(d.pid or "-"),
                 _dur(d.uptime_s, lang),
-                _dur(d.heartbeat_age_s, lang),
-                # A stopped daemon's last heartbeat still says "stopping": no phase is current.
-                _word(lang, "phase", d.phase) if d.phase and d.pid else "-",
+                "-" if gone else _dur(d.heartbeat_age_s, lang),
+                _word(lang, "phase", d.phase) if d.phase and not gone else "-",
                 progress_text(d, lang),
                 last_ok_text(d, r.at, lang),
                 _restarts(d, lang),

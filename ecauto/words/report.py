@@ -213,3 +213,25 @@ def result(text: str, lang: str) -> str:
     if lang == "en":
         return text
     return "。".join(_RESULTS.translate(part, lang) for part in text.split("; "))
+
+
+# Why circusd did not answer (watchdog/collect.py), after "circusd: down: ".
+CIRCUSD = Catalog(
+    "circusd",
+    {
+        "refused": {
+            "en": "no circusd listens at {endpoint}",
+            "ja": "{endpoint} で待ち受ける circusd がありません",
+        },
+        "gone": {
+            "en": "no circusd: its socket {path} is gone",
+            "ja": "circusd がありません（ソケット {path} がありません）",
+        },
+    },
+)
+_CIRCUSD = Reworder(CIRCUSD)
+
+
+def circusd_reason(text: str, lang: str) -> str:
+    """Why circusd did not answer, in `lang` where it is a known reason."""
+    return _CIRCUSD.translate(text, lang)
