@@ -250,7 +250,11 @@ def test_a_crash_loop_says_how_it_died_in_japanese() -> None:
         "crash_loop.last",
         how="exit 2",
     )
-    f = Finding(**{**f.__dict__, "details": {"last death": "killed by SIGKILL"}})
+    log = "2026-12-01T17:19:13.481Z INFO upload-base[23348] cycle done"
+    f = Finding(**{**f.__dict__, "details": {"last death": "killed by SIGKILL", "last error": log}})
     ja = compose(notices_of(f), "shop-pc", UTC, "ja", CMD)
     assert "最後の終了: 終了コード 2 で終了" in ja, ja
     assert "最後の終了: SIGKILL で強制終了" in ja
+    # its log's last line, an INFO line here, is not called an error
+    assert f"ログの最後の行: {log}" in ja and "最後のエラー" not in ja
+    assert f"last line of its log: {log}" in compose(notices_of(f), "pc", UTC, "en", CMD)

@@ -333,3 +333,11 @@ def test_after_a_stop_every_daemon_reads_stopped_with_no_live_looking_beat(
     cells = table_row(text, "upload-base").split()
     assert cells[1] == stopped and cells[2:6] == ["-", "-", "-", "-"], cells
     assert r.to_json()["daemons"][0]["state"] == "unknown"  # the machine output as it was
+
+
+def test_a_watcher_circusd_stopped_after_a_crash_loop_shows_no_heartbeat_of_its_dead_process() -> (
+    None
+):
+    looped = DaemonRow("upload-base", "crash loop", None, None, 69.0, "sleeping", died_in_window=5)
+    cells = table_row(render(rep((looped,)), "ja"), "upload-base").split()
+    assert cells[1:6] == ["終了を反復", "-", "-", "-", "-"], cells

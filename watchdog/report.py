@@ -364,7 +364,7 @@ def render(r: Report, lang: str = "en", cmd: str | None = None) -> str:
     down = r.circusd.get("state") == "down"
     for d in r.daemons:
         # No process: its last heartbeat's age and phase ("stopping") are a dead process's.
-        gone = d.pid is None and (down or d.state == "stopped")
+        gone = d.pid is None and (down or d.uptime_s is None)
         # With no circusd and no process of its own seen running, a daemon is not running.
         state = "stopped" if gone and d.state == "unknown" else d.state
         table.append(

@@ -59,7 +59,9 @@ ALERTS = Catalog(
         "detail.last error at": {"en": "last error at", "ja": "エラー発生"},
         "detail.state": {"en": "process state", "ja": "プロセスの状態"},
         "detail.restarts in window": {"en": "restarts in window", "ja": "期間内の再起動"},
-        "detail.window": {"en": "window", "ja": "期間"},
+        "detail.window": {"en": "window", "ja": "集計期間"},
+        # A crash loop's "last error" is the last line of its log, whatever that line says.
+        "detail.log line": {"en": "last line of its log", "ja": "ログの最後の行"},
         "detail.deaths": {"en": "deaths", "ja": "終了回数"},
         "detail.last death": {"en": "last death", "ja": "最後の終了"},
         "detail.lasted": {"en": "seen for", "ja": "検出されていた時間"},

@@ -190,7 +190,8 @@ def _section(
     for name, value in n.details.items():
         if name == "was" and lang != "en" and n.kind == Kind.RECOVERY:
             continue  # the English line of what recovered: the line above says it in `lang`
-        shown = ALERTS.say(lang, f"detail.{name}") if f"detail.{name}" in ALERTS.entries else name
+        said = "log line" if name == "last error" and n.key.startswith("crash_loop/") else name
+        shown = ALERTS.say(lang, f"detail.{said}") if f"detail.{said}" in ALERTS.entries else name
         value = _value(name, value, lang)
         lines.append(f"{plain(shown, 40)}: {plain(value, limit)}")
     lines.append(ALERTS.say(lang, "at", when=when(n.at, tz)))
