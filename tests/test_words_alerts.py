@@ -131,8 +131,8 @@ def test_circusd_stopped_says_whether_someone_asked_and_what_to_type() -> None:
 @pytest.mark.parametrize(
     ("lang", "first", "todo"),
     [
-        ("en", "[ecauto] RECOVERED upload-base:", "what to do: nothing: it recovered by itself"),
-        ("ja", "[ecauto] 復旧 upload-base: 復旧しました", "対処: 不要（自然に復旧しました）"),
+        ("en", "[ecauto] RECOVERED upload-base:", "what to do: nothing: it is healthy again"),
+        ("ja", "[ecauto] 復旧 upload-base: 復旧しました", "対処: 不要（復旧済み）"),
     ],
 )
 def test_a_recovery_says_nothing_is_to_be_done(lang: str, first: str, todo: str) -> None:

@@ -294,8 +294,9 @@ TODO = Catalog(
             "ja": "そのポートのプログラムを止めるか ecauto.toml の sandbox.port を変更",
         },
         "recovered": {
-            "en": "nothing: it recovered by itself",
-            "ja": "不要（自然に復旧しました）",
+            # true whether it recovered by itself or after the restart a person typed
+            "en": "nothing: it is healthy again",
+            "ja": "不要（復旧済み）",
         },
         "then.restarting": _NOTHING,
         "then.ending_for_circusd": _NOTHING,
