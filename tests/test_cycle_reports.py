@@ -172,7 +172,8 @@ def test_a_cycle_above_a_threshold_gets_a_warning_of_its_own(shop: Shop) -> None
     assert head.startswith("[ecauto] WARNING")
     assert "同期エラー率10.0% (上限5.0%)" in warning
     assert "同期に2時間30分かかった (上限2時間0分)" in warning
-    assert f"対処: `{shim()} report` で sync-inventory の最後のエラーを確認" in warning
+    # each warning ends with its own what to do (the sender's words here are English)
+    assert f"what to do: `{shim()} report` で sync-inventory の最後のエラーを確認" in warning
     # Under the thresholds (or with them off): the report alone.
     shop.run(MORNING + 4 * 3600, 600, errors=54)
     assert shop.step(MORNING + 5 * 3600, error_rate_warn=0.0, cycle_time_warn_s=0.0) == 1

@@ -12,11 +12,13 @@ from datetime import UTC
 import pytest
 
 from ecauto import launcher
+from ecauto.config import ReportSettings
 from ecauto.words import LANGUAGES
 from ecauto.words.alerts import ALERTS
 from ecauto.words.findings import FINDINGS, TODO
 from watchdog import findings
 from watchdog.alerts.compose import HEADLINE_CHARS_JA, MAX_BODY_CHARS, compose
+from watchdog.cyclereports import Cycle, say_warnings
 from watchdog.findings import Do, Finding, Kind, Severity
 from watchdog.incidents import incidents
 from watchdog.notices import Notice
@@ -258,3 +260,13 @@ def test_a_crash_loop_says_how_it_died_in_japanese() -> None:
     # its log's last line, an INFO line here, is not called an error
     assert f"ログの最後の行: {log}" in ja and "最後のエラー" not in ja
     assert f"last line of its log: {log}" in compose(notices_of(f), "pc", UTC, "en", CMD)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_cycle_warning_ends_with_its_own_what_to_do_once(lang: str) -> None:
+    slow = Cycle(3, T0, T0 + 9000, "complete", {"default": 100}, 5, 5, 0, 0, 10)
+    [n] = say_warnings(slow, ReportSettings(), lang, T0 + 9000)
+    box = compose([n], "shop-pc", UTC, lang, CMD).removesuffix("[/info]").splitlines()
+    todo = "対処: " if lang == "ja" else "what to do: "
+    assert [x for x in box if x.startswith(todo) or x.startswith("to do: ")] == [box[-1]], box
+    assert "log/sync-inventory.log" in box[-1] and "throttled" in box[-1]

@@ -16,8 +16,9 @@ from collections.abc import Sequence
 from datetime import datetime, tzinfo
 
 from ecauto import redact
-from ecauto.words import common, errors
+from ecauto.words import LANGUAGES, common, errors
 from ecauto.words.alerts import ALERTS
+from ecauto.words.cycles import CYCLES
 from ecauto.words.report import death
 from watchdog import findings
 from watchdog.notices import Kind, Notice, Severity
@@ -187,16 +188,24 @@ def _section(
         lines.append(plain(text(n, lang), limit))  # the headline said it in a few words only
     if n.action and (lang == "en" or not n.say):  # in other languages the words say it
         lines.append(ALERTS.say(lang, "done", what=plain(n.action, limit)))
+    own_todo = None
     for name, value in n.details.items():
         if name == "was" and lang != "en" and n.kind == Kind.RECOVERY:
             continue  # the English line of what recovered: the line above says it in `lang`
+        if name in _TODO_NAMES:  # a notice that says what to do itself (a cycle's warning)
+            own_todo = value
+            continue
         said = "log line" if name == "last error" and n.key.startswith("crash_loop/") else name
         shown = ALERTS.say(lang, f"detail.{said}") if f"detail.{said}" in ALERTS.entries else name
         value = _value(name, value, lang)
         lines.append(f"{plain(shown, 40)}: {plain(value, limit)}")
     lines.append(ALERTS.say(lang, "at", when=when(n.at, tz)))
-    lines.append(ALERTS.say(lang, "todo", what=plain(todo(n, lang, cmd), limit)))
+    lines.append(ALERTS.say(lang, "todo", what=plain(own_todo or todo(n, lang, cmd), limit)))
     return "\n".join(lines)
+
+
+# The detail a cycle warning (watchdog/cyclereports.py) puts its what to do under, per language.
+_TODO_NAMES = frozenset(CYCLES.say(lang, "to_do") for lang in LANGUAGES)
 
 
 def _value(name: str, value: str, lang: str) -> str:
