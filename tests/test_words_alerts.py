@@ -270,3 +270,13 @@ def test_a_cycle_warning_ends_with_its_own_what_to_do_once(lang: str) -> None:
     todo = "対処: " if lang == "ja" else "what to do: "
     assert [x for x in box if x.startswith(todo) or x.startswith("to do: ")] == [box[-1]], box
     assert "log/sync-inventory.log" in box[-1] and "throttled" in box[-1]
+
+
+def test_a_japanese_config_error_alert_has_no_english_words_of_the_watchdogs_own() -> None:
+    error = "/x/ecauto.toml: sync.interval_s must be a number greater than 0, got -1"
+    f = found(Kind.CONFIG_ERROR, Severity.CRITICAL, None, "config_error", error=error)
+    f = Finding(**{**f.__dict__, "details": {"running on": "the last good configuration"}})
+    ja = compose(notices_of(f), "shop-pc", UTC, "ja", CMD)
+    assert "使用中の設定: 最後に正しかった設定" in ja, ja
+    # the form the value must have is the config's own English, shown as that
+    assert "sync.interval_s の値が不正です: -1（正しい値: a number greater than 0）" in ja

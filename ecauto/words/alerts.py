@@ -91,6 +91,17 @@ ALERTS = Catalog(
             "ja": "一時停止中（デバッガによる）",
         },
         "pstate.zombie": {"en": "zombie (ended, not yet reaped)", "ja": "終了済み（ゾンビ）"},
+        # Details' values the checks write in English words (watchdog/checks/).
         "value.none": {"en": "none", "ja": "なし"},
+        "value.unknown": {"en": "unknown", "ja": "不明"},
+        "value.the last good configuration": {
+            "en": "the last good configuration",
+            "ja": "最後に正しかった設定",
+        },
+        "value.the defaults": {"en": "the defaults", "ja": "既定の設定"},
+        "value.gone (reparented)": {
+            "en": "gone (reparented)",
+            "ja": "終了済み（別の親プロセスに引き継がれた）",
+        },
     },
 )

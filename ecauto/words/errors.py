@@ -45,7 +45,7 @@ ERRORS = Catalog(
         },
         "config_bad_value": {
             "en": "{key} must be {form}, got {value}",
-            "ja": "{key} の値が不正です: {value}（{form} であること）",
+            "ja": "{key} の値が不正です: {value}（正しい値: {form}）",
         },
         "cycle_failed": {"en": "cycle failed: {error}", "ja": "処理に失敗: {error}"},
         "crashed": {"en": "crashed: {error}", "ja": "異常終了: {error}"},

@@ -213,8 +213,8 @@ def _value(name: str, value: str, lang: str) -> str:
     in `lang`'s units, a daemon's error in `lang` where it is a known one."""
     if f"pstate.{value}" in ALERTS.entries and name == "state":
         return ALERTS.say(lang, f"pstate.{value}")
-    if value == "none":
-        return ALERTS.say(lang, "value.none")
+    if f"value.{value}" in ALERTS.entries:
+        return ALERTS.say(lang, f"value.{value}")
     if name == "last death":
         return death(value, lang)
     return errors.translate(common.reword_duration(value, lang), lang)
