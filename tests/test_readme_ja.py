@@ -13,7 +13,7 @@ import pytest
 from ecauto import launcher
 from ecauto.words.alerts import ALERTS
 from ecauto.words.findings import TODO
-from ecauto.words.report import REPORT, death
+from ecauto.words.report import REPORT, death, result
 from watchdog import cli as watchdog_cli
 from watchdog.findings import Kind
 
@@ -97,6 +97,7 @@ def test_the_japanese_guide_quotes_restarts_deaths_and_the_recovery_as_printed()
     for how in ("exit 2", "killed by SIGKILL"):
         assert f"`{death(how, 'ja')}`" in JA, how
     assert f"`{REPORT.say('ja', 'requested')}`" in JA
+    assert f"`{result('asked circusd to restart it', 'ja')}`" in JA
     for lang, guide in (("ja", JA), ("en", WRONG)):
         said = TODO.say(lang, "recovered")
         assert f"| {said} |" in guide, (lang, said)

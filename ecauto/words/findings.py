@@ -100,7 +100,8 @@ FINDINGS = Catalog(
         # hung
         "hung.bad_file": {
             "en": "its heartbeat file is wrong; its last good beat is within grace",
-            "ja": "ハートビートファイルが不正です（最後の正常な記録は猶予内）",
+            "ja": "ハートビートファイルが読めないか、今のプロセスのものではありません"
+            "（最後の正常な記録は猶予内のため様子見）",
         },
         "hung.no_beat": {
             "en": "pid {pids} is hung: no heartbeat for {age_s} (grace {grace_s})",
