@@ -240,6 +240,9 @@ def test_a_japanese_recovery_names_what_recovered_in_japanese_and_quotes_no_engl
     ja = compose([back], "shop-pc", UTC, "ja", CMD)
     assert "復旧しました（「応答なし」は解消）" in ja, ja
     assert "English summary" not in ja and "hung" not in ja
+    assert "検出されていた時間" not in ja, "seen by one pass: no 'seen for 0 s'"
+    [longer] = incidents([], incidents([f], open_, 30.0, T0 + 20)[1], 30.0, T0 + 90)[0]
+    assert "検出されていた時間: 20秒" in compose([longer], "shop-pc", UTC, "ja", CMD)
     assert "English summary" in compose([back], "shop-pc", UTC, "en", CMD)
 
 

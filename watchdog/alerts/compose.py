@@ -192,6 +192,8 @@ def _section(
     for name, value in n.details.items():
         if name == "was" and lang != "en" and n.kind == Kind.RECOVERY:
             continue  # the English line of what recovered: the line above says it in `lang`
+        if name == "lasted" and value == "0 s":
+            continue  # seen by one pass only: "seen for 0 s" of a daemon hung for 35 s misleads
         if name in _TODO_NAMES:  # a notice that says what to do itself (a cycle's warning)
             own_todo = value
             continue
