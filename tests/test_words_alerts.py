@@ -283,3 +283,12 @@ def test_a_japanese_config_error_alert_has_no_english_words_of_the_watchdogs_own
     assert "使用中の設定: 最後に正しかった設定" in ja, ja
     # the form the value must have is the config's own English, shown as that
     assert "sync.interval_s の値が不正です: -1（正しい値: a number greater than 0）" in ja
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_duplicate_says_to_find_what_starts_it_not_to_read_the_daemons_log(lang: str) -> None:
+    f = found(Kind.DUPLICATE, Severity.WARNING, "sync-inventory", "duplicate.beside_managed")
+    last = compose(notices_of(f), "shop-pc", UTC, lang, CMD).removesuffix("[/info]")
+    todo = last.splitlines()[-1]
+    assert ("old scheduled task" if lang == "en" else "古いタスクやサービス") in todo, todo
+    assert "log/sync-inventory.log" not in todo

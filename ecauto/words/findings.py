@@ -202,6 +202,13 @@ _NOTHING = {
     "en": "nothing now: the watchdog deals with it; if it comes back, read log/{watcher}.log",
     "ja": "今は不要（watchdog が対処します）。繰り返すなら log/{watcher}.log を確認",
 }
+# A copy comes back from what started it, which no daemon log names.
+_COPY = {
+    "en": "nothing now: the watchdog ends it; if it comes back, find what starts it "
+    "(an old scheduled task or service)",
+    "ja": "今は不要（watchdog が終了させます）。繰り返すなら、それを起動している古いタスクやサービスを"
+    "探してください",
+}
 _START = {
     "en": "read log/{watcher}.log, fix the cause, then type `{cmd} restart {watcher}`",
     "ja": "log/{watcher}.log で原因を直してから `{cmd} restart {watcher}` と入力",
@@ -248,8 +255,8 @@ TODO = Catalog(
         "crash_loop.last": _START,
         "crash_loop.log": _START,
         "crash_loop.respawns": _LOG,
-        "duplicate.beside_managed": _NOTHING,
-        "duplicate.beside_holder": _NOTHING,
+        "duplicate.beside_managed": _COPY,
+        "duplicate.beside_holder": _COPY,
         "duplicate.overlap": _NOTHING,
         "orphan.unmanaged": _NOTHING,
         "leftovers": _NOTHING,
