@@ -274,8 +274,10 @@ TODO = Catalog(
         "hung.old_beat": _NOTHING,
         "failing": {
             "en": "read the error above and log/{watcher}.log (a credential, the network, "
-            "a marketplace refusing)",
-            "ja": "上のエラーと log/{watcher}.log を確認（認証情報、ネットワーク、相手側の拒否）",
+            "a marketplace down or refusing); once it is fixed, `{cmd} restart {watcher}` "
+            "tries again at once",
+            "ja": "上のエラーと log/{watcher}.log を確認（認証情報、ネットワーク、相手側の障害や拒否）。"
+            "直したら `{cmd} restart {watcher}` ですぐに再試行",
         },
         "db_corrupt": {
             "en": "`{cmd} stop`, restore the database from a backup, then `{cmd} run --daemon`",
