@@ -145,7 +145,7 @@ def test_in_english_too(tmp_path: Path, sandbox: Sandbox, clock: Clock) -> None:
 
     [body] = shop.received()
     assert body.splitlines()[0] == (
-        "[ecauto] sync done, some batches failed: 10,772 products, 1 h 55 min, errors 0.0%"
+        "[ecauto] sync done with failures: 10,772 products, 1 h 55 min, errors 0.0%"
     )
     for part in (
         "cycle: #1 12/01 08:00 to 09:55 JST",

@@ -23,7 +23,8 @@ CYCLES = Catalog(
             "en": "daily digest: no sync cycle finished",
         },
         "complete": {"ja": "完了", "en": "done"},
-        "partial": {"ja": "完了(一部失敗)", "en": "done, some batches failed"},
+        # failed batches or refused price pushes, from some to all of them
+        "partial": {"ja": "完了(失敗あり)", "en": "done with failures"},
         "stopped": {"ja": "中断", "en": "stopped"},
         # -- the box below --------------------------------------------------------------------
         "cycle": {"ja": "サイクル", "en": "cycle"},
