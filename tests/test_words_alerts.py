@@ -292,3 +292,10 @@ def test_a_duplicate_says_to_find_what_starts_it_not_to_read_the_daemons_log(lan
     todo = last.splitlines()[-1]
     assert ("old scheduled task" if lang == "en" else "古いタスクやサービス") in todo, todo
     assert "log/sync-inventory.log" not in todo
+
+
+def test_an_english_alert_left_to_a_person_points_at_what_to_do() -> None:
+    f = found(Kind.CONFIG_ERROR, Severity.CRITICAL, None, "config_error", error="bad key")
+    en = compose(notices_of(f), "shop-pc", UTC, "en", CMD)
+    assert "done: nothing automatic (what to do is below)" in en, en
+    assert "a person should look" not in en
