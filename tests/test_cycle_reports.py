@@ -29,6 +29,7 @@ from support import (
 from ecauto.config import Config, ConfigError, ReportSettings, UiSettings, parse
 from ecauto.home import Home
 from ecauto.store import PriceUpdate, Store
+from ecauto.words.common import shim
 from watchdog import cyclereports
 from watchdog.alerts import Alerter, policy
 from watchdog.alerts.outbox import Entry
@@ -144,7 +145,7 @@ def test_in_english_too(tmp_path: Path, sandbox: Sandbox, clock: Clock) -> None:
 
     [body] = shop.received()
     assert body.splitlines()[0] == (
-        "[ecauto] sync done, some batches failed: 10,772 products, 1 h 55 min, errors 0.0%"
+        "[ecauto] sync done with failures: 10,772 products, 1 h 55 min, errors 0.0%"
     )
     for part in (
         "cycle: #1 12/01 08:00 to 09:55 JST",
@@ -171,7 +172,8 @@ def test_a_cycle_above_a_threshold_gets_a_warning_of_its_own(shop: Shop) -> None
     assert head.startswith("[ecauto] WARNING")
     assert "同期エラー率10.0% (上限5.0%)" in warning
     assert "同期に2時間30分かかった (上限2時間0分)" in warning
-    assert "対処: watchdog report で sync-inventory の最後のエラーを確認" in warning
+    # each warning ends with its own what to do (the sender's words here are English)
+    assert f"what to do: `{shim()} report` で sync-inventory の最後のエラーを確認" in warning
     # Under the thresholds (or with them off): the report alone.
     shop.run(MORNING + 4 * 3600, 600, errors=54)
     assert shop.step(MORNING + 5 * 3600, error_rate_warn=0.0, cycle_time_warn_s=0.0) == 1
@@ -351,7 +353,7 @@ def test_a_warning_says_what_crossed_and_what_to_do_in_english() -> None:
         "sync error rate 10.0%, above 5.0%",
     )
     assert (took.key, took.summary) == ("cycle_slow/9", "sync cycle took 3 h 1 min, over 2 h 0 min")
-    assert took.details["to do"].startswith("see throttling in watchdog report")
+    assert took.details["to do"].startswith("see throttled= in log/sync-inventory.log")
 
 
 def test_many_shops_are_the_ten_busiest_then_one_line() -> None:

@@ -12,11 +12,13 @@ from datetime import UTC
 import pytest
 
 from ecauto import launcher
+from ecauto.config import ReportSettings
 from ecauto.words import LANGUAGES
 from ecauto.words.alerts import ALERTS
 from ecauto.words.findings import FINDINGS, TODO
 from watchdog import findings
 from watchdog.alerts.compose import HEADLINE_CHARS_JA, MAX_BODY_CHARS, compose
+from watchdog.cyclereports import Cycle, say_warnings
 from watchdog.findings import Do, Finding, Kind, Severity
 from watchdog.incidents import incidents
 from watchdog.notices import Notice
@@ -131,8 +133,8 @@ def test_circusd_stopped_says_whether_someone_asked_and_what_to_type() -> None:
 @pytest.mark.parametrize(
     ("lang", "first", "todo"),
     [
-        ("en", "[ecauto] RECOVERED upload-base:", "what to do: nothing: it recovered by itself"),
-        ("ja", "[ecauto] 復旧 upload-base: 復旧しました", "対処: 不要（自然に復旧しました）"),
+        ("en", "[ecauto] RECOVERED upload-base:", "what to do: nothing: it is healthy again"),
+        ("ja", "[ecauto] 復旧 upload-base: 復旧しました", "対処: 不要（復旧済み）"),
     ],
 )
 def test_a_recovery_says_nothing_is_to_be_done(lang: str, first: str, todo: str) -> None:
@@ -219,3 +221,81 @@ def test_a_long_first_line_is_cut_at_a_word_with_an_ellipsis() -> None:
     assert all(
         w in long.summary.split() or w in ("[ecauto]", "WARNING", "upload-base:") for w in words_in
     )
+
+
+def test_a_hung_alert_says_what_the_process_state_means() -> None:
+    f = found(Kind.HUNG, Severity.WARNING, "upload-yahoo", "hung.old_beat", "then.restarting")
+    f = Finding(**{**f.__dict__, "details": {"heartbeat age": "none", "state": "stopped"}})
+    ja = compose(notices_of(f), "shop-pc", UTC, "ja", CMD)
+    assert "プロセスの状態: 一時停止中（SIGSTOP などのシグナルによる）" in ja, ja
+    assert "ハートビート経過: なし" in ja
+    en = compose(notices_of(f), "shop-pc", UTC, "en", CMD)
+    assert "process state: stopped (paused by a signal such as SIGSTOP)" in en
+
+
+def test_a_japanese_recovery_names_what_recovered_in_japanese_and_quotes_no_english() -> None:
+    f = found(Kind.HUNG, Severity.WARNING, "upload-base", "hung.old_beat", "then.restarting")
+    _, open_ = incidents([f], {}, 30.0, T0)
+    [back] = incidents([], open_, 30.0, T0 + 60)[0]
+    ja = compose([back], "shop-pc", UTC, "ja", CMD)
+    assert "復旧しました（「応答なし」は解消）" in ja, ja
+    assert "English summary" not in ja and "hung" not in ja
+    assert "検出されていた時間" not in ja, "seen by one pass: no 'seen for 0 s'"
+    [longer] = incidents([], incidents([f], open_, 30.0, T0 + 20)[1], 30.0, T0 + 90)[0]
+    assert "検出されていた時間: 20秒" in compose([longer], "shop-pc", UTC, "ja", CMD)
+    assert "English summary" in compose([back], "shop-pc", UTC, "en", CMD)
+
+
+def test_a_crash_loop_says_how_it_died_in_japanese() -> None:
+    f = found(
+        Kind.CRASH_LOOP,
+        Severity.CRITICAL,
+        "upload-base",
+        "crash_loop.died",
+        "crash_loop.last",
+        how="exit 2",
+    )
+    log = "2026-12-01T17:19:13.481Z INFO upload-base[23348] cycle done"
+    f = Finding(**{**f.__dict__, "details": {"last death": "killed by SIGKILL", "last error": log}})
+    ja = compose(notices_of(f), "shop-pc", UTC, "ja", CMD)
+    assert "最後の終了: 終了コード 2 で終了" in ja, ja
+    assert "最後の終了: SIGKILL で強制終了" in ja
+    # its log's last line, an INFO line here, is not called an error
+    assert f"ログの最後の行: {log}" in ja and "最後のエラー" not in ja
+    assert f"last line of its log: {log}" in compose(notices_of(f), "pc", UTC, "en", CMD)
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_cycle_warning_ends_with_its_own_what_to_do_once(lang: str) -> None:
+    slow = Cycle(3, T0, T0 + 9000, "complete", {"default": 100}, 5, 5, 0, 0, 10)
+    [n] = say_warnings(slow, ReportSettings(), lang, T0 + 9000)
+    box = compose([n], "shop-pc", UTC, lang, CMD).removesuffix("[/info]").splitlines()
+    todo = "対処: " if lang == "ja" else "what to do: "
+    assert [x for x in box if x.startswith(todo) or x.startswith("to do: ")] == [box[-1]], box
+    assert "log/sync-inventory.log" in box[-1] and "throttled" in box[-1]
+
+
+def test_a_japanese_config_error_alert_has_no_english_words_of_the_watchdogs_own() -> None:
+    error = "/x/ecauto.toml: sync.interval_s must be a number greater than 0, got -1"
+    f = found(Kind.CONFIG_ERROR, Severity.CRITICAL, None, "config_error", error=error)
+    f = Finding(**{**f.__dict__, "details": {"running on": "the last good configuration"}})
+    ja = compose(notices_of(f), "shop-pc", UTC, "ja", CMD)
+    assert "使用中の設定: 最後に正しかった設定" in ja, ja
+    # the form the value must have is the config's own English, shown as that
+    assert "sync.interval_s の値が不正です: -1（正しい値: a number greater than 0）" in ja
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_duplicate_says_to_find_what_starts_it_not_to_read_the_daemons_log(lang: str) -> None:
+    f = found(Kind.DUPLICATE, Severity.WARNING, "sync-inventory", "duplicate.beside_managed")
+    last = compose(notices_of(f), "shop-pc", UTC, lang, CMD).removesuffix("[/info]")
+    todo = last.splitlines()[-1]
+    assert ("old scheduled task" if lang == "en" else "古いタスクやサービス") in todo, todo
+    assert "log/sync-inventory.log" not in todo
+
+
+def test_an_english_alert_left_to_a_person_points_at_what_to_do() -> None:
+    f = found(Kind.CONFIG_ERROR, Severity.CRITICAL, None, "config_error", error="bad key")
+    en = compose(notices_of(f), "shop-pc", UTC, "en", CMD)
+    assert "done: nothing automatic (what to do is below)" in en, en
+    assert "a person should look" not in en

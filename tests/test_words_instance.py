@@ -78,10 +78,10 @@ def test_a_crash_loop_is_reported_and_alerted_in_japanese_with_what_to_type(
     lines = text.splitlines()
     assert lines[3].split()[:3] == ["デーモン", "状態", "PID"], text
     row = next(x for x in lines if x.startswith("upload-ebay "))
-    assert "終了を反復" in row and "exit 2" in row, text
+    assert "終了を反復" in row and "終了コード 2 で終了" in row, text
     assert any("進捗:" in x and "2/2 出品" in x for x in lines), "the legend says what 2/2 means"
     found = next(x for x in lines if x.startswith("  ") and "crash_loop" in x)
-    assert "終了が" in found and "最後の終了: exit 2" in found, text
+    assert "終了が" in found and "最後の終了: 終了コード 2 で終了" in found, text
     assert "--no-such-option" in found, "the last line of its log, quoted"
     assert "circusd がウォッチャーを止めました" in found, text
     todo = lines[lines.index(found) + 1].strip()
@@ -108,7 +108,7 @@ def test_a_crash_loop_is_reported_and_alerted_in_japanese_with_what_to_type(
     wait_for(alert, 20, "the Japanese alert at the sandbox's Chatwork")
     [body] = alert()
     assert body.splitlines()[0] == "[ecauto] 異常 upload-ebay: 起動直後の終了を反復"
-    assert "最後の終了: exit 2" in body
+    assert "最後の終了: 終了コード 2 で終了" in body
     box = body.removesuffix("[/info]").splitlines()
     assert box[-1].startswith("対処: ") and f"`{shim()} restart upload-ebay`" in box[-1]
     # and the events keep the English summary, with the same words' keys beside it

@@ -48,7 +48,11 @@ def rows(**sync: object) -> tuple[DaemonRow, ...]:
     )
 
 
-def rep(daemons: tuple[DaemonRow, ...] | None = None, **kw: object) -> Report:
+def rep(
+    daemons: tuple[DaemonRow, ...] | None = None,
+    findings: tuple[Finding, ...] = (HUNG,),
+    **kw: object,
+) -> Report:
     return Report(
         "warning",
         NOW,
@@ -56,7 +60,7 @@ def rep(daemons: tuple[DaemonRow, ...] | None = None, **kw: object) -> Report:
         "shop-pc",
         {"state": "running", "pid": 99, "detail": ""},
         rows() if daemons is None else daemons,
-        (HUNG,),
+        findings,
         alerts_pending=0,
         **kw,  # type: ignore[arg-type]
     )
@@ -202,3 +206,138 @@ def test_what_a_daemon_is_doing_is_said_in_japanese_with_local_times(tokyo: None
     assert render(rep(daemons), "ja").splitlines()[0].endswith(" JST")
     # The English report keeps the daemon's own words, which name their zone
     assert f"  sync-inventory: {quota}" in render(rep(daemons), "en").splitlines()
+
+
+def test_between_cycles_the_syncs_progress_counts_the_prices_it_pushed() -> None:
+    # After a cycle the detail is cleared but done/total stay the price push's (94 of 94):
+    # they were shown as "94/94 batches" of a 5-batch cycle.
+    def beat(phase: Phase, detail: str) -> Heartbeat:
+        return Heartbeat(
+            "sync-inventory", 1, 1.0, NOW, 10.0, phase, done=94, total=94, detail=detail
+        )
+
+    assert report._unit("sync-inventory", beat(Phase.SLEEPING, "")) == "prices"
+    assert report._unit("sync-inventory", beat(Phase.WORKING, "pushed 94 of 94 prices to BASE"))
+    assert report._unit("sync-inventory", beat(Phase.WORKING, "batch 3 of 5")) == "batches"
+    assert report._unit("sync-inventory", beat(Phase.STOPPING, "batch 3 of 5")) == "batches"
+    assert report._unit("sync-inventory", beat(Phase.WORKING, "")) == "batches"  # before the push
+    waiting = beat(Phase.WORKING, "waiting for BASE's hourly quota until 15:00 UTC")
+    assert report._unit("sync-inventory", waiting) == "prices"
+
+
+@pytest.mark.parametrize(
+    ("lang", "none", "some", "death"),
+    [
+        ("en", "0", "2 (1 died, 1 requested)", "killed by SIGKILL"),
+        ("ja", "0", "2（異常終了1・要求1）", "SIGKILL で強制終了"),
+    ],
+)
+def test_restarts_say_only_0_when_nothing_happened_and_the_last_death_is_in_words(
+    lang: str, none: str, some: str, death: str
+) -> None:
+    quiet = DaemonRow("upload-ebay", "running", 5, died_in_window=0, requested_in_window=0)
+    killed = DaemonRow(
+        "upload-yahoo",
+        "running",
+        6,
+        restarts_in_window=2,
+        died_in_window=1,
+        requested_in_window=1,
+        last_death_at=NOW - 60,
+        last_death="killed by SIGKILL",
+    )
+    text = render(rep((quiet, killed)), lang)
+    assert f"  {none}  " in table_row(text, "upload-ebay")
+    row = table_row(text, "upload-yahoo")
+    assert some in row and death in row
+    exited = DaemonRow("s", "running", 7, last_death_at=NOW, last_death="exit 0 (requested)")
+    want = "exit 0 (requested)" if lang == "en" else "終了コード 0 で終了（要求）"
+    assert want in table_row(render(rep((exited,)), lang), "s")
+
+
+def test_recent_deaths_and_what_the_watchdog_did_read_in_japanese() -> None:
+    died = {
+        "at": NOW - 5,
+        "kind": "died",
+        "daemon": "upload-ebay",
+        "pid": 12650,
+        "exit_code": None,
+        "signal": 9,
+        "requested": None,
+        "life_s": 43.8,
+        "summary": "pid 12650 killed by SIGKILL after 43.8 s (died)",
+    }
+    hung = {
+        "at": NOW - 4,
+        "kind": "hung",
+        "daemon": "upload-yahoo",
+        "summary": "pid 7 is hung",
+        "result": "ended pid 7; killed 7 after 10 s; circusd starts it again",
+    }
+    ja = render(rep(recent=(died, hung)), "ja")
+    assert "pid 12650 がSIGKILL で強制終了（起動から43秒、要求なし）" in ja, ja
+    assert (
+        "-> pid 7 を終了させました。7 は10秒で終わらず強制終了しました。circusd が起動し直します"
+    ) in ja
+    en = render(rep(recent=(died, hung)), "en")
+    assert "pid 12650 killed by SIGKILL after 43.8 s (died)" in en
+    assert "-> ended pid 7; killed 7 after 10 s; circusd starts it again" in en
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_a_watcher_stopped_on_request_says_how_to_start_it_and_shows_no_stale_phase(
+    lang: str,
+) -> None:
+    down = Finding(
+        kind=Kind.DOWN,
+        severity=Severity.INFO,
+        daemon="sync-inventory",
+        summary="stopped on request (circusctl stop)",
+        say=("watcher.stopped_request",),
+    )
+    stopped = DaemonRow("sync-inventory", "stopped", None, None, 7, "stopping")
+    lines = render(rep((stopped,), findings=(down,)), lang, "./ecauto.sh").splitlines()
+    i = next(i for i, x in enumerate(lines) if "sync-inventory" in x and x.startswith("  "))
+    assert "`./ecauto.sh restart sync-inventory`" in lines[i + 1], lines
+    cells = table_row("\n".join(lines), "sync-inventory").split()
+    assert ("stopping" if lang == "en" else "停止中") not in cells
+
+
+@pytest.mark.parametrize(
+    ("lang", "stopped", "why"),
+    [
+        ("en", "stopped", "down: no circusd listens at ipc:///shop/var/circus/ctl.sock"),
+        ("ja", "停止", "停止: ipc:///shop/var/circus/ctl.sock で待ち受ける circusd がありません"),
+    ],
+)
+def test_after_a_stop_every_daemon_reads_stopped_with_no_live_looking_beat(
+    lang: str, stopped: str, why: str
+) -> None:
+    # `./ecauto.sh stop`: no circusd, no process; the heartbeats are 2 s old, of dead processes.
+    left = DaemonRow("upload-base", "unknown", None, None, 2.0, "stopping", 1, 2, unit="listings")
+    r = Report(
+        "ok",
+        NOW,
+        "/shop/var",
+        "shop-pc",
+        {
+            "state": "down",
+            "pid": None,
+            "detail": "no circusd listens at ipc:///shop/var/circus/ctl.sock",
+        },
+        (left,),
+        (),
+    )
+    text = render(r, lang)
+    assert text.splitlines()[1] == f"circusd: {why}", text
+    cells = table_row(text, "upload-base").split()
+    assert cells[1] == stopped and cells[2:6] == ["-", "-", "-", "-"], cells
+    assert r.to_json()["daemons"][0]["state"] == "unknown"  # the machine output as it was
+
+
+def test_a_watcher_circusd_stopped_after_a_crash_loop_shows_no_heartbeat_of_its_dead_process() -> (
+    None
+):
+    looped = DaemonRow("upload-base", "crash loop", None, None, 69.0, "sleeping", died_in_window=5)
+    cells = table_row(render(rep((looped,)), "ja"), "upload-base").split()
+    assert cells[1:6] == ["終了を反復", "-", "-", "-", "-"], cells

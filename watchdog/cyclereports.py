@@ -41,6 +41,7 @@ from ecauto.config import (
 from ecauto.home import Home
 from ecauto.logsetup import fields
 from ecauto.records import get, one_line
+from ecauto.words import common
 from ecauto.words.cycles import CYCLES
 
 from .collect import _not_a_plain_file
@@ -326,7 +327,10 @@ def say_warnings(c: Cycle, settings: ReportSettings, lang: str, now: float) -> l
                 duration=duration(c.duration_s, lang),
                 limit=duration(settings.cycle_time_warn_s, lang),
             )
-        details = {**cycle, CYCLES.say(lang, "to_do"): CYCLES.say(lang, f"warn_{what}_do")}
+        details = {
+            **cycle,
+            CYCLES.say(lang, "to_do"): CYCLES.say(lang, f"warn_{what}_do", cmd=common.shim()),
+        }
         key = f"cycle_{what}/{c.run_id}"
         out.append(Notice(key, Kind.INCIDENT, Severity.WARNING, DAEMON, summary, "", details, now))
     return out

@@ -10,6 +10,7 @@ from ecauto.daemon.owner import Owner
 from ecauto.frozen import frozen
 from ecauto.words import common, errors
 from ecauto.words import findings as words
+from ecauto.words.report import death
 from watchdog.notices import Notice
 
 from .state import State
@@ -262,6 +263,8 @@ def _shown(name: str, value: str, lang: str) -> str:
             return common.duration(float(value), lang)
         except ValueError:
             return value
+    if name == "how":  # how a process ended ("killed by SIGKILL")
+        return death(value, lang)
     return errors.translate(value, lang) if name in QUOTED else value
 
 

@@ -21,7 +21,7 @@ _ACTION_WORDS = {
     Do.RESTART: "restarting it",
     Do.STOP_WATCHER: "stopped its watcher",
     Do.REMOVE_LOCK: "removing the lock file",
-    Do.ALERT: "nothing automatic: a person should look",
+    Do.ALERT: "nothing automatic (what to do is below)",
     Do.NONE: "watching",
 }
 

@@ -18,7 +18,7 @@ from ecauto import redact, roster
 from ecauto.config import WatchdogSettings
 from ecauto.daemon.heartbeat import Heartbeat, Phase
 from ecauto.words import common, errors
-from ecauto.words.report import DETAILS, REPORT
+from ecauto.words.report import DETAILS, REPORT, circusd_reason, death, result
 
 from . import deaths, work
 from .findings import Assessment, Finding, Kind, Severity, phrase
@@ -182,7 +182,7 @@ def build(
                 last_death=(last.how() + (" (requested)" if last.requested else ""))
                 if last
                 else None,
-                unit=_unit(daemon, hb.detail) if hb and hb.total else "",
+                unit=_unit(daemon, hb) if hb and hb.total else "",
                 paused_at=ended_at if paused else None,
             )
         )
@@ -214,10 +214,17 @@ def _cut_short(hb: Heartbeat) -> bool:
     return hb.phase is not Phase.WORKING and hb.total > 0 and hb.done < hb.total
 
 
-def _unit(daemon: str, detail: str) -> str:
+def _unit(daemon: str, hb: Heartbeat) -> str:
     """What a daemon's done/total counts (its heartbeat's detail says which step it is at)."""
     if daemon == "sync-inventory":
-        return "prices" if detail.startswith(("BASE price", "pushed")) else "batches"
+        if hb.detail.startswith(("BASE price", "pushed", "waiting for BASE")):
+            return "prices"
+        # Between cycles the detail is cleared but the counts stay those of the cycle's last
+        # step, its price push (a cycle stopped while it read batches is STOPPING, its detail
+        # still "batch i of n").
+        if not hb.detail and hb.phase is Phase.SLEEPING:
+            return "prices"
+        return "batches"
     return "listings" if daemon.startswith("upload-") else ""
 
 
@@ -278,7 +285,9 @@ def _word(lang: str, group: str, word: str) -> str:
 
 
 def _restarts(d: DaemonRow, lang: str = "en") -> str:
-    if d.died_in_window is None:
+    if d.died_in_window is None or not (
+        d.restarts_in_window or d.died_in_window or d.requested_in_window
+    ):
         return str(d.restarts_in_window)
     return REPORT.say(
         lang,
@@ -293,7 +302,9 @@ def _death(d: DaemonRow, lang: str = "en") -> str:
     if d.last_death_at is None or d.last_death is None:
         return "-"
     how = d.last_death.removesuffix(" (requested)")
-    if how != d.last_death:
+    requested = how != d.last_death
+    how = death(how, lang)
+    if requested:
         how += REPORT.say(lang, "requested")
     return f"{time.strftime('%H:%M:%S', time.localtime(d.last_death_at))} {how}"
 
@@ -343,20 +354,27 @@ def render(r: Report, lang: str = "en", cmd: str | None = None) -> str:
         REPORT.say(lang, "header", host=r.host, home=r.home, when=_clock(r.at)),
         REPORT.say(lang, "circusd", state=_word(lang, "state", str(r.circusd["state"])))
         + pid
-        + (f": {r.circusd['detail']}" if r.circusd.get("detail") else ""),
+        + (
+            f": {circusd_reason(str(r.circusd['detail']), lang)}" if r.circusd.get("detail") else ""
+        ),
         "",
     ]
     head = tuple(REPORT.say(lang, f"col.{c}") for c in COLUMNS)
     table = [head]
+    down = r.circusd.get("state") == "down"
     for d in r.daemons:
+        # No process: its last heartbeat's age and phase ("stopping") are a dead process's.
+        gone = d.pid is None and (down or d.uptime_s is None)
+        # With no circusd and no process of its own seen running, a daemon is not running.
+        state = "stopped" if gone and d.state == "unknown" else d.state
         table.append(
             (
                 d.name,
-                _word(lang, "state", d.state),
+                _word(lang, "state", state),
                 str(d.pid or "-"),
                 _dur(d.uptime_s, lang),
-                _dur(d.heartbeat_age_s, lang),
-                _word(lang, "phase", d.phase) if d.phase else "-",
+                "-" if gone else _dur(d.heartbeat_age_s, lang),
+                _word(lang, "phase", d.phase) if d.phase and not gone else "-",
                 progress_text(d, lang),
                 last_ok_text(d, r.at, lang),
                 _restarts(d, lang),
@@ -383,7 +401,7 @@ def render(r: Report, lang: str = "en", cmd: str | None = None) -> str:
             act = f" -> {_word(lang, 'do', f.action.value)}" if f.action.value != "none" else ""
             out.append(f"  {sev} {f.kind.value:<12} {f.daemon or '-':<15} {f.text(lang)}{act}")
             todo = f.todo(lang, cmd)
-            if todo and f.severity is not Severity.INFO:
+            if todo:  # an info line too: "stopped on request" says how to start it again
                 out.append(f"           {REPORT.say(lang, 'found.todo', what=todo)}")
     else:
         out.append(REPORT.say(lang, "found.nothing"))
@@ -397,10 +415,10 @@ def render(r: Report, lang: str = "en", cmd: str | None = None) -> str:
                 if isinstance(at, int | float)
                 else "?"
             )
-            result = f" -> {e.get('result')}" if e.get("result") else ""
+            done = f" -> {result(str(e['result']), lang)}" if e.get("result") else ""
             out.append(
                 f"  {when} {e.get('kind', '?'):<12} {e.get('daemon') or '-':<15} "
-                f"{_event_text(e, lang)}{result}"
+                f"{_event_text(e, lang)}{done}"
             )
     out.append("")
     if r.alerts_pending is None:
@@ -445,8 +463,24 @@ def _local_clock(value: str, now: float) -> str:
 def _event_text(e: dict[str, Any], lang: str) -> str:
     """An event's line: its words in `lang` where it has them, else its English summary."""
     say, params = e.get("say"), e.get("params")
+    if lang != "en" and e.get("kind") == "died":
+        said = _died_text(e, lang)
+        if said:
+            return said
     if lang != "en" and isinstance(say, list) and isinstance(params, dict):
         said = phrase(lang, [str(k) for k in say], {str(k): str(v) for k, v in params.items()})
         if said:
             return said
     return str(e.get("summary", ""))
+
+
+def _died_text(e: dict[str, Any], lang: str) -> str:
+    """A death from circusd's journal (watchdog/deaths.py's event), in `lang`; "" when the
+    event lacks what it needs (the English summary is shown then)."""
+    pid, sig, code, life = e.get("pid"), e.get("signal"), e.get("exit_code"), e.get("life_s")
+    if not isinstance(pid, int) or not isinstance(life, int | float):
+        return ""
+    status = -sig if isinstance(sig, int) else code if isinstance(code, int) else None
+    how = deaths.Death(str(e.get("daemon")), pid, 0.0, status, life, None).how()
+    key = "event.died_requested" if e.get("requested") else "event.died"
+    return REPORT.say(lang, key, pid=pid, how=death(how, lang), life=common.duration(life, lang))

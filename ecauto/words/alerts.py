@@ -57,12 +57,14 @@ ALERTS = Catalog(
         "detail.heartbeat age": {"en": "heartbeat age", "ja": "ハートビート経過"},
         "detail.last error": {"en": "last error", "ja": "最後のエラー"},
         "detail.last error at": {"en": "last error at", "ja": "エラー発生"},
-        "detail.state": {"en": "state", "ja": "状態"},
+        "detail.state": {"en": "process state", "ja": "プロセスの状態"},
         "detail.restarts in window": {"en": "restarts in window", "ja": "期間内の再起動"},
-        "detail.window": {"en": "window", "ja": "期間"},
+        "detail.window": {"en": "window", "ja": "集計期間"},
+        # A crash loop's "last error" is the last line of its log, whatever that line says.
+        "detail.log line": {"en": "last line of its log", "ja": "ログの最後の行"},
         "detail.deaths": {"en": "deaths", "ja": "終了回数"},
         "detail.last death": {"en": "last death", "ja": "最後の終了"},
-        "detail.lasted": {"en": "lasted", "ja": "継続時間"},
+        "detail.lasted": {"en": "seen for", "ja": "検出されていた時間"},
         "detail.was": {"en": "was", "ja": "内容"},
         "detail.command": {"en": "command", "ja": "コマンド"},
         "detail.parent": {"en": "parent", "ja": "親プロセス"},
@@ -75,5 +77,31 @@ ALERTS = Catalog(
         "detail.sqlite says": {"en": "sqlite says", "ja": "SQLite の結果"},
         "detail.problem": {"en": "problem", "ja": "問題"},
         "detail.why": {"en": "why", "ja": "理由"},
+        # A process's state as the OS gives it (a hung alert's "process state").
+        "pstate.running": {"en": "running", "ja": "実行中"},
+        "pstate.sleeping": {"en": "sleeping", "ja": "待機中"},
+        "pstate.idle": {"en": "idle", "ja": "待機中"},
+        "pstate.disk-sleep": {"en": "disk-sleep (waiting for the disk)", "ja": "ディスク待ち"},
+        "pstate.stopped": {
+            "en": "stopped (paused by a signal such as SIGSTOP)",
+            "ja": "一時停止中（SIGSTOP などのシグナルによる）",
+        },
+        "pstate.tracing-stop": {
+            "en": "tracing-stop (paused by a debugger)",
+            "ja": "一時停止中（デバッガによる）",
+        },
+        "pstate.zombie": {"en": "zombie (ended, not yet reaped)", "ja": "終了済み（ゾンビ）"},
+        # Details' values the checks write in English words (watchdog/checks/).
+        "value.none": {"en": "none", "ja": "なし"},
+        "value.unknown": {"en": "unknown", "ja": "不明"},
+        "value.the last good configuration": {
+            "en": "the last good configuration",
+            "ja": "最後に正しかった設定",
+        },
+        "value.the defaults": {"en": "the defaults", "ja": "既定の設定"},
+        "value.gone (reparented)": {
+            "en": "gone (reparented)",
+            "ja": "終了済み（別の親プロセスに引き継がれた）",
+        },
     },
 )

@@ -23,7 +23,8 @@ CYCLES = Catalog(
             "en": "daily digest: no sync cycle finished",
         },
         "complete": {"ja": "完了", "en": "done"},
-        "partial": {"ja": "完了(一部失敗)", "en": "done, some batches failed"},
+        # failed batches or refused price pushes, from some to all of them
+        "partial": {"ja": "完了(失敗あり)", "en": "done with failures"},
         "stopped": {"ja": "中断", "en": "stopped"},
         # -- the box below --------------------------------------------------------------------
         "cycle": {"ja": "サイクル", "en": "cycle"},
@@ -69,12 +70,12 @@ CYCLES = Catalog(
         },
         "to_do": {"ja": "対処", "en": "to do"},
         "warn_errors_do": {
-            "ja": "watchdog report で sync-inventory の最後のエラーを確認",
-            "en": "see sync-inventory's last error: watchdog report",
+            "ja": "`{cmd} report` で sync-inventory の最後のエラーを確認",
+            "en": "see sync-inventory's last error: `{cmd} report`",
         },
         "warn_slow_do": {
-            "ja": "watchdog report で制限待ちを確認 (SP-API の上限か商品数の増加)",
-            "en": "see throttling in watchdog report (SP-API limits, or more products)",
+            "ja": "log/sync-inventory.log の throttled（制限待ち）を確認 (SP-API の上限か商品数の増加)",
+            "en": "see throttled= in log/sync-inventory.log (SP-API limits, or more products)",
         },
         # -- durations ------------------------------------------------------------------------
         "seconds": {"ja": "{s}秒", "en": "{s} s"},

@@ -45,7 +45,7 @@ ERRORS = Catalog(
         },
         "config_bad_value": {
             "en": "{key} must be {form}, got {value}",
-            "ja": "{key} の値が不正です: {value}（{form} であること）",
+            "ja": "{key} の値が不正です: {value}（正しい値: {form}）",
         },
         # One account of several (an eBay or Yahoo seller) that cannot go on, named.
         "account_refused": {

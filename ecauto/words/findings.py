@@ -100,7 +100,8 @@ FINDINGS = Catalog(
         # hung
         "hung.bad_file": {
             "en": "its heartbeat file is wrong; its last good beat is within grace",
-            "ja": "ハートビートファイルが不正です（最後の正常な記録は猶予内）",
+            "ja": "ハートビートファイルが読めないか、今のプロセスのものではありません"
+            "（最後の正常な記録は猶予内のため様子見）",
         },
         "hung.no_beat": {
             "en": "pid {pids} is hung: no heartbeat for {age_s} (grace {grace_s})",
@@ -142,7 +143,7 @@ FINDINGS = Catalog(
         },
         "recovered": {
             "en": "healthy again ({kind} over)",
-            "ja": "復旧しました（{kind} は解消）",
+            "ja": "復旧しました（「{kind}」は解消）",
         },
         # what follows (the second phrase of a chain)
         "then.restarting": {
@@ -201,6 +202,13 @@ _NOTHING = {
     "en": "nothing now: the watchdog deals with it; if it comes back, read log/{watcher}.log",
     "ja": "今は不要（watchdog が対処します）。繰り返すなら log/{watcher}.log を確認",
 }
+# A copy comes back from what started it, which no daemon log names.
+_COPY = {
+    "en": "nothing now: the watchdog ends it; if it comes back, find what starts it "
+    "(an old scheduled task or service)",
+    "ja": "今は不要（watchdog が終了させます）。繰り返すなら、それを起動している古いタスクやサービスを"
+    "探してください",
+}
 _START = {
     "en": "read log/{watcher}.log, fix the cause, then type `{cmd} restart {watcher}`",
     "ja": "log/{watcher}.log で原因を直してから `{cmd} restart {watcher}` と入力",
@@ -247,8 +255,8 @@ TODO = Catalog(
         "crash_loop.last": _START,
         "crash_loop.log": _START,
         "crash_loop.respawns": _LOG,
-        "duplicate.beside_managed": _NOTHING,
-        "duplicate.beside_holder": _NOTHING,
+        "duplicate.beside_managed": _COPY,
+        "duplicate.beside_holder": _COPY,
         "duplicate.overlap": _NOTHING,
         "orphan.unmanaged": _NOTHING,
         "leftovers": _NOTHING,
@@ -266,8 +274,10 @@ TODO = Catalog(
         "hung.old_beat": _NOTHING,
         "failing": {
             "en": "read the error above and log/{watcher}.log (a credential, the network, "
-            "a marketplace refusing)",
-            "ja": "上のエラーと log/{watcher}.log を確認（認証情報、ネットワーク、相手側の拒否）",
+            "a marketplace down or refusing); once it is fixed, `{cmd} restart {watcher}` "
+            "tries again at once",
+            "ja": "上のエラーと log/{watcher}.log を確認（認証情報、ネットワーク、相手側の障害や拒否）。"
+            "直したら `{cmd} restart {watcher}` ですぐに再試行",
         },
         "db_corrupt": {
             "en": "`{cmd} stop`, restore the database from a backup, then `{cmd} run --daemon`",
@@ -294,8 +304,9 @@ TODO = Catalog(
             "ja": "そのポートのプログラムを止めるか ecauto.toml の sandbox.port を変更",
         },
         "recovered": {
-            "en": "nothing: it recovered by itself",
-            "ja": "不要（自然に復旧しました）",
+            # true whether it recovered by itself or after the restart a person typed
+            "en": "nothing: it is healthy again",
+            "ja": "不要（復旧済み）",
         },
         "then.restarting": _NOTHING,
         "then.ending_for_circusd": _NOTHING,

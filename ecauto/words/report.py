@@ -1,6 +1,7 @@
 """The words of `watchdog report` (watchdog/report.py) and of the pages that show the same."""
 
 from ecauto.words import Catalog
+from ecauto.words.common import Reworder
 
 REPORT = Catalog(
     "report",
@@ -31,9 +32,18 @@ REPORT = Catalog(
         "paused": {"en": "paused {when} ({done}/{total})", "ja": "中断 {when}（{done}/{total}）"},
         "restarts.journal": {
             "en": "{n} ({died} died, {requested} requested)",
-            "ja": "{n}（終了{died}・要求{requested}）",
+            "ja": "{n}（異常終了{died}・要求{requested}）",
         },
         "requested": {"en": " (requested)", "ja": "（要求）"},
+        # A death seen in circusd's journal (the recent events' "died" lines)
+        "event.died": {
+            "en": "pid {pid} {how} after {life} (died)",
+            "ja": "pid {pid} が{how}（起動から{life}、要求なし）",
+        },
+        "event.died_requested": {
+            "en": "pid {pid} {how} after {life} (stopped on request)",
+            "ja": "pid {pid} が{how}（起動から{life}、停止要求による）",
+        },
         "unit.batches": {"en": "{done}/{total} batches", "ja": "{done}/{total} バッチ"},
         "unit.prices": {"en": "{done}/{total} prices", "ja": "{done}/{total} 価格"},
         "unit.listings": {"en": "{done}/{total} listings", "ja": "{done}/{total} 出品"},
@@ -62,7 +72,7 @@ REPORT = Catalog(
             "en": "RESTARTS: by the watchdog or circusd in the last {window} (died: exited on "
             "their own; requested: stopped or restarted on request, per circusd's journal)",
             "ja": "再起動: 直近{window}に watchdog か circusd が再起動した回数"
-            "（終了: 自分で終了、要求: 停止・再起動の要求による。circusd の記録より）",
+            "（異常終了: 要求なしに終わった、要求: 停止・再起動の要求による。circusd の記録より）",
         },
         "do.terminate": {"en": "terminate", "ja": "終了"},
         "do.restart": {"en": "restart", "ja": "再起動"},
@@ -140,3 +150,88 @@ DETAILS = Catalog(
         "which.daily": {"en": "daily", "ja": "1日"},
     },
 )
+
+# How a process ended, as watchdog/deaths.py writes it ("killed by SIGKILL", "exit 2"): the
+# report's LAST DEATH, an alert's "last death", a crash loop's words.
+DEATHS = Catalog(
+    "deaths",
+    {
+        "signal": {"en": "killed by {sig}", "ja": "{sig} で強制終了"},
+        "exit": {"en": "exit {code}", "ja": "終了コード {code} で終了"},
+    },
+)
+_DEATHS = Reworder(DEATHS)
+
+
+def death(how: str, lang: str) -> str:
+    """How a process ended, in `lang` ("killed by SIGKILL": "SIGKILL で強制終了")."""
+    return _DEATHS.translate(how, lang)
+
+
+# What the watchdog's action did (an event's `result`, watchdog/execute.py), one part at a time
+# (the executor joins parts with "; ").
+RESULTS = Catalog(
+    "results",
+    {
+        "restart_asked": {
+            "en": "asked circusd to restart it",
+            "ja": "circusd に再起動を依頼しました",
+        },
+        "stop_asked": {
+            "en": "asked circusd to stop the watcher",
+            "ja": "circusd にウォッチャーの停止を依頼しました",
+        },
+        "gone": {
+            "en": "not restarted: the hung process is already gone",
+            "ja": "再起動せず: 応答のないプロセスは既に終わっています",
+        },
+        "ended": {"en": "ended pid {pids}", "ja": "pid {pids} を終了させました"},
+        "killed": {
+            "en": "killed {pids} after {t} s",
+            "ja": "{pids} は{t}秒で終わらず強制終了しました",
+        },
+        "respawn": {"en": "circusd starts it again", "ja": "circusd が起動し直します"},
+        "no_restart": {
+            "en": "circusd did not restart it ({why})",
+            "ja": "circusd が再起動しませんでした（{why}）",
+        },
+        "removed": {"en": "removed", "ja": "削除しました"},
+        "already_gone": {"en": "already gone", "ja": "既にありません"},
+        "nothing": {"en": "nothing to do", "ja": "することはありません"},
+        "not_done": {"en": "not done", "ja": "実行していません"},
+        "not_stopped": {"en": "not stopped: {why}", "ja": "止めていません: {why}"},
+        "not_removed": {"en": "not removed: {why}", "ja": "削除していません: {why}"},
+        "not_signalled": {"en": "not signalled: {why}", "ja": "シグナルを送っていません: {why}"},
+        "failed": {"en": "failed: {why}", "ja": "失敗: {why}"},
+    },
+)
+_RESULTS = Reworder(RESULTS)
+
+
+def result(text: str, lang: str) -> str:
+    """What an action did, in `lang`, part by part; a part it does not know stays as it is."""
+    if lang == "en":
+        return text
+    return "。".join(_RESULTS.translate(part, lang) for part in text.split("; "))
+
+
+# Why circusd did not answer (watchdog/collect.py), after "circusd: down: ".
+CIRCUSD = Catalog(
+    "circusd",
+    {
+        "refused": {
+            "en": "no circusd listens at {endpoint}",
+            "ja": "{endpoint} で待ち受ける circusd がありません",
+        },
+        "gone": {
+            "en": "no circusd: its socket {path} is gone",
+            "ja": "circusd がありません（ソケット {path} がありません）",
+        },
+    },
+)
+_CIRCUSD = Reworder(CIRCUSD)
+
+
+def circusd_reason(text: str, lang: str) -> str:
+    """Why circusd did not answer, in `lang` where it is a known reason."""
+    return _CIRCUSD.translate(text, lang)

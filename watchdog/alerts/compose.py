@@ -16,8 +16,10 @@ from collections.abc import Sequence
 from datetime import datetime, tzinfo
 
 from ecauto import redact
-from ecauto.words import common, errors
+from ecauto.words import LANGUAGES, common, errors
 from ecauto.words.alerts import ALERTS
+from ecauto.words.cycles import CYCLES
+from ecauto.words.report import death
 from watchdog import findings
 from watchdog.notices import Kind, Notice, Severity
 
@@ -55,7 +57,11 @@ def text(n: Notice, lang: str) -> str:
     """What happened, whole, in `lang` (the English summary where the words are unknown)."""
     if lang == "en" or not n.say:
         return n.summary
-    return findings.phrase(lang, n.say, n.params) or n.summary
+    params = n.params
+    if n.kind == Kind.RECOVERY and f"head.{params.get('kind')}" in ALERTS.entries:
+        # What recovered in the few words its first alert had ("応答なし"), not its key.
+        params = {**params, "kind": ALERTS.say(lang, f"head.{params['kind']}")}
+    return findings.phrase(lang, n.say, params) or n.summary
 
 
 def head(n: Notice, lang: str) -> str:
@@ -182,13 +188,38 @@ def _section(
         lines.append(plain(text(n, lang), limit))  # the headline said it in a few words only
     if n.action and (lang == "en" or not n.say):  # in other languages the words say it
         lines.append(ALERTS.say(lang, "done", what=plain(n.action, limit)))
+    own_todo = None
     for name, value in n.details.items():
-        shown = ALERTS.say(lang, f"detail.{name}") if f"detail.{name}" in ALERTS.entries else name
-        value = errors.translate(common.reword_duration(value, lang), lang)
+        if name == "was" and lang != "en" and n.kind == Kind.RECOVERY:
+            continue  # the English line of what recovered: the line above says it in `lang`
+        if name == "lasted" and value == "0 s":
+            continue  # seen by one pass only: "seen for 0 s" of a daemon hung for 35 s misleads
+        if name in _TODO_NAMES:  # a notice that says what to do itself (a cycle's warning)
+            own_todo = value
+            continue
+        said = "log line" if name == "last error" and n.key.startswith("crash_loop/") else name
+        shown = ALERTS.say(lang, f"detail.{said}") if f"detail.{said}" in ALERTS.entries else name
+        value = _value(name, value, lang)
         lines.append(f"{plain(shown, 40)}: {plain(value, limit)}")
     lines.append(ALERTS.say(lang, "at", when=when(n.at, tz)))
-    lines.append(ALERTS.say(lang, "todo", what=plain(todo(n, lang, cmd), limit)))
+    lines.append(ALERTS.say(lang, "todo", what=plain(own_todo or todo(n, lang, cmd), limit)))
     return "\n".join(lines)
+
+
+# The detail a cycle warning (watchdog/cyclereports.py) puts its what to do under, per language.
+_TODO_NAMES = frozenset(CYCLES.say(lang, "to_do") for lang in LANGUAGES)
+
+
+def _value(name: str, value: str, lang: str) -> str:
+    """A detail's value as a person reads it: a process state or a death in words, a duration
+    in `lang`'s units, a daemon's error in `lang` where it is a known one."""
+    if f"pstate.{value}" in ALERTS.entries and name == "state":
+        return ALERTS.say(lang, f"pstate.{value}")
+    if f"value.{value}" in ALERTS.entries:
+        return ALERTS.say(lang, f"value.{value}")
+    if name == "last death":
+        return death(value, lang)
+    return errors.translate(common.reword_duration(value, lang), lang)
 
 
 def _assemble(headline: str, title: str, sections: list[str], rest: list[str]) -> str:
