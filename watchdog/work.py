@@ -38,7 +38,9 @@ def failed_in_a_row(hb: Heartbeat) -> int:
         return 0
     if hb.last_success_at is not None and hb.last_success_at >= hb.last_error_at:
         return 0
-    if hb.failures:
+    if hb.failures is not None:
+        # Today's writers count the cycles that failed: an error inside a cycle that goes on
+        # (one batch's 500, say) is its last error, not a failed cycle.
         return hb.failures
     # A writer older than the counter: its last error is newer than its last success.
     return 1 if hb.cycles else 0

@@ -42,8 +42,9 @@ class Heartbeat:
     last_error: str | None = None
     last_error_at: float | None = None
     cycles: int = 0
-    # Cycles failed in a row since the last one that succeeded (0 from writers older than it).
-    failures: int = 0
+    # Cycles failed in a row since the last one that succeeded; None from writers older than
+    # the counter (watchdog.work then reads an error newer than the last success as one).
+    failures: int | None = 0
     schema: int = SCHEMA
 
     def age(self, now: float) -> float:
@@ -84,7 +85,7 @@ class Heartbeat:
             last_error=get(d, "last_error", str, optional=True),
             last_error_at=get(d, "last_error_at", float, optional=True),
             cycles=get(d, "cycles", int, optional=True) or 0,
-            failures=get(d, "failures", int, optional=True) or 0,
+            failures=get(d, "failures", int, optional=True),
         )
 
 
