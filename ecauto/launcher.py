@@ -41,6 +41,7 @@ from ecauto.home import Home, HomeError, resolve_home
 from ecauto.platform import Endpoints, Platform, current
 from ecauto.records import one_line
 from ecauto.supervisor import preflight, wait_started
+from ecauto.words.launcher import LAUNCHER
 
 REPO = Path(__file__).resolve().parent.parent  # the clone: circus.ini sits beside ecauto/
 PIDFILE = "circusd.pid"  # circus.ini: pidfile = $(circus.env.ECAUTO_HOME)/circusd.pid
@@ -214,13 +215,15 @@ def clear_stale_pidfile(inst: Instance) -> int | None:
 def alerts_line(home: Path, cfg: config.Config, environ: Mapping[str, str]) -> str:
     from watchdog.alerts.chatwork import not_configured, target_from_env
 
+    lang = cfg.ui.language
     why = not_configured(environ, cfg.mode)
     target = target_from_env(environ, cfg.mode, cfg.sandbox_url)
     if why or target is None:
-        return why or "alerts not configured"
+        return LAUNCHER.say(lang, "alerts_off", why=why or "alerts not configured")
     if cfg.mode == "sandbox" and not environ.get("CHATWORK_API_URL", "").strip():
-        return f"alerts go to the sandbox's Chatwork (room {target.room_id}): {home / 'sandbox' / 'chatwork.jsonl'}"
-    return f"alerts go to Chatwork room {target.room_id}"
+        file = home / "sandbox" / "chatwork.jsonl"
+        return LAUNCHER.say(lang, "alerts_sandbox", room=target.room_id, file=file)
+    return LAUNCHER.say(lang, "alerts_room", room=target.room_id)
 
 
 def dashboard_url(home: Path, cfg: config.Config, with_key: bool = True) -> str:
@@ -234,11 +237,10 @@ def dashboard_url(home: Path, cfg: config.Config, with_key: bool = True) -> str:
 
 
 def dashboard_line(home: Path, cfg: config.Config) -> str:
-    lan = "" if cfg.dashboard.listen in ("127.0.0.1", "::1") else " (and on the LAN)"
-    return (
-        f"dashboard at {dashboard_url(home, cfg, with_key=False)}{lan}; "
-        f"with its secret: {dashboard_url(home, cfg)}"
-    )
+    lang = cfg.ui.language
+    lan = "" if cfg.dashboard.listen in ("127.0.0.1", "::1") else LAUNCHER.say(lang, "lan")
+    url, link = dashboard_url(home, cfg, with_key=False), dashboard_url(home, cfg)
+    return LAUNCHER.say(lang, "dashboard", url=url, lan=lan, link=link)
 
 
 def dashboard(inst: Instance, open_it: bool) -> int:
@@ -275,8 +277,13 @@ def run(inst: Instance, detach: bool, timeout_s: float) -> int:
     inst.platform.protect(inst.home.root)
     stale = clear_stale_pidfile(inst)
     if stale is not None:
-        why = f"pid {stale} is no circusd of this home" if stale else "it held no pid"
-        print(f"ecauto: removed a stale {PIDFILE} ({why})")
+        lang = _language()
+        why = (
+            LAUNCHER.say(lang, "stale_pid", pid=stale)
+            if stale
+            else LAUNCHER.say(lang, "stale_empty")
+        )
+        print(f"ecauto: {LAUNCHER.say(lang, 'stale_pidfile', pidfile=PIDFILE, why=why)}")
     argv = [sys.executable, "-m", "circus.circusd", str(inst.ini)]
     proc = inst.platform.start(argv, inst.env, inst.root, detach=detach)
     if proc is not None and not detach:
@@ -288,17 +295,14 @@ def run(inst: Instance, detach: bool, timeout_s: float) -> int:
     if problem:
         redact.complain(f"ecauto: {problem}")  # it may quote the last line of a daemon's log
     else:
-        shim = inst.platform.shim
-        print(
-            f"ecauto: circusd is running {len(setup.watchers)} watchers at {setup.endpoint}, "
-            f"each daemon beating"
+        shim, lang = inst.platform.shim, cfg.ui.language
+        running_ = LAUNCHER.say(
+            lang, "running", watchers=len(setup.watchers), endpoint=setup.endpoint
         )
+        print(f"ecauto: {running_}")
         print(f"ecauto: {dashboard_line(inst.home.root, cfg)}")
-        print(
-            f"ecauto: next: `{shim} status`, `{shim} report`, `{shim} stop`; "
-            f"{alerts_line(inst.home.root, cfg, inst.env)}",
-            flush=True,
-        )
+        alerts = alerts_line(inst.home.root, cfg, inst.env)
+        print(f"ecauto: {LAUNCHER.say(lang, 'next', shim=shim, alerts=alerts)}", flush=True)
     if detach or proc is None:
         return 1 if problem else 0
     return proc.wait()  # the foreground: as long as circusd runs, with its exit code
@@ -325,8 +329,18 @@ def _quit_on_signals(endpoint: str, proc: Any) -> None:
 # -- the daily commands ---------------------------------------------------------------------
 
 
+def _language() -> str:
+    """The operator's language from ecauto.toml; English when the file cannot be read (the
+    command that needs it says why)."""
+    try:
+        return config.load().ui.language
+    except (config.ConfigError, OSError):
+        return "en"
+
+
 def _not_running(inst: Instance) -> str:
-    return f"ecauto: not running (home {inst.home.root}; `{inst.platform.shim} run` starts it)"
+    said = LAUNCHER.say(_language(), "not_running", home=inst.home.root, shim=inst.platform.shim)
+    return f"ecauto: {said}"
 
 
 def status(inst: Instance) -> int:
@@ -341,8 +355,11 @@ def status(inst: Instance) -> int:
         who = f"circusd pid {pid}" if pid else "something"
         raise CircusError(f"{who} holds {setup.endpoint} but does not answer") from None
     width = max((len(n) for n in statuses), default=0)
+    lang = _language()
     for name in sorted(statuses):
-        print(f"{name:<{width}}  {statuses[name]}")
+        state = statuses[name]
+        key = f"state.{state}"
+        print(f"{name:<{width}}  {LAUNCHER.say(lang, key) if key in LAUNCHER.entries else state}")
     return 0 if all(s == "active" for s in statuses.values()) else 1
 
 
@@ -359,12 +376,14 @@ def restart(inst: Instance, name: str) -> int:
     old = ctl.pids(name)
     ctl.restart(name)
     new = ctl.pids(name)
-    print(f"ecauto: restarted {name} (pid {_pids(old)} -> {_pids(new)})")
+    lang = _language()
+    said = LAUNCHER.say(lang, "restarted", name=name, old=_pids(old, lang), new=_pids(new, lang))
+    print(f"ecauto: {said}")
     return 0
 
 
-def _pids(pids: Sequence[int]) -> str:
-    return ",".join(map(str, pids)) or "none"
+def _pids(pids: Sequence[int], lang: str = "en") -> str:
+    return ",".join(map(str, pids)) or LAUNCHER.say(lang, "none")
 
 
 def stop(inst: Instance, timeout_s: float) -> int:
@@ -389,7 +408,8 @@ def stop(inst: Instance, timeout_s: float) -> int:
         if time.monotonic() - started > timeout_s:
             raise CircusError(f"circusd pid {pid} still runs {timeout_s:g}s after quit")
         time.sleep(0.1)
-    print(f"ecauto: stopped (circusd pid {pid} gone after {time.monotonic() - started:.1f}s)")
+    took = f"{time.monotonic() - started:.1f}"
+    print(f"ecauto: {LAUNCHER.say(_language(), 'stopped', pid=pid, seconds=took)}")
     return 0
 
 

@@ -646,3 +646,26 @@ def test_the_task_scheduler_runs_the_launcher_in_the_foreground_and_restarts_it(
     unit = (REPO / "scripts" / "systemd" / "ecauto-circusd.service").read_text()
     assert "\nExecStart=%h/ecauto/scripts/run\n" in unit  # which execs `python -m ecauto run`
     assert "exec python -m ecauto --ini" in (REPO / "scripts" / "run").read_text()
+
+
+def test_the_daily_commands_speak_the_configured_language(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = tmp_path / "ecauto.toml"
+    cfg.write_text('[ui]\nlanguage = "ja"\n')
+    monkeypatch.setenv("ECAUTO_CONFIG", str(cfg))
+    home = tmp_path / "home"
+
+    def status() -> str:
+        cwd, environ = os.getcwd(), dict(os.environ)
+        try:
+            assert launcher.main(["--home", str(home), "status"], platform=Posix()) == 3
+        finally:  # main() sets circusd's environment and stands where circusd would run
+            os.chdir(cwd)
+            os.environ.clear()
+            os.environ.update(environ)
+        return capsys.readouterr().out
+
+    assert status() == f"ecauto: 動いていません（ホーム {home}。`./ecauto.sh run` で起動します）\n"
+    cfg.write_text('[ui]\nlanguage = "en"\n')
+    assert status().startswith("ecauto: not running (home ")
