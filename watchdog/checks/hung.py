@@ -91,7 +91,8 @@ def heartbeat(
             say=("hung.bad_file",),
         )
         return ds, [said(f)], False
-    words = {"pids": pid_list(g), "age_s": f"{age:.0f}", "grace_s": f"{limit:.0f}"}
+    # Whole seconds cut as `ago` cuts them, so the text and its details say the same age.
+    words = {"pids": pid_list(g), "age_s": str(max(0, int(age))), "grace_s": str(int(limit))}
     ds, found = _hung(
         v, watcher, daemon, g, f"pid {pid_list(g)} is hung: {why}", details, ds, (say, words)
     )
