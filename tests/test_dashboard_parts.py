@@ -3,8 +3,13 @@ metrics, the row colours. (tests/test_dashboard.py drives the whole page in a br
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from pathlib import Path
+
+import pytest
+from support import REPO, Reaper, start_process, wait_for
 
 from ecauto.config import Config
 from ecauto.dashboard import charts, guard, metrics
@@ -13,6 +18,7 @@ from ecauto.dashboard.read import BARS, Reader, Work, limiter, read_only, tail_l
 from ecauto.home import Home
 from ecauto.quota import QuotaStore, TokenGate, WindowGate, history, sleep_wait
 from ecauto.quota.rules import Window
+from watchdog.alerts.outbox import Outbox
 
 SECRET = "ab" * 32
 HOST = "127.0.0.1:8780"
@@ -155,3 +161,56 @@ def test_reading_creates_nothing_in_a_fresh_home(tmp_path: Path) -> None:
     quotas = reader.quotas("24h")
     assert {q.key for q in quotas} >= {"base/shop/hour", "base/shop/day", "chatwork"}
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+# The two writers of the outbox, each its own process: the watchdog's alerter (one Outbox kept for
+# its life) and the dashboard's test-alert action (a fresh one each click). Both wait for `go`.
+WRITER = r"""
+import sys, time
+from pathlib import Path
+home, who, n = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+from ecauto.home import Home
+from watchdog.alerts.outbox import Outbox
+from watchdog.notices import Notice
+from ecauto.dashboard import actions
+(home / f"ready-{who}").touch()
+while not (home / "go").exists():
+    time.sleep(0.001)
+box = Outbox(home / "watchdog" / "outbox")
+for i in range(n):
+    if who == "dashboard":
+        ok, key, _ = actions.test_alert(Home(home), "sandbox", 1_800_000_000.0 + i, {})
+        assert ok, key
+    else:
+        notice = Notice(f"hung/w{i}", "incident", "critical", "upload-base", f"watchdog {i}", "", {}, 1.0)
+        box.append(time.time(), [notice])
+"""
+
+
+@pytest.mark.process
+@pytest.mark.timeout(120)
+def test_the_dashboards_test_alert_and_the_watchdog_append_at_once_and_lose_no_entry(
+    tmp_path: Path,
+) -> None:
+    n = 40
+    (tmp_path / "watchdog").mkdir()
+    reaper = Reaper()
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    try:
+        writers = [
+            start_process(
+                reaper, [sys.executable, "-c", WRITER, str(tmp_path), who, str(n)], env, REPO
+            )
+            for who in ("watchdog", "dashboard")
+        ]
+        # both interpreters up and imported before `go`, so their appends overlap
+        wait_for(lambda: len(list(tmp_path.glob("ready-*"))) == 2, 60, "both writers ready")
+        (tmp_path / "go").touch()
+        assert [w.wait(timeout=90) for w in writers] == [0, 0]
+    finally:
+        reaper.reap()
+    entries = Outbox(tmp_path / "watchdog" / "outbox").entries()
+    said = sorted(n.summary for e in entries for n in e.notices)
+    assert len(said) == 2 * n, f"{2 * n - len(said)} entries lost"
+    assert said.count("test alert from the dashboard: alerts reach this room") == n
+    assert len({e.seq for e in entries}) == 2 * n
