@@ -313,6 +313,35 @@ def last_ok_text(d: DaemonRow, now: float, lang: str) -> str:
     return _when(d.last_success_at, now, lang)
 
 
+def cells(d: DaemonRow, now: float, lang: str) -> dict[str, str]:
+    """A daemon's row as a person reads it, column by column (COLUMNS): the table's, and the
+    dashboard's Now rows."""
+    return dict(
+        zip(
+            COLUMNS,
+            (
+                d.name,
+                _word(lang, "state", d.state),
+                str(d.pid or "-"),
+                _dur(d.uptime_s, lang),
+                _dur(d.heartbeat_age_s, lang),
+                _word(lang, "phase", d.phase) if d.phase else "-",
+                progress_text(d, lang),
+                last_ok_text(d, now, lang),
+                _restarts(d, lang),
+                _death(d, lang),
+                common.clip(errors.translate(d.last_error or "-", lang), ERROR_CHARS),
+            ),
+            strict=True,
+        )
+    )
+
+
+def word(lang: str, group: str, value: str) -> str:
+    """A state, phase, severity or action (`do`) word in `lang`, as the report says it."""
+    return _word(lang, group, value)
+
+
 def _pad(text: str, cols: int) -> str:
     return text + " " * (cols - common.width(text))
 
@@ -349,21 +378,7 @@ def render(r: Report, lang: str = "en", cmd: str | None = None) -> str:
     head = tuple(REPORT.say(lang, f"col.{c}") for c in COLUMNS)
     table = [head]
     for d in r.daemons:
-        table.append(
-            (
-                d.name,
-                _word(lang, "state", d.state),
-                str(d.pid or "-"),
-                _dur(d.uptime_s, lang),
-                _dur(d.heartbeat_age_s, lang),
-                _word(lang, "phase", d.phase) if d.phase else "-",
-                progress_text(d, lang),
-                last_ok_text(d, r.at, lang),
-                _restarts(d, lang),
-                _death(d, lang),
-                common.clip(errors.translate(d.last_error or "-", lang), ERROR_CHARS),
-            )
-        )
+        table.append(tuple(cells(d, r.at, lang).values()))
     widths = [max(common.width(row[i]) for row in table) for i in range(len(head) - 1)]
     for row in table:
         out.append(
@@ -440,6 +455,11 @@ def _local_clock(value: str, now: float) -> str:
         at += 86400
     t = time.localtime(at)
     return f"{time.strftime('%H:%M', t)} {_zone(t)}"
+
+
+def event_text(e: dict[str, Any], lang: str) -> str:
+    """An event's line as `watchdog report` shows it (the dashboard's incidents too)."""
+    return _event_text(e, lang)
 
 
 def _event_text(e: dict[str, Any], lang: str) -> str:
