@@ -3,6 +3,7 @@ metrics, the row colours. (tests/test_dashboard.py drives the whole page in a br
 
 from __future__ import annotations
 
+import html as html_mod
 import os
 import re
 import sys
@@ -273,7 +274,7 @@ def test_the_now_part_says_the_reports_own_words_in_the_operators_language() -> 
             .get_template("_now.html")
             .render(shown, signed_in=False, restartable=(), now=now)
         )
-        text = re.sub(r"<[^>]+>", "", html)
+        text = html_mod.unescape(re.sub(r"<[^>]+>", "", html))
         sync, ebay = r.daemons
         # state, phase, PROGRESS with its unit, LAST OK (a paused cycle is not a success),
         # LAST ERROR clipped: each as `watchdog report` says it
@@ -287,6 +288,7 @@ def test_the_now_part_says_the_reports_own_words_in_the_operators_language() -> 
         assert ebay.last_error is not None and ebay.last_error not in text
         f = r.findings[0]
         assert f.text(lang) in text and f.todo(lang, common.shim()) in text
+        assert all(line in text for line in report_mod.legend(r.window_s, lang))
         assert 'data-state="running"' in html  # the machine's word stays for scripts
     ja = re.sub(
         r"<[^>]+>",

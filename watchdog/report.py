@@ -337,6 +337,11 @@ def cells(d: DaemonRow, now: float, lang: str) -> dict[str, str]:
     )
 
 
+def legend(window_s: float, lang: str) -> list[str]:
+    """What the columns that need it mean, a line each (under the table, and on the page)."""
+    return [REPORT.say(lang, key, window=_dur(window_s, lang)) for key in LEGEND]
+
+
 def word(lang: str, group: str, value: str) -> str:
     """A state, phase, severity or action (`do`) word in `lang`, as the report says it."""
     return _word(lang, group, value)
@@ -388,8 +393,7 @@ def render(r: Report, lang: str = "en", cmd: str | None = None) -> str:
     for d in r.daemons:
         if d.detail:
             out.append(f"  {d.name}: {common.clip(detail_text(d.detail, r.at, lang), 160)}")
-    for key in LEGEND:
-        out.append(f"({REPORT.say(lang, key, window=_dur(r.window_s, lang))})")
+    out += [f"({line})" for line in legend(r.window_s, lang)]
     out.append("")
     if r.findings:
         out.append(REPORT.say(lang, "found"))

@@ -6,6 +6,7 @@ look, a database) never blocks the event loop, and the cache makes concurrent vi
 
 from __future__ import annotations
 
+import calendar
 import os
 import time
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ from ecauto.config import Config
 from ecauto.dashboard import actions, charts, guard, metrics
 from ecauto.dashboard.read import LEVELS, RANGES, Reader
 from ecauto.home import Home
-from ecauto.words import common
+from ecauto.words import common, errors
 from ecauto.words.common import COMMON
 from ecauto.words.dashboard import DASHBOARD
 from ecauto.words.report import REPORT
@@ -78,6 +79,15 @@ def _clock(at: float | None) -> str:
     return time.strftime(fmt, time.localtime(at))
 
 
+def _log_clock(at: str) -> str:
+    """A log line's UTC stamp ("2026-12-01T08:00:01.250Z") as the local clock, "17:00:01"."""
+    try:
+        utc = time.strptime(at[:19], "%Y-%m-%dT%H:%M:%S")
+    except ValueError:
+        return at
+    return _clock(calendar.timegm(utc))
+
+
 def now_view(report: Any, lang: str, now: float, died_red_s: float) -> dict[str, Any]:
     """The Now part's rows and findings in the operator's words: `watchdog report`'s own
     (watchdog.report.cells, Finding.text and .todo), next to the report's JSON for the figures."""
@@ -104,7 +114,13 @@ def now_view(report: Any, lang: str, now: float, died_red_s: float) -> dict[str,
             )
         )
     circusd = words.word(lang, "state", str(rj["circusd"]["state"]))
-    return {"report": rj, "rows": rows, "findings": findings, "circusd_state": circusd}
+    return {
+        "report": rj,
+        "rows": rows,
+        "findings": findings,
+        "circusd_state": circusd,
+        "legend": words.legend(report.window_s, lang),
+    }
 
 
 def environment(lang: str) -> Environment:
@@ -122,7 +138,20 @@ def environment(lang: str) -> Environment:
     def dur(s: float | None) -> str:
         return "-" if s is None else common.duration(float(s), lang)
 
+    def run_state(state: str) -> str:
+        key = f"run.{state}"
+        return t(key) if key in DASHBOARD.entries else state
+
+    def do_word(action: str) -> str:
+        from watchdog.report import word
+
+        return word(lang, "do", action)
+
     env.globals.update(
+        run_state=run_state,
+        do_word=do_word,
+        error_text=lambda text: errors.translate(text, lang),
+        log_clock=_log_clock,
         status_word=lambda status: COMMON.say(lang, status),
         t=t,
         todo_word=lambda what: REPORT.say(lang, "found.todo", what=what),
