@@ -22,6 +22,7 @@ import requests
 from support import REPO, Instance, Reaper, read_hb, wait_for
 
 from ecauto.dashboard import guard
+from ecauto.words.report import REPORT
 
 pytestmark = [
     pytest.mark.process,
@@ -95,6 +96,17 @@ def rows(page: Any) -> dict[str, dict[str, str]]:
     )
 
 
+def all_green(page: Any, inst: Instance) -> None:
+    wait_for(
+        lambda: (
+            all(r["css"] == "good" for r in rows(page).values())
+            and set(rows(page)) == set(inst.watchers)
+        ),
+        30,
+        "every daemon's row green",
+    )
+
+
 def shot(page: Any, name: str, tmp_path: Path) -> Path:
     folder = REPO / "docs" if os.environ.get("ECAUTO_SCREENSHOTS") == "1" else tmp_path
     path = folder / name
@@ -107,18 +119,17 @@ def test_the_page_shows_every_daemon_running_as_the_report_does(
     inst: Instance, browser: Any, tmp_path: Path
 ) -> None:
     page = open_page(browser, inst)
-    wait_for(
-        lambda: (
-            all(r["css"] == "good" for r in rows(page).values())
-            and set(rows(page)) == set(inst.watchers)
-        ),
-        30,
-        "every daemon's row green",
-    )
+    all_green(page, inst)
     seen = rows(page)
     assert {n: r["state"] for n, r in seen.items()} == {n: "running" for n in inst.watchers}
     assert page.get_attribute("#status", "data-status") == "ok"
     assert page.inner_text("#status") == "正常" and "現在の状態" in page.inner_text("#now")
+    # in the operator's words, the report's own: 稼働中, not "running"
+    for n in inst.watchers:
+        assert page.inner_text(f'tr[data-daemon="{n}"] td.state') == REPORT.say(
+            "ja", "state.running"
+        )
+    assert not re.search(r"\b(running|sleeping|working)\b", page.inner_text("#now"))
     # The page's figures are `watchdog report`'s: the same look, the same build.
     code, report = inst.watchdog("report")
     assert code == 0 and report["status"] == "ok"
@@ -131,6 +142,38 @@ def test_the_page_shows_every_daemon_running_as_the_report_does(
     ]
     assert shown["status"] == report["status"]
     shot(page, "dashboard.png", tmp_path)
+
+
+@pytest.mark.japanese
+def test_on_a_phone_the_now_part_fits_the_screen_and_shows_every_daemons_state(
+    inst: Instance, browser: Any, tmp_path: Path
+) -> None:
+    page = open_page(browser, inst)
+    page.set_viewport_size({"width": 390, "height": 844})  # an iPhone 12 to 15, in CSS pixels
+    all_green(page, inst)
+    # Nothing to scroll sideways: not the page, not the Now part, not a box inside it (the
+    # table's own scroller), and no cell drawn past the screen's right edge.
+    fit = page.evaluate(
+        """() => {
+          const s = document.getElementById('now');
+          const inner = [...s.querySelectorAll('*')].map(e => e.scrollWidth - e.clientWidth);
+          const right = [...s.querySelectorAll('td, th, li, p, h2, h3')]
+            .map(e => e.getBoundingClientRect()).filter(r => r.width > 0).map(r => r.right);
+          return {page: document.scrollingElement.scrollWidth, screen: innerWidth,
+                  now: s.scrollWidth - s.clientWidth, inner: Math.max(0, ...inner),
+                  right: Math.max(0, ...right)};
+        }"""
+    )
+    assert fit["screen"] == 390
+    assert fit["page"] <= 390 and fit["now"] <= 0 and fit["inner"] <= 0, fit
+    assert fit["right"] <= 390, fit
+    for n in inst.watchers:
+        state = page.locator(f'tr[data-daemon="{n}"] td.state')
+        box = state.bounding_box()
+        assert state.is_visible() and box is not None, n
+        assert 0 <= box["x"] and box["x"] + box["width"] <= 390, (n, box)
+        assert state.inner_text() == REPORT.say("ja", "state.running")
+    shot(page, "dashboard-phone.png", tmp_path)
 
 
 def test_a_daemon_killed_with_sigkill_turns_red_and_back(inst: Instance, browser: Any) -> None:

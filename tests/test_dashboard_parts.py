@@ -3,16 +3,27 @@ metrics, the row colours. (tests/test_dashboard.py drives the whole page in a br
 
 from __future__ import annotations
 
+import html as html_mod
+import os
 import re
+import sys
 from pathlib import Path
+
+import pytest
+from support import REPO, Reaper, start_process, wait_for
 
 from ecauto.config import Config
 from ecauto.dashboard import charts, guard, metrics
-from ecauto.dashboard.app import row_class
+from ecauto.dashboard.app import environment, now_view, row_class
 from ecauto.dashboard.read import BARS, Reader, Work, limiter, read_only, tail_log
 from ecauto.home import Home
 from ecauto.quota import QuotaStore, TokenGate, WindowGate, history, sleep_wait
 from ecauto.quota.rules import Window
+from ecauto.words import common
+from watchdog import report as report_mod
+from watchdog.alerts.outbox import Outbox
+from watchdog.findings import Finding, Kind, Severity
+from watchdog.report import DaemonRow, Report
 
 SECRET = "ab" * 32
 HOST = "127.0.0.1:8780"
@@ -155,3 +166,136 @@ def test_reading_creates_nothing_in_a_fresh_home(tmp_path: Path) -> None:
     quotas = reader.quotas("24h")
     assert {q.key for q in quotas} >= {"base/shop/hour", "base/shop/day", "chatwork"}
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+# The two writers of the outbox, each its own process: the watchdog's alerter (one Outbox kept for
+# its life) and the dashboard's test-alert action (a fresh one each click). Both wait for `go`.
+WRITER = r"""
+import sys, time
+from pathlib import Path
+home, who, n = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+from ecauto.home import Home
+from ecauto.words import common
+from watchdog import report as report_mod
+from watchdog.alerts.outbox import Outbox
+from watchdog.findings import Finding, Kind, Severity
+from watchdog.report import DaemonRow, Report
+from watchdog.notices import Notice
+from ecauto.dashboard import actions
+(home / f"ready-{who}").touch()
+while not (home / "go").exists():
+    time.sleep(0.001)
+box = Outbox(home / "watchdog" / "outbox")
+for i in range(n):
+    if who == "dashboard":
+        ok, key, _ = actions.test_alert(Home(home), "sandbox", 1_800_000_000.0 + i, {})
+        assert ok, key
+    else:
+        notice = Notice(f"hung/w{i}", "incident", "critical", "upload-base", f"watchdog {i}", "", {}, 1.0)
+        box.append(time.time(), [notice])
+"""
+
+
+@pytest.mark.process
+@pytest.mark.timeout(120)
+def test_the_dashboards_test_alert_and_the_watchdog_append_at_once_and_lose_no_entry(
+    tmp_path: Path,
+) -> None:
+    n = 40
+    (tmp_path / "watchdog").mkdir()
+    reaper = Reaper()
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    try:
+        writers = [
+            start_process(
+                reaper, [sys.executable, "-c", WRITER, str(tmp_path), who, str(n)], env, REPO
+            )
+            for who in ("watchdog", "dashboard")
+        ]
+        # both interpreters up and imported before `go`, so their appends overlap
+        wait_for(lambda: len(list(tmp_path.glob("ready-*"))) == 2, 60, "both writers ready")
+        (tmp_path / "go").touch()
+        assert [w.wait(timeout=90) for w in writers] == [0, 0]
+    finally:
+        reaper.reap()
+    entries = Outbox(tmp_path / "watchdog" / "outbox").entries()
+    said = sorted(n.summary for e in entries for n in e.notices)
+    assert len(said) == 2 * n, f"{2 * n - len(said)} entries lost"
+    assert said.count("test alert from the dashboard: alerts reach this room") == n
+    assert len({e.seq for e in entries}) == 2 * n
+
+
+def _report(now: float) -> Report:
+    paused = DaemonRow(
+        "sync-inventory",
+        "running",
+        41,
+        3600.0,
+        2.0,
+        "sleeping",
+        16,
+        50,
+        detail="batch 16 of 50",
+        unit="batches",
+        paused_at=now - 30,
+    )
+    failing = DaemonRow(
+        "upload-ebay",
+        "failing",
+        42,
+        600.0,
+        1.0,
+        "working",
+        1,
+        2,
+        unit="listings",
+        last_success_at=now - 7200,
+        last_error="cycle failed: " + "HTTP 500 from eBay while listing sku-123 " * 4,
+    )
+    finding = Finding(
+        Kind.FAILING,
+        Severity.WARNING,
+        "upload-ebay",
+        "its last 3 cycle(s) failed: boom",
+        say=("failing",),
+        params={"failures": "3", "error": "boom"},
+    )
+    circusd = {"state": "running", "pid": 40, "detail": ""}
+    return Report("warning", now, "/h", "shop", circusd, (paused, failing), (finding,))
+
+
+def test_the_now_part_says_the_reports_own_words_in_the_operators_language() -> None:
+    now = 1_800_000_000.0
+    r = _report(now)
+    for lang in ("ja", "en"):
+        shown = now_view(r, lang, now, 8.0)
+        html = (
+            environment(lang)
+            .get_template("_now.html")
+            .render(shown, signed_in=False, restartable=(), now=now)
+        )
+        text = html_mod.unescape(re.sub(r"<[^>]+>", "", html))
+        sync, ebay = r.daemons
+        # state, phase, PROGRESS with its unit, LAST OK (a paused cycle is not a success),
+        # LAST ERROR clipped: each as `watchdog report` says it
+        for d in r.daemons:
+            for col in ("state", "phase", "progress", "last_ok", "last_error", "restarts"):
+                said = report_mod.cells(d, now, lang)[col]
+                assert said in text, (lang, d.name, col, said)
+        assert report_mod.progress_text(sync, lang) in text
+        assert report_mod.last_ok_text(sync, now, lang) in text
+        assert report_mod.detail_text(sync.detail, now, lang) in text
+        assert ebay.last_error is not None and ebay.last_error not in text
+        f = r.findings[0]
+        assert f.text(lang) in text and f.todo(lang, common.shim()) in text
+        assert all(line in text for line in report_mod.legend(r.window_s, lang))
+        assert 'data-state="running"' in html  # the machine's word stays for scripts
+    ja = re.sub(
+        r"<[^>]+>",
+        "",
+        environment("ja")
+        .get_template("_now.html")
+        .render(now_view(r, "ja", now, 8.0), signed_in=False, restartable=(), now=now),
+    )
+    assert "稼働中" in ja and "待機中" in ja and "16/50 バッチ" in ja and "中断" in ja
+    assert "running" not in ja and "sleeping" not in ja and "working" not in ja

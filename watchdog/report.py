@@ -324,6 +324,44 @@ def last_ok_text(d: DaemonRow, now: float, lang: str) -> str:
     return _when(d.last_success_at, now, lang)
 
 
+def cells(d: DaemonRow, now: float, lang: str, circusd_down: bool = False) -> dict[str, str]:
+    """A daemon's row as a person reads it, column by column (COLUMNS): the table's, and the
+    dashboard's Now rows."""
+    # No process: its last heartbeat's age and phase ("stopping") are a dead process's.
+    gone = d.pid is None and (circusd_down or d.uptime_s is None)
+    # With no circusd and no process of its own seen running, a daemon is not running.
+    state = "stopped" if gone and d.state == "unknown" else d.state
+    return dict(
+        zip(
+            COLUMNS,
+            (
+                d.name,
+                _word(lang, "state", state),
+                str(d.pid or "-"),
+                _dur(d.uptime_s, lang),
+                "-" if gone else _dur(d.heartbeat_age_s, lang),
+                _word(lang, "phase", d.phase) if d.phase and not gone else "-",
+                progress_text(d, lang),
+                last_ok_text(d, now, lang),
+                _restarts(d, lang),
+                _death(d, lang),
+                common.clip(errors.translate(d.last_error or "-", lang), ERROR_CHARS),
+            ),
+            strict=True,
+        )
+    )
+
+
+def legend(window_s: float, lang: str) -> list[str]:
+    """What the columns that need it mean, a line each (under the table, and on the page)."""
+    return [REPORT.say(lang, key, window=_dur(window_s, lang)) for key in LEGEND]
+
+
+def word(lang: str, group: str, value: str) -> str:
+    """A state, phase, severity or action (`do`) word in `lang`, as the report says it."""
+    return _word(lang, group, value)
+
+
 def _pad(text: str, cols: int) -> str:
     return text + " " * (cols - common.width(text))
 
@@ -363,25 +401,7 @@ def render(r: Report, lang: str = "en", cmd: str | None = None) -> str:
     table = [head]
     down = r.circusd.get("state") == "down"
     for d in r.daemons:
-        # No process: its last heartbeat's age and phase ("stopping") are a dead process's.
-        gone = d.pid is None and (down or d.uptime_s is None)
-        # With no circusd and no process of its own seen running, a daemon is not running.
-        state = "stopped" if gone and d.state == "unknown" else d.state
-        table.append(
-            (
-                d.name,
-                _word(lang, "state", state),
-                str(d.pid or "-"),
-                _dur(d.uptime_s, lang),
-                "-" if gone else _dur(d.heartbeat_age_s, lang),
-                _word(lang, "phase", d.phase) if d.phase and not gone else "-",
-                progress_text(d, lang),
-                last_ok_text(d, r.at, lang),
-                _restarts(d, lang),
-                _death(d, lang),
-                common.clip(errors.translate(d.last_error or "-", lang), ERROR_CHARS),
-            )
-        )
+        table.append(tuple(cells(d, r.at, lang, circusd_down=down).values()))
     widths = [max(common.width(row[i]) for row in table) for i in range(len(head) - 1)]
     for row in table:
         out.append(
@@ -391,8 +411,7 @@ def render(r: Report, lang: str = "en", cmd: str | None = None) -> str:
     for d in r.daemons:
         if d.detail:
             out.append(f"  {d.name}: {common.clip(detail_text(d.detail, r.at, lang), 160)}")
-    for key in LEGEND:
-        out.append(f"({REPORT.say(lang, key, window=_dur(r.window_s, lang))})")
+    out += [f"({line})" for line in legend(r.window_s, lang)]
     out.append("")
     if r.findings:
         out.append(REPORT.say(lang, "found"))
@@ -458,6 +477,11 @@ def _local_clock(value: str, now: float) -> str:
         at += 86400
     t = time.localtime(at)
     return f"{time.strftime('%H:%M', t)} {_zone(t)}"
+
+
+def event_text(e: dict[str, Any], lang: str) -> str:
+    """An event's line as `watchdog report` shows it (the dashboard's incidents too)."""
+    return _event_text(e, lang)
 
 
 def _event_text(e: dict[str, Any], lang: str) -> str:

@@ -3,7 +3,8 @@
 - restart a daemon: circusd's own `restart`, as `circusctl restart <watcher>` (its hooks write
   it in the journal as requested, so the watchdog counts no death);
 - retry a failed listing: queued again, first in its queue (a person asked), its attempts kept;
-- send a test alert: a notice into the watchdog's outbox, so it goes out through the same
+- send a test alert: a notice into the watchdog's outbox (its append is locked against the
+  watchdog's own, so neither entry replaces the other), so it goes out through the same
   dedupe, rate limits and retries as every alert.
 Each returns `(ok, key, params)`: a key of the words catalog for the operator's line.
 """

@@ -6,6 +6,7 @@ look, a database) never blocks the event loop, and the cache makes concurrent vi
 
 from __future__ import annotations
 
+import calendar
 import os
 import time
 from dataclasses import dataclass
@@ -26,12 +27,15 @@ from starlette.responses import (
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from ecauto import redact
 from ecauto.config import Config
 from ecauto.dashboard import actions, charts, guard, metrics
 from ecauto.dashboard.read import LEVELS, RANGES, Reader
 from ecauto.home import Home
+from ecauto.words import common, errors
 from ecauto.words.common import COMMON
 from ecauto.words.dashboard import DASHBOARD
+from ecauto.words.report import REPORT
 
 HERE = Path(__file__).parent
 PARTS = ("now", "quotas", "work", "incidents", "logs")
@@ -66,19 +70,6 @@ def row_class(d: dict[str, Any], now: float, died_red_s: float) -> str:
     return "good"
 
 
-def _dur(s: float | None) -> str:
-    if s is None:
-        return "-"
-    s = max(0.0, float(s))
-    if s < 90:
-        return f"{s:.0f}s"
-    if s < 5400:
-        return f"{s / 60:.0f}m"
-    if s < 86400 * 2:
-        return f"{s / 3600:.1f}h"
-    return f"{s / 86400:.1f}d"
-
-
 def _clock(at: float | None) -> str:
     """Local time (what the operator's clock says), as people read it."""
     if not isinstance(at, int | float) or not at:
@@ -88,8 +79,53 @@ def _clock(at: float | None) -> str:
     return time.strftime(fmt, time.localtime(at))
 
 
-def build(site: Site, reader: Reader) -> Starlette:
-    lang = site.cfg.ui.language
+def _log_clock(at: str) -> str:
+    """A log line's UTC stamp ("2026-12-01T08:00:01.250Z") as the local clock, "17:00:01"."""
+    try:
+        utc = time.strptime(at[:19], "%Y-%m-%dT%H:%M:%S")
+    except ValueError:
+        return at
+    return _clock(calendar.timegm(utc))
+
+
+def now_view(report: Any, lang: str, now: float, died_red_s: float) -> dict[str, Any]:
+    """The Now part's rows and findings in the operator's words: `watchdog report`'s own
+    (watchdog.report.cells, Finding.text and .todo), next to the report's JSON for the figures."""
+    from watchdog import report as words
+
+    rj = report.to_json()
+    rows = []
+    down = rj["circusd"].get("state") == "down"
+    for d, j in zip(report.daemons, rj["daemons"], strict=True):
+        said = words.cells(d, report.at, lang, circusd_down=down)
+        said["detail"] = words.detail_text(d.detail, report.at, lang) if d.detail else ""
+        said = {k: redact.scrub(v) for k, v in said.items()}
+        rows.append(dict(j, css=row_class(j, now, died_red_s), said=said))
+    cmd = common.shim()
+    findings = []
+    for f, j in zip(report.findings, rj["findings"], strict=True):
+        info = j["severity"] == "info"
+        findings.append(
+            dict(
+                j,
+                severity_word=words.word(lang, "severity", j["severity"]),
+                action_word=words.word(lang, "do", j["action"]) if j["action"] != "none" else "",
+                text=redact.scrub(f.text(lang)),
+                todo="" if info else redact.scrub(f.todo(lang, cmd)),
+            )
+        )
+    circusd = words.word(lang, "state", str(rj["circusd"]["state"]))
+    return {
+        "report": rj,
+        "rows": rows,
+        "findings": findings,
+        "circusd_state": circusd,
+        "legend": words.legend(report.window_s, lang),
+    }
+
+
+def environment(lang: str) -> Environment:
+    """The page's templates, their words in `lang`."""
     env = Environment(
         loader=FileSystemLoader(HERE / "templates"),
         autoescape=select_autoescape(["html"]),
@@ -100,18 +136,46 @@ def build(site: Site, reader: Reader) -> Starlette:
     def t(key: str, /, **params: object) -> str:
         return DASHBOARD.say(lang, key, **params)
 
-    def status_word(status: str) -> str:
-        return COMMON.say(lang, status)
+    def dur(s: float | None) -> str:
+        return "-" if s is None else common.duration(float(s), lang)
+
+    def run_state(state: str) -> str:
+        key = f"run.{state}"
+        return t(key) if key in DASHBOARD.entries else state
+
+    def do_word(action: str) -> str:
+        from watchdog.report import word
+
+        return word(lang, "do", action)
 
     env.globals.update(
-        status_word=status_word,
+        run_state=run_state,
+        do_word=do_word,
+        error_text=lambda text: errors.translate(text, lang),
+        log_clock=_log_clock,
+        status_word=lambda status: COMMON.say(lang, status),
         t=t,
-        dur=_dur,
+        todo_word=lambda what: REPORT.say(lang, "found.todo", what=what),
+        dur=dur,
         clock=_clock,
         gauge=charts.gauge,
         quota_chart=charts.quota_chart,
+        runs_chart=charts.runs_chart,
+        levels=LEVELS,
+        ranges=list(RANGES),
     )
-    env.globals.update(runs_chart=charts.runs_chart, levels=LEVELS, ranges=list(RANGES))
+    return env
+
+
+def build(site: Site, reader: Reader) -> Starlette:
+    lang = site.cfg.ui.language
+    env = environment(lang)
+
+    def t(key: str, /, **params: object) -> str:
+        return DASHBOARD.say(lang, key, **params)
+
+    def status_word(status: str) -> str:
+        return COMMON.say(lang, status)
 
     def context(request: Request) -> dict[str, Any]:
         q = request.query_params
@@ -120,11 +184,7 @@ def build(site: Site, reader: Reader) -> Starlette:
         daemon = q.get("daemon", "")
         level = q.get("level", "")
         now = time.time()
-        report = reader.report()
-        rj = report.to_json()
-        rows = [
-            dict(d, css=row_class(d, now, site.cfg.dashboard.died_red_s)) for d in rj["daemons"]
-        ]
+        shown = now_view(reader.report(), lang, now, site.cfg.dashboard.died_red_s)
         work = reader.work()
         runs = [
             dict(r, duration=(r["finished_at"] - r["started_at"]) if r["finished_at"] else None)
@@ -133,8 +193,7 @@ def build(site: Site, reader: Reader) -> Starlette:
         return {
             "lang": lang,
             "now": now,
-            "report": rj,
-            "rows": rows,
+            **shown,
             "restartable": actions.RESTARTABLE,
             "quotas": reader.quotas(span),
             "span": span,

@@ -72,7 +72,7 @@ class Incident:
     kind: str
     severity: str
     daemon: str | None
-    summary: str
+    summary: str  # in the operator's language where the event has its words
     action: str
     result: str
     alert: str  # "" (not an alert), "waiting" (in the outbox)
@@ -239,7 +239,9 @@ class Reader:
 
     def _incidents(self) -> tuple[Incident, ...]:
         from watchdog.events import EventLog
+        from watchdog.report import event_text
 
+        lang = self.cfg.ui.language
         out = []
         for e in EventLog(self.home.watchdog / "events.jsonl").tail(200):
             at = e.get("at")
@@ -251,7 +253,7 @@ class Reader:
                     str(e.get("kind", "")),
                     str(e.get("severity", "")),
                     e.get("daemon") if isinstance(e.get("daemon"), str) else None,
-                    str(e.get("summary", "")),
+                    redact.scrub(event_text(e, lang)),  # in the operator's words, as the report
                     str(e.get("action", "")),
                     str(e.get("result", "")),
                     "",

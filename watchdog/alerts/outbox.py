@@ -10,6 +10,10 @@ file never blocks or loses the others. Files are the owner's only (0o600 in a 0o
 
 If the disk refuses a write (full, read-only), the entry is kept in memory instead and written
 out at the next chance, so a full disk delays durability, not the alert.
+
+More than one process appends (the watchdog, the dashboard's test alert): an entry's number is
+taken and its file written under the lock `<outbox>.lock` (beside the folder), so two writers never take the same
+number and one's entry never replaces the other's.
 """
 
 from __future__ import annotations
@@ -17,7 +21,9 @@ from __future__ import annotations
 import logging
 import os
 import re
+import time
 from collections.abc import Iterable
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +39,8 @@ log = logging.getLogger(__name__)
 SCHEMA = 1
 STATE_NAME = "state.json"
 MAX_FILE_BYTES = 1 << 20  # an entry is a few KB; a larger file is not ours
+APPEND_LOCK_TIMEOUT_S = 5.0  # a writer holds it for one fsync'ed write
+STALE_TMP_S = 60.0
 _ENTRY = re.compile(r"^n-(\d{12})\.json$")
 
 
@@ -70,14 +78,27 @@ class Outbox:
         self._unsaved: dict[int, Entry] = {}  # written to disk as soon as the disk lets us
         self._warned: set[str] = set()  # files already reported, so a stuck one warns once
         self._ready = False
+        self.lock_path = folder.with_name(folder.name + ".lock")
 
     # -- entries --------------------------------------------------------------------------------
 
     def append(self, submitted_at: float, notices: Iterable[Notice]) -> Entry:
-        """Queue `notices` as the newest entry, on disk before returning (if the disk allows)."""
-        entry = Entry(self._next_seq(), submitted_at, tuple(notices))
-        self._unsaved[entry.seq] = entry
-        self.flush_unsaved()
+        """Queue `notices` as the newest entry, on disk before returning (if the disk allows).
+
+        Safe beside another process appending to the same folder (see the module's docstring)."""
+        from ecauto.daemon.lock import exclusive
+
+        self._prepare()
+        with ExitStack() as held:
+            try:
+                if self._ready:  # else nothing reaches the disk: kept in memory, as it says
+                    held.enter_context(exclusive(self.lock_path, APPEND_LOCK_TIMEOUT_S))
+            except (TimeoutError, OSError) as e:
+                # Better a number that may clash (rare) than an alert not queued at all.
+                self._warn_once("lock", "alert outbox appends without its lock", error=str(e))
+            entry = Entry(self._next_seq(), submitted_at, tuple(notices))
+            self._unsaved[entry.seq] = entry
+            self.flush_unsaved()
         return entry
 
     def entries(self) -> list[Entry]:
@@ -182,7 +203,13 @@ class Outbox:
             # mkdir's mode is filtered by the umask, and the folder may predate us.
             os.chmod(self.folder, 0o700)
             for p in self.folder.glob(".*.tmp"):
-                p.unlink(missing_ok=True)  # left by a crash between write and rename
+                # Left by a crash between write and rename; a young one is another
+                # process's write under way (see the module's docstring).
+                try:
+                    if time.time() - p.stat().st_mtime > STALE_TMP_S:
+                        p.unlink()
+                except FileNotFoundError:
+                    continue  # that write has just been renamed
         except OSError as e:
             self._warn_once(
                 "folder",

@@ -35,7 +35,7 @@
       }
       document.title = document.title.replace(/— .*$/, "— " + data.status_word);
       const at = document.getElementById("at");
-      if (at) at.textContent = new Date().toLocaleTimeString();
+      if (at) at.textContent = new Date().toLocaleTimeString(document.documentElement.lang || undefined, { hour12: false });
       live.dataset.state = "ok";
     } catch (e) {
       live.dataset.state = "error";
