@@ -16,6 +16,7 @@ def test_defaults() -> None:
     assert (w.restart_backoff_s, w.restart_budget, w.restart_window_s) == (30.0, 5, 3600.0)
     assert set(w.daemons) == {
         "sandbox",
+        "dashboard",
         "upload-base",
         "upload-ebay",
         "upload-yahoo",
