@@ -37,3 +37,11 @@ def test_say_fills_the_language_asked_and_falls_back_to_english() -> None:
     assert c.say("ja", "left", n=3) == "残り3件"
     assert c.say("en", "left", n=3) == "3 left"
     assert c.say("fr", "left", n=3) == "3 left"
+
+
+@pytest.mark.parametrize("catalog", catalogs(), ids=lambda c: c.area)
+def test_every_word_can_be_written_in_cp932(catalog: Catalog) -> None:
+    # A Japanese Windows writes a redirected stdout (a scheduled task's log) in cp932.
+    for forms in catalog.entries.values():
+        for template in forms.values():
+            template.encode("cp932")  # raises for a character cp932 does not have
