@@ -28,7 +28,26 @@ PLATFORMS = ("base", "ebay", "yahoo")
 
 
 class ConfigError(Exception):
-    """A configuration problem, worded as the one line an operator will read."""
+    """A configuration problem, worded as the one line an operator will read.
+
+    `language` is the file's own `ui.language` when that much of it could be read (the rest
+    being wrong), so the line can be said in the operator's language (`said()`)."""
+
+    def __init__(self, message: str, language: str = DEFAULT_LANGUAGE) -> None:
+        super().__init__(message)
+        self.language = language
+
+    def said(self, lang: str | None = None) -> str:
+        from ecauto.words import errors
+
+        return errors.translate(str(self), lang or self.language)
+
+
+def file_language(data: Any) -> str:
+    """`ui.language` from a config file's raw table when it is one of ours, else the default."""
+    ui = data.get("ui") if isinstance(data, dict) else None
+    lang = ui.get("language") if isinstance(ui, dict) else None
+    return lang if lang in LANGUAGES else DEFAULT_LANGUAGE
 
 
 def _rule(check: typing.Callable[[Any], bool], form: str, whole: bool = False) -> dict[str, Any]:
@@ -613,7 +632,7 @@ def load(path: str | os.PathLike[str] | None = None) -> Config:
     try:
         return parse(data)
     except ConfigError as e:
-        raise ConfigError(f"{where}: {e}") from None
+        raise ConfigError(f"{where}: {e}", file_language(data)) from None
 
 
 def parse(data: dict[str, Any]) -> Config:

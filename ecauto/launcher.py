@@ -37,7 +37,7 @@ from ecauto.circusd import (
     read_ini,
 )
 from ecauto.cliargs import Parser, seconds
-from ecauto.home import Home, HomeError, resolve_home
+from ecauto.home import Home, resolve_home
 from ecauto.platform import Endpoints, Platform, current
 from ecauto.records import one_line
 from ecauto.supervisor import preflight, wait_started
@@ -330,11 +330,13 @@ def _quit_on_signals(endpoint: str, proc: Any) -> None:
 
 
 def _language() -> str:
-    """The operator's language from ecauto.toml; English when the file cannot be read (the
-    command that needs it says why)."""
+    """The operator's language from ecauto.toml, even when the rest of it is wrong; English
+    when not even that can be read (the command that needs the file says why)."""
     try:
         return config.load().ui.language
-    except (config.ConfigError, OSError):
+    except config.ConfigError as e:
+        return e.language  # the file's own ui.language when that much of it reads
+    except OSError:
         return "en"
 
 
@@ -488,7 +490,12 @@ def main(argv: Sequence[str] | None = None, platform: Platform | None = None) ->
         if args.command == "dashboard":
             return dashboard(inst, not args.print)
         return report(inst, ["--json"] if args.json else [])
-    except (CircusError, HomeError, config.ConfigError, OSError, ValueError) as e:
+    except config.ConfigError as e:  # HomeError among them
+        # In the file's own language when it names one, else as far as ecauto.toml says.
+        lang = e.language if e.language != config.DEFAULT_LANGUAGE else _language()
+        redact.complain(f"ecauto: {one_line(e.said(lang), limit=2000)}")
+        return 1
+    except (CircusError, OSError, ValueError) as e:
         redact.complain(f"ecauto: {one_line(str(e), limit=2000)}")
         return 1
 

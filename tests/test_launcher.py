@@ -669,3 +669,19 @@ def test_the_daily_commands_speak_the_configured_language(
     assert status() == f"ecauto: 動いていません（ホーム {home}。`./ecauto.sh run` で起動します）\n"
     cfg.write_text('[ui]\nlanguage = "en"\n')
     assert status().startswith("ecauto: not running (home ")
+
+
+def test_a_bad_config_is_said_in_the_language_it_names(tmp_path: Path) -> None:
+    cfg = tmp_path / "ecauto.toml"
+    cfg.write_text('[ui]\nlanguage = "ja"\n[sync]\ninterval_sec = 5\n')
+    env = dict(os.environ, ECAUTO_CONFIG=str(cfg), ECAUTO_HOME=str(tmp_path / "home"))
+    res = subprocess.run(
+        [str(BIN / "watchdog"), "report"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert res.returncode == 3 and len(res.stderr.splitlines()) == 1
+    assert "不明な設定キー 'sync.interval_sec'" in res.stderr, res.stderr
+    # The daily commands that need no config still speak the language the file names.
+    res = subprocess.run(
+        [str(BIN / "ecauto"), "status"], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert res.returncode == 3 and res.stdout.startswith("ecauto: 動いていません"), res.stdout

@@ -120,7 +120,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "report":
             return _report(args)
         return _scan(args)
-    except (Unknown, ConfigError, CircusError, Busy, OSError) as e:
+    except ConfigError as e:
+        _complain(f"watchdog: {e.said()}")
+        return report_mod.EXIT["unknown"]
+    except (Unknown, CircusError, Busy, OSError) as e:
         _complain(f"watchdog: {e}")
         return report_mod.EXIT["unknown"]
 
