@@ -99,24 +99,25 @@ class Home:
         except FileNotFoundError:
             return None
         except OSError as e:
-            return f"{path} cannot be checked: {e.strerror}"
+            return ERRORS.say("en", "path_unchecked", path=path, why=e.strerror)
         if stat.S_ISLNK(st.st_mode):
-            return f"{path} is a symlink (name the real folder, or remove the link)"
+            return ERRORS.say("en", "path_symlink", path=path)
         if folder and not stat.S_ISDIR(st.st_mode):
-            return f"{path} is not a folder"
+            return ERRORS.say("en", "path_not_folder", path=path)
         if not folder and not stat.S_ISREG(st.st_mode):
-            return f"{path} is not a regular file"
+            return ERRORS.say("en", "path_not_file", path=path)
         if not hasattr(os, "getuid"):  # pragma: no cover - Windows: ACLs, not modes, decide
             return None
         if st.st_uid != os.getuid():
-            return f"{path} belongs to uid {st.st_uid}, not to this user (uid {os.getuid()})"
+            return ERRORS.say("en", "path_owner", path=path, uid=st.st_uid, me=os.getuid())
         if st.st_mode & 0o022:
             who = (
-                "group and others"
+                "both"
                 if st.st_mode & 0o022 == 0o022
                 else ("group" if st.st_mode & 0o020 else "others")
             )
-            return f"{path} is writable by {who} (mode {stat.S_IMODE(st.st_mode):o}): chmod go-w it"
+            mode = f"{stat.S_IMODE(st.st_mode):o}"
+            return ERRORS.say("en", f"path_writable_{who}", path=path, mode=mode)
         return None
 
     def check(self) -> Home:

@@ -398,10 +398,10 @@ def test_scripts_run_refuses_an_unsafe_home_and_starts_nothing(tmp_path: Path) -
     )
     assert res.returncode == 1, res.stderr
     assert "Traceback" not in res.stderr
-    # In the shipped ecauto.toml's language, Japanese (the problem itself as the check words it)
+    # In the shipped ecauto.toml's language, Japanese
     assert res.stderr.strip().splitlines()[-1] == (
-        f"ecauto: ホームが安全ではありません: {h} is writable by group and others (mode 777): "
-        "chmod go-w it"
+        f"ecauto: ホームが安全ではありません: {h} はグループと他のユーザーが書き込めます"
+        "（モード 777）: chmod go-w で直してください"
     )
     assert os.listdir(h) == []  # no circusd started: it would have made circus/ and log/
 

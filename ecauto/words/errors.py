@@ -35,6 +35,39 @@ ERRORS = Catalog(
             "en": "unsafe home: {problem}",
             "ja": "ホームが安全ではありません: {problem}",
         },
+        # What makes a path in the home unsafe (ecauto/home.py), inside "unsafe home: ...".
+        "path_unchecked": {
+            "en": "{path} cannot be checked: {why}",
+            "ja": "{path} を確認できません: {why}",
+        },
+        "path_symlink": {
+            "en": "{path} is a symlink (name the real folder, or remove the link)",
+            "ja": "{path} はシンボリックリンクです（実際のフォルダを指定するか、リンクを消してください）",
+        },
+        "path_not_folder": {
+            "en": "{path} is not a folder",
+            "ja": "{path} はフォルダではありません",
+        },
+        "path_not_file": {
+            "en": "{path} is not a regular file",
+            "ja": "{path} は通常のファイルではありません",
+        },
+        "path_owner": {
+            "en": "{path} belongs to uid {uid}, not to this user (uid {me})",
+            "ja": "{path} の持ち主は uid {uid} で、このユーザー（uid {me}）ではありません",
+        },
+        "path_writable_both": {
+            "en": "{path} is writable by group and others (mode {mode}): chmod go-w it",
+            "ja": "{path} はグループと他のユーザーが書き込めます（モード {mode}）: chmod go-w で直してください",
+        },
+        "path_writable_group": {
+            "en": "{path} is writable by group (mode {mode}): chmod go-w it",
+            "ja": "{path} はグループが書き込めます（モード {mode}）: chmod go-w で直してください",
+        },
+        "path_writable_others": {
+            "en": "{path} is writable by others (mode {mode}): chmod go-w it",
+            "ja": "{path} は他のユーザーが書き込めます（モード {mode}）: chmod go-w で直してください",
+        },
         "config_not_found": {
             "en": "{where}: config file not found",
             "ja": "{where}: 設定ファイルがありません",
