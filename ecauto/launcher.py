@@ -219,7 +219,10 @@ def alerts_line(home: Path, cfg: config.Config, environ: Mapping[str, str]) -> s
     why = not_configured(environ, cfg.mode)
     target = target_from_env(environ, cfg.mode, cfg.sandbox_url)
     if why or target is None:
-        return LAUNCHER.say(lang, "alerts_off", why=why or "alerts not configured")
+        from ecauto.words.errors import translate
+
+        why = translate(why or "alerts not configured", lang)
+        return LAUNCHER.say(lang, "alerts_off", why=why)
     if cfg.mode == "sandbox" and not environ.get("CHATWORK_API_URL", "").strip():
         file = home / "sandbox" / "chatwork.jsonl"
         return LAUNCHER.say(lang, "alerts_sandbox", room=target.room_id, file=file)

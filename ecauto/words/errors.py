@@ -68,6 +68,19 @@ ERRORS = Catalog(
             "en": "{path} is writable by others (mode {mode}): chmod go-w it",
             "ja": "{path} は他のユーザーが書き込めます（モード {mode}）: chmod go-w で直してください",
         },
+        # Why the watchdog sends no alerts (watchdog/alerts/chatwork.py not_configured).
+        "alerts_unset": {
+            "en": "alerts not configured: {variable} is not set",
+            "ja": "通知の設定がありません: 環境変数 {variable} が未設定です",
+        },
+        "alerts_room_number": {
+            "en": "alerts not configured: CHATWORK_ROOM_ID must be a number",
+            "ja": "通知の設定がありません: CHATWORK_ROOM_ID は数字にしてください",
+        },
+        "alerts_url": {
+            "en": "alerts not configured: CHATWORK_API_URL must start with https://",
+            "ja": "通知の設定がありません: CHATWORK_API_URL は https:// で始めてください",
+        },
         "config_not_found": {
             "en": "{where}: config file not found",
             "ja": "{where}: 設定ファイルがありません",

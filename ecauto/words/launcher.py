@@ -28,10 +28,7 @@ LAUNCHER = Catalog(
             "en": "alerts go to Chatwork room {room}",
             "ja": "通知は Chatwork のルーム {room} に届きます",
         },
-        "alerts_off": {
-            "en": "{why}",
-            "ja": "通知は送られません（{why}）",
-        },
+        "alerts_off": {"en": "{why}", "ja": "通知は送られません（{why}）"},
         "stale_pidfile": {
             "en": "removed a stale {pidfile} ({why})",
             "ja": "古い {pidfile} を消しました（{why}）",

@@ -17,6 +17,7 @@ from ecauto.clients import sandbox_check
 from ecauto.config import ConfigError
 from ecauto.frozen import frozen
 from ecauto.records import one_line
+from ecauto.words.errors import ERRORS
 
 if TYPE_CHECKING:
     import requests
@@ -70,14 +71,14 @@ def not_configured(env: Mapping[str, str], mode: str) -> str | None:
     url = env.get("CHATWORK_API_URL", "").strip()
     if mode != "sandbox":
         if not token:
-            return "alerts not configured: CHATWORK_API_TOKEN is not set"
+            return ERRORS.say("en", "alerts_unset", variable="CHATWORK_API_TOKEN")
         if not room:
-            return "alerts not configured: CHATWORK_ROOM_ID is not set"
+            return ERRORS.say("en", "alerts_unset", variable="CHATWORK_ROOM_ID")
     if room and not (room.isascii() and room.isdigit()):
         # It becomes part of the URL path: a number is all Chatwork uses.
-        return "alerts not configured: CHATWORK_ROOM_ID must be a number"
+        return ERRORS.say("en", "alerts_room_number")
     if url and not url.startswith(("https://", "http://")):
-        return "alerts not configured: CHATWORK_API_URL must start with https://"
+        return ERRORS.say("en", "alerts_url")
     return None
 
 
