@@ -3,10 +3,13 @@ what a person reads says them in the operator's language."""
 
 from __future__ import annotations
 
+import os
 import string
+import subprocess
 from pathlib import Path
 
 import pytest
+from support import BIN
 
 from ecauto import config
 from ecauto.config import ConfigError
@@ -78,3 +81,25 @@ def test_every_error_template_is_recognised_from_its_own_english(key: str) -> No
     params = {n: f"<{n}>" for n in names}
     for lang in LANGUAGES:
         assert translate(ERRORS.say("en", key, **params), lang) == ERRORS.say(lang, key, **params)
+
+
+@pytest.mark.process
+@pytest.mark.timeout(60)
+def test_a_daemon_says_its_one_line_in_the_configured_language(tmp_path: Path) -> None:
+    cfg = tmp_path / "ecauto.toml"
+    cfg.write_text('mode = "live"\n[ui]\nlanguage = "ja"\n')
+    home = tmp_path / "home"
+    Home(home).ensure()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("BASE_", "ECAUTO_"))}
+    env["ECAUTO_CONFIG"] = str(cfg)
+    res = subprocess.run(
+        [str(BIN / "python"), "-m", "ecauto.daemons.upload", "--platform", "base"]
+        + ["--home", str(home)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=50,
+    )
+    assert res.returncode == 78, res.stderr
+    [line] = res.stderr.splitlines()
+    assert line.startswith("upload-base: ") and "が設定されていません（live モードで必要）" in line

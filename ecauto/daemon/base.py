@@ -195,7 +195,7 @@ class Daemon:
             redact.complain(early.refused(self.name, e))
             return EXIT_LOCKED
         except ConfigError as e:  # an unsafe home
-            redact.complain(f"{self.name}: {e}")
+            redact.complain(f"{self.name}: {e.said(self.config.ui.language)}")
             return EXIT_CONFIG
         except OSError as e:
             # A full disk or a quota: acquire() let go of all it took, so the next start is clean.
@@ -221,8 +221,8 @@ class Daemon:
         except ForcedExit:
             self.log.warning("second stop signal: leaving now")
             code = EXIT_FORCED
-        except ConfigError as e:
-            redact.complain(f"{self.name}: {e}")
+        except ConfigError as e:  # a missing credential, a refused token: the operator's words
+            redact.complain(f"{self.name}: {e.said(self.config.ui.language)}")
             code = EXIT_CONFIG
         except Exception as e:
             self.log.exception("crashed %s", fields(error=one_line(repr(e))))
@@ -328,12 +328,13 @@ def run_daemon(factory: Any, parser: argparse.ArgumentParser, argv: Sequence[str
     args = parser.parse_args(argv)
     name = factory.name_for(args)
     logsetup.configure(name)
+    cfg = None
     try:
         cfg = config_mod.load(args.config)
         home = Home.resolve(args.home).ensure()  # HomeError is a ConfigError: one line, 78
         daemon = factory(args, cfg, home)
-    except ConfigError as e:
-        redact.complain(f"{name}: {e}")
+    except ConfigError as e:  # in the file's language, or (a bad file) the one it names
+        redact.complain(f"{name}: {e.said(cfg.ui.language if cfg else None)}")
         return EXIT_CONFIG
     except (OSError, sqlite3.Error) as e:  # the quota database on a full or read-only disk
         redact.complain(f"{name}: not started: {_why(e) if isinstance(e, OSError) else e}")
