@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import random
 import statistics
 import sys
@@ -33,7 +32,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
-from support import Instance, Reaper, wait_for  # noqa: E402
+from support import CHROMIUM, CHROMIUM_ARGS, Instance, Reaper, wait_for  # noqa: E402
 
 from ecauto.dashboard import guard  # noqa: E402
 from ecauto.quota import QuotaStore  # noqa: E402
@@ -175,18 +174,9 @@ def main() -> int:
         with sync_playwright() as pw:
             ctx = pw.chromium.launch_persistent_context(
                 tempfile.mkdtemp(prefix="dashbench-chromium-"),
-                executable_path=os.environ.get("ECAUTO_CHROMIUM", "/usr/bin/chromium"),
+                executable_path=CHROMIUM,
                 headless=True,
-                args=[
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-quic",
-                    "--no-first-run",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                ],
+                args=CHROMIUM_ARGS,
             )
             page = ctx.new_page()
             page.goto(f"{url}/login?key={guard.load_secret(inst.home)}")

@@ -38,6 +38,21 @@ BIN = Path(sys.executable).parent
 T = TypeVar("T")
 
 
+# Debian's chromium for the browser tests and benchmarks/dashboard.py (never Playwright's own
+# download); without the background-networking flags it keeps calling out of this closed network.
+CHROMIUM = os.environ.get("ECAUTO_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
 def wait_for(probe: Callable[[], T], timeout: float, what: str, interval: float = 0.05) -> T:
     """Poll `probe` until it returns something truthy; fail with `what` at the deadline."""
     deadline = time.monotonic() + timeout

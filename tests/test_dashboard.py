@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 import requests
-from support import REPO, Instance, Reaper, read_hb, wait_for
+from support import CHROMIUM, CHROMIUM_ARGS, REPO, Instance, Reaper, read_hb, wait_for
 
 from ecauto.dashboard import guard
 from ecauto.words.report import REPORT
@@ -31,17 +31,7 @@ pytestmark = [
     pytest.mark.skipif(os.name == "nt", reason="the browser tests run on Linux"),
 ]
 
-CHROMIUM = os.environ.get("ECAUTO_CHROMIUM", "/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+ARGS = CHROMIUM_ARGS
 
 
 @pytest.fixture
