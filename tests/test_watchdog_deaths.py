@@ -158,6 +158,8 @@ def test_what_the_operator_asks_for_is_not_a_failure(inst: Instance) -> None:
 
     # When sync-inventory is stopped on request: a note, no warning, no alert
     assert inst.circusctl("stop", "sync-inventory").returncode == 0
+    # circusctl answers before the daemon has ended (Circus stops without waiting by default)
+    wait_for(lambda: inst.status("sync-inventory") == "stopped", 30, "sync-inventory stopped")
     rc, out = watchdog(inst, "scan")
     assert rc == 0, out["findings"]
     down = [f for f in out["findings"] if f["daemon"] == "sync-inventory"]
