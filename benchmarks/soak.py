@@ -84,7 +84,7 @@ class Options:
     interval_s: float = 10.0
     faults_per_kind: int | None = None
     settle_s: float = 10.0
-    # Longer than the alerts' longest back-off after Chatwork failures (120 s).
+    # Several of the alerts' longest back-offs after Chatwork failures (30 s).
     recovery_deadline_s: float = 150.0
     operator_delay: tuple[float, float] = (1.5, 4.0)
     watchdog_interval_s: float = 0.5

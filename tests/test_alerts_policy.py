@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC
+from itertools import accumulate
 
 import pytest
 
@@ -258,6 +259,18 @@ def test_an_answer_with_no_requests_left_holds_until_its_reset(
 )
 def test_backoff(failures: int, expected: float) -> None:
     assert policy.backoff_s(failures, 5.0, 120.0) == expected
+
+
+def test_a_flapping_chatwork_never_holds_alerts_past_half_a_minute() -> None:
+    # Chatwork failing every try for an hour: each next try is at most 30 s away, so an alert
+    # goes at most 30 s after Chatwork is back, and the retries cost 10 of 300 requests per 5 min.
+    s, now, waits = AlertState(), T0, []
+    for _ in range(120):
+        s = policy.after(s, Outcome(500, "Chatwork: HTTP 500"), now)
+        waits.append(s.hold_until - now)
+        now = s.hold_until
+    assert waits[:4] == [5, 10, 20, 30] and max(waits) == 30
+    assert sum(1 for t in accumulate(waits) if t <= 300) == 11  # 5, 15, 35, 65 ... 275 s
 
 
 def test_after_outcomes() -> None:
