@@ -25,8 +25,11 @@ from support import (
     write_config,
 )
 
+from ecauto import config
 from ecauto.clients.base import BaseClient
+from ecauto.config import DEFAULT_CONFIG_NAME, MAX_CONFIG_BYTES
 from ecauto.credentials import StaticToken
+from ecauto.daemon import early
 from ecauto.daemon.early import home_of
 from ecauto.daemon.lock import LockOwner, SingletonLock, is_held
 from ecauto.home import Home, resolve_home
@@ -212,18 +215,21 @@ def test_a_second_signal_leaves_at_once(tmp_path: Path, reaper: Reaper) -> None:
 
 
 @pytest.mark.parametrize(
-    "module, args, name",
+    "module, args, name, lang",
     [
-        ("ecauto.daemons.sync", [], "sync-inventory"),
-        ("ecauto.daemons.upload", ["--platform", "ebay"], "upload-ebay"),
+        ("ecauto.daemons.sync", [], "sync-inventory", None),
+        ("ecauto.daemons.upload", ["--platform", "ebay"], "upload-ebay", "ja"),
     ],
 )
 def test_a_refused_copy_leaves_before_its_heavy_imports(
-    tmp_path: Path, module: str, args: list[str], name: str
+    tmp_path: Path, module: str, args: list[str], name: str, lang: str | None
 ) -> None:
     """A copy started while its daemon runs used to import requests, psutil and SQLite first
     (about 0.5 s idle, over the watchdog's 3 s settle on a busy machine, which then ended it
-    with SIGTERM before it could say why). It must find the lock taken with the stdlib alone."""
+    with SIGTERM before it could say why). It must find the lock taken with the stdlib alone,
+    and say so in the config's language."""
+    if lang:
+        (tmp_path / "ecauto.toml").write_text(f'[ui]\nlanguage = "{lang}"\n', encoding="utf-8")
     home = Home(tmp_path / "home").ensure()
     lock = SingletonLock(
         home.lock_path(name), LockOwner.for_this_process(name, str(home.root), 0.0)
@@ -242,11 +248,49 @@ def test_a_refused_copy_leaves_before_its_heavy_imports(
     imported = {ln.split("|")[-1].strip() for ln in res.stderr.splitlines() if "import time:" in ln}
     said = [ln for ln in res.stderr.splitlines() if ln.strip() and "import time:" not in ln]
     assert res.returncode == 75, res.stderr[-2000:]
-    assert said == [
-        f"{name}: not started: {name} is already running as pid {os.getpid()};"
-        f" lock {home.lock_path(name)}"
-    ]
+    if lang == "ja":
+        expected = (
+            f"{name}: 起動しませんでした: {name} はすでに pid {os.getpid()} で動いています"
+            f"（ロック {home.lock_path(name)}）"
+        )
+    else:
+        expected = (
+            f"{name}: not started: {name} is already running as pid {os.getpid()};"
+            f" lock {home.lock_path(name)}"
+        )
+    assert said == [expected]
     assert not imported & {"requests", "psutil", "sqlite3", "ecauto.config", "ecauto.store"}
+
+
+def test_the_early_look_reads_the_language_as_the_config_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    assert (early.CONFIG_NAME, early.MAX_CONFIG_BYTES) == (DEFAULT_CONFIG_NAME, MAX_CONFIG_BYTES)
+    (tmp_path / "sub").mkdir()
+    files = {
+        "ja.toml": '[ui]\nlanguage = "ja"\n',
+        "en.toml": '[ui]\nlanguage = "en"\n',
+        "sub/x.toml": '[ui]\nlanguage = "ja"\n',
+        "bad-language.toml": '[ui]\nlanguage = "fr"\n',  # the full start refuses it
+        "broken.toml": '[ui\nlanguage = "ja"\n',
+        "not-utf8.toml": b"[ui]\nlanguage = '\xff'\n",
+        "ja-rest-wrong.toml": '[ui]\nlanguage = "ja"\n[watchdog]\ninterval_s = "x"\n',
+    }
+    for name, text in files.items():
+        data = text.encode() if isinstance(text, str) else text
+        (tmp_path / name).write_bytes(data)
+    for name in [*files, "missing.toml", str(tmp_path / "ja.toml"), "sub"]:
+        try:
+            want = config.load(name).ui.language
+        except config.ConfigError as e:
+            want = e.language  # what the full start's line is said in
+        assert early.language_of(name) == want, name
+    monkeypatch.setenv("ECAUTO_CONFIG", "ja.toml")
+    assert early.language_of(None) == "ja" == config.load().ui.language
+    monkeypatch.delenv("ECAUTO_CONFIG")
+    (tmp_path / "ecauto.toml").write_text('[ui]\nlanguage = "ja"\n', encoding="utf-8")
+    assert early.language_of(None) == "ja" == config.load().ui.language
 
 
 def test_the_early_look_resolves_the_home_as_the_daemon_does(

@@ -192,7 +192,7 @@ class Daemon:
             lock.acquire()
         except LockHeld as e:
             # One line, and nothing of the holder's is touched: not its heartbeat, not its lock.
-            redact.complain(early.refused(self.name, e))
+            redact.complain(early.refused(self.name, e, self.config.ui.language))
             return EXIT_LOCKED
         except ConfigError as e:  # an unsafe home
             redact.complain(f"{self.name}: {e.said(self.config.ui.language)}")

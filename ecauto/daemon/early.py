@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import stat
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
 
 EXIT_LOCKED = 75  # EX_TEMPFAIL: the daemon runs already
 _NAME = re.compile(r"^[a-z][a-z0-9-]*$")
+# ecauto.config's DEFAULT_CONFIG_NAME and MAX_CONFIG_BYTES (tests/test_daemon.py holds them equal).
+CONFIG_NAME, MAX_CONFIG_BYTES = "ecauto.toml", 1024 * 1024
 # The daemon's own log file, named per watcher in circus.ini; unset when started by hand.
 LOG_FILE_ENV = "ECAUTO_LOG_FILE"
 
@@ -100,6 +103,7 @@ def leave_if_running(name_for: Callable[[argparse.Namespace], str], argv: Sequen
     p = argparse.ArgumentParser(add_help=False)
     p.add_argument("--home")
     p.add_argument("--platform")
+    p.add_argument("--config")
     try:
         args, _ = p.parse_known_args(argv)
         name = name_for(args)
@@ -124,13 +128,44 @@ def leave_if_running(name_for: Callable[[argparse.Namespace], str], argv: Sequen
         holder = None
     from ecauto import redact
 
-    redact.complain(refused(name, LockHeld(path, holder)))
+    redact.complain(refused(name, LockHeld(path, holder), language_of(args.config)))
     sys.exit(EXIT_LOCKED)
 
 
-def refused(name: str, e: LockHeld) -> str:
+def refused(name: str, e: LockHeld, lang: str) -> str:
     """The one line of a copy that finds its daemon already running (here or in `serve`)."""
-    return f"{name}: not started: {e}"
+    from ecauto.words.errors import ERRORS
+
+    if e.owner is None:
+        return ERRORS.say(lang, "lock_held_unreadable", name=name, daemon=e.path.stem, path=e.path)
+    return ERRORS.say(
+        lang, "lock_held", name=name, daemon=e.path.stem, pid=e.owner.pid, path=e.path
+    )
+
+
+def language_of(explicit: str | None) -> str:
+    """`ui.language` of the config the full start would read (`ecauto.config.load`, which this
+    module cannot import), or the default when it cannot be read or names no language of ours:
+    a copy refused here says so in the operator's language, as the full start would."""
+    from ecauto.words import DEFAULT_LANGUAGE, LANGUAGES
+
+    raw = explicit or os.environ.get("ECAUTO_CONFIG") or CONFIG_NAME
+    try:
+        # Never blocks on a FIFO in its place; never reads more than the full start would.
+        fd = os.open(Path.cwd() / raw, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with open(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                return DEFAULT_LANGUAGE
+            data = f.read(MAX_CONFIG_BYTES + 1)
+        if len(data) > MAX_CONFIG_BYTES:
+            return DEFAULT_LANGUAGE
+        import tomllib
+
+        ui = tomllib.loads(data.decode("utf-8")).get("ui")
+    except (OSError, ValueError, RecursionError):  # TOMLDecodeError, UnicodeDecodeError too
+        return DEFAULT_LANGUAGE
+    lang = ui.get("language") if isinstance(ui, dict) else None
+    return lang if lang in LANGUAGES else DEFAULT_LANGUAGE
 
 
 def home_of(explicit: str | None) -> Path:

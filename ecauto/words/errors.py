@@ -102,6 +102,17 @@ ERRORS = Catalog(
             "en": "{platform} account {account}: {error}",
             "ja": "{platform} のアカウント {account}: {error}",
         },
+        # A copy started while its daemon runs (ecauto/daemon/early.py, Daemon.serve).
+        "lock_held": {
+            "en": "{name}: not started: {daemon} is already running as pid {pid}; lock {path}",
+            "ja": "{name}: 起動しませんでした: {daemon} はすでに pid {pid} で動いています（ロック {path}）",
+        },
+        "lock_held_unreadable": {
+            "en": "{name}: not started: {daemon} is already running as another process "
+            "(owner unreadable); lock {path}",
+            "ja": "{name}: 起動しませんでした: {daemon} はすでに別のプロセスで動いています"
+            "（持ち主は読めません。ロック {path}）",
+        },
         "cycle_failed": {"en": "cycle failed: {error}", "ja": "処理に失敗: {error}"},
         "crashed": {"en": "crashed: {error}", "ja": "異常終了: {error}"},
     },
