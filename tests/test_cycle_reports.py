@@ -158,6 +158,17 @@ def test_in_english_too(tmp_path: Path, sandbox: Sandbox, clock: Clock) -> None:
     shop.store.close()
 
 
+def test_more_pushed_than_changed_says_why(shop: Shop) -> None:
+    # "changed" counts new prices; a push also tells BASE a new stock, and retries what an
+    # earlier cycle could not push: 7 changed and 8 pushed is right, and the report says why.
+    shop.step(MORNING)
+    shop.run(MORNING, 600, changed=7, pushed=8)
+    shop.step(MORNING + 3600)
+    [body] = shop.received()
+    assert "価格: 変更7件 反映8件（在庫の変化・前回の残りを含む）" in body
+    shop.store.close()
+
+
 def test_a_cycle_above_a_threshold_gets_a_warning_of_its_own(shop: Shop) -> None:
     shop.step(MORNING)
     shop.run(MORNING, 2.5 * 3600, errors=54, batches=539)  # 10.0 % of the batches, 2 h 30 min

@@ -281,11 +281,12 @@ def say_report(
             lang, "read_value", n=_n(sum(n for _, n in rest))
         )
     if r.cycles:
+        changed, pushed = sum(c.changed for c in r.cycles), sum(c.pushed for c in r.cycles)
         details[CYCLES.say(lang, "prices")] = CYCLES.say(
             lang,
-            "prices_value",
-            changed=_n(sum(c.changed for c in r.cycles)),
-            pushed=_n(sum(c.pushed for c in r.cycles)),
+            "prices_value_more" if pushed > changed else "prices_value",
+            changed=_n(changed),
+            pushed=_n(pushed),
         )
         details[CYCLES.say(lang, "errors")] = CYCLES.say(
             lang, "errors_value", errors=_n(errors), batches=_n(batches), rate=rate

@@ -45,6 +45,12 @@ CYCLES = Catalog(
             "ja": "変更{changed}件 反映{pushed}件",
             "en": "{changed} changed, {pushed} pushed",
         },
+        # More pushed than changed: a push also tells BASE a new stock (an offer gone or back)
+        # and retries what an earlier cycle could not push; "changed" counts prices only.
+        "prices_value_more": {
+            "ja": "変更{changed}件 反映{pushed}件（在庫の変化・前回の残りを含む）",
+            "en": "{changed} changed, {pushed} pushed (stock changes and earlier ones included)",
+        },
         "errors": {"ja": "エラー", "en": "errors"},
         "errors_value": {
             "ja": "{batches}バッチ中{errors}件失敗 ({rate})",
