@@ -148,8 +148,14 @@ def main() -> int:
     ap.add_argument("--screenshot", help="also save the 30 days' quota graphs here (a PNG)")
     args = ap.parse_args()
     reaper = Reaper()
-    # SP-API at Amazon's documented 0.5/s, as the seeded history has it
-    inst = Instance(Path(tempfile.mkdtemp(prefix="dashbench-")), reaper, spapi_rate=0.5)
+    # SP-API at Amazon's documented 0.5/s, as the seeded history has it; in Japanese, as the
+    # shipped ecauto.toml has it
+    inst = Instance(
+        Path(tempfile.mkdtemp(prefix="dashbench-")),
+        reaper,
+        spapi_rate=0.5,
+        config_extra='\n[ui]\nlanguage = "ja"\n',
+    )
     text = inst.config.read_text()
     # the dashboard at its defaults; the tests' fast daemons otherwise
     inst.config.write_text(text.replace("refresh_s = 1\n", "refresh_s = 2\n"))

@@ -22,7 +22,9 @@ import requests
 from support import CHROMIUM, CHROMIUM_ARGS, REPO, Instance, Reaper, read_hb, wait_for
 
 from ecauto.dashboard import guard
-from ecauto.words.report import REPORT
+from ecauto.words.dashboard import DASHBOARD
+from ecauto.words.findings import FINDINGS
+from ecauto.words.report import REPORT, death
 
 pytestmark = [
     pytest.mark.process,
@@ -166,6 +168,7 @@ def test_on_a_phone_the_now_part_fits_the_screen_and_shows_every_daemons_state(
     shot(page, "dashboard-phone.png", tmp_path)
 
 
+@pytest.mark.japanese
 def test_a_daemon_killed_with_sigkill_turns_red_and_back(inst: Instance, browser: Any) -> None:
     page = open_page(browser, inst)
     wait_for(lambda: rows(page)["upload-ebay"]["css"] == "good", 30, "upload-ebay green")
@@ -176,7 +179,12 @@ def test_a_daemon_killed_with_sigkill_turns_red_and_back(inst: Instance, browser
     # the tests' config), the page refreshes every second and reads at most 1.5 s old figures.
     wait_for(lambda: rows(page)["upload-ebay"]["css"] == "bad", 8, "upload-ebay red")
     red_after = time.monotonic() - killed
-    assert "SIGKILL" in page.inner_text('tr[data-daemon="upload-ebay"]')
+    # in the operator's words: "SIGKILL で強制終了", in the row and in the incidents
+    killed_by = death("killed by SIGKILL", "ja")
+    assert killed_by in page.inner_text('tr[data-daemon="upload-ebay"]')
+    died = f'#incidents li[data-kind="died"]:has-text("pid {old} が")'
+    wait_for(lambda: page.locator(died).count() == 1, 10, "the death in the incidents")
+    assert killed_by in page.inner_text(died) and "killed by" not in page.inner_text("#incidents")
     new = inst.replaced("upload-ebay", old)
     wait_for(
         lambda: (r := rows(page)["upload-ebay"])["css"] == "good" and r["pid"] == str(new),
@@ -217,6 +225,7 @@ def test_a_restart_clicked_in_the_page_gives_a_new_pid(inst: Instance, browser: 
     ]
 
 
+@pytest.mark.japanese
 def test_a_failed_listing_retried_in_the_page_is_uploaded_and_a_test_alert_reaches_chatwork(
     inst: Instance, browser: Any, tmp_path: Path
 ) -> None:
@@ -231,8 +240,8 @@ def test_a_failed_listing_retried_in_the_page_is_uploaded_and_a_test_alert_reach
         "a listing uploaded to eBay",
     )
     with db:
-        (lid,) = db.execute(
-            "SELECT id FROM listings WHERE platform = 'ebay' AND state = 'uploaded'"
+        lid, sku = db.execute(
+            "SELECT id, sku FROM listings WHERE platform = 'ebay' AND state = 'uploaded'"
             " ORDER BY id LIMIT 1"
         ).fetchone()
         db.execute(
@@ -245,7 +254,7 @@ def test_a_failed_listing_retried_in_the_page_is_uploaded_and_a_test_alert_reach
     assert "seeded by the test" in page.inner_text(f'tr[data-listing="{lid}"]')
     shot(page, "dashboard-work.png", tmp_path)
     page.click(retry)
-    wait_for(lambda: f"{lid}" in page.inner_text("#said"), 10, "the page's answer")
+    wait_for(lambda: f"出品 {lid}" in page.inner_text("#said"), 10, "the page's answer")
 
     def state() -> str:
         row = db.execute("SELECT state FROM listings WHERE id = ?", (lid,)).fetchone()
@@ -253,13 +262,30 @@ def test_a_failed_listing_retried_in_the_page_is_uploaded_and_a_test_alert_reach
 
     wait_for(lambda: state() == "uploaded", 60, f"listing {lid} uploaded after the retry")
     page.click("#test-alert")
-    wait_for(lambda: "queued" in page.inner_text("#said"), 10, "the test alert queued")
+    said = DASHBOARD.say("ja", "alert_queued")
+    wait_for(lambda: said in page.inner_text("#said"), 10, "the test alert queued")
     journal = inst.home / "sandbox" / "chatwork.jsonl"
+
+    def received() -> list[str]:
+        lines = journal.read_text(encoding="utf-8").splitlines() if journal.exists() else []
+        return [str(json.loads(ln).get("body", "")) for ln in lines]
+
     wait_for(
-        lambda: journal.exists() and "test alert from the dashboard" in journal.read_text(),
+        lambda: any("テスト通知" in b for b in received()),
         30,
         "the test alert in the sandbox's Chatwork",
     )
+    # what the operator's phone shows: the Japanese headline, and nothing to do
+    (body,) = [b for b in received() if "テスト通知" in b]
+    assert body.startswith("[ecauto] 注意 テスト通知\n")
+    assert FINDINGS.say("ja", "dashboard.test_alert") in body
+    assert "不要（テストです）" in body and "test alert" not in body
+    # and the page's incidents say what was done, in Japanese
+    page.reload()
+    page.wait_for_selector("#incidents li")
+    incidents = page.inner_text("#incidents")
+    assert FINDINGS.say("ja", "dashboard.retried", id=lid, sku=sku) in incidents
+    assert "queued again" not in incidents
     db.close()
     events = (inst.home / "watchdog" / "events.jsonl").read_text().splitlines()
     done = [json.loads(e) for e in events if '"dashboard_action"' in e]

@@ -24,8 +24,15 @@ Result = tuple[bool, str, dict[str, Any]]
 RESTARTABLE = tuple(e.watcher for e in roster.ROSTER if e.watcher != "dashboard")
 
 
-def record(home: Home, action: str, daemon: str | None, result: str, summary: str) -> None:
+def record(
+    home: Home, action: str, daemon: str | None, result: str, say: str, **params: object
+) -> None:
+    """One event for an action taken in the page: its English summary, and its words
+    (`say`, a key of ecauto/words/findings.py) for the operator's language."""
+    from ecauto.words.findings import FINDINGS
     from watchdog.events import EventLog
+
+    shown = {k: str(v) for k, v in params.items()}
 
     EventLog(home.watchdog / "events.jsonl").append(
         [
@@ -38,7 +45,9 @@ def record(home: Home, action: str, daemon: str | None, result: str, summary: st
                 "pids": [],
                 "action": action,
                 "result": result,
-                "summary": summary,
+                "summary": FINDINGS.say("en", say, **shown),
+                "say": [say],
+                "params": shown,
             }
         ]
     )
@@ -50,9 +59,9 @@ def restart(home: Home, endpoint: str, watcher: str, timeout_s: float = 5.0) -> 
     try:
         Control(endpoint, timeout_s=timeout_s, tries=3).restart(watcher)
     except CircusError as e:
-        record(home, "restart", watcher, "failed", f"restart from the dashboard failed: {e}")
+        record(home, "restart", watcher, "failed", "dashboard.restart_failed", error=e)
         return False, "restart_failed", {"name": watcher, "error": str(e)}
-    record(home, "restart", watcher, "done", "restarted from the dashboard")
+    record(home, "restart", watcher, "done", "dashboard.restarted")
     return True, "restarted", {"name": watcher}
 
 
@@ -73,12 +82,13 @@ def retry(home: Home, listing_id: int, now: float) -> Result:
         return False, "retry_none", {"id": listing_id}
     platform, sku = row[0], row[1]
     record(
-        home, "retry", f"upload-{platform}", "queued", f"listing {listing_id} ({sku}) queued again"
+        home, "retry", f"upload-{platform}", "queued", "dashboard.retried", id=listing_id, sku=sku
     )
     return True, "retried", {"id": listing_id, "sku": sku, "platform": platform}
 
 
 def test_alert(home: Home, mode: str, now: float, environ: dict[str, str]) -> Result:
+    from ecauto.words.findings import FINDINGS, TODO
     from watchdog.alerts import not_configured
     from watchdog.alerts.outbox import Outbox
     from watchdog.notices import Notice
@@ -91,11 +101,12 @@ def test_alert(home: Home, mode: str, now: float, environ: dict[str, str]) -> Re
         kind="incident",
         severity="warning",
         daemon=None,
-        summary="test alert from the dashboard: alerts reach this room",
-        action="nothing: this is a test",
+        summary=FINDINGS.say("en", "dashboard.test_alert"),
+        action=TODO.say("en", "dashboard.test_alert"),
         details={},
         at=now,
+        say=("dashboard.test_alert",),
     )
     entry = Outbox(home.watchdog / "outbox").append(now, [notice])
-    record(home, "test_alert", None, "queued", f"test alert queued (outbox entry {entry.seq})")
+    record(home, "test_alert", None, "queued", "dashboard.test_alert_queued", seq=entry.seq)
     return True, "alert_queued", {}

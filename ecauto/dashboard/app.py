@@ -288,7 +288,9 @@ def build(site: Site, reader: Reader) -> Starlette:
         )
         name = request.path_params["name"]
         if why is not None:
-            actions.record(site.home, name, form.get("watcher") or None, "refused", t(why))
+            actions.record(
+                site.home, name, form.get("watcher") or None, "refused", f"dashboard.{why}"
+            )
             return _answer(request, False, t(why), 403)
         now = time.time()
         if name == "restart":

@@ -238,6 +238,7 @@ class Reader:
         return self.cache.get("incidents", self._incidents)
 
     def _incidents(self) -> tuple[Incident, ...]:
+        from ecauto.words.report import result
         from watchdog.events import EventLog
         from watchdog.report import event_text
 
@@ -255,7 +256,7 @@ class Reader:
                     e.get("daemon") if isinstance(e.get("daemon"), str) else None,
                     redact.scrub(event_text(e, lang)),  # in the operator's words, as the report
                     str(e.get("action", "")),
-                    str(e.get("result", "")),
+                    redact.scrub(result(str(e.get("result", "")), lang)),
                     "",
                 )
             )
@@ -264,6 +265,9 @@ class Reader:
 
     def _waiting(self) -> list[Incident]:
         """Alerts still in the watchdog's outbox (read, never changed: the sender owns it)."""
+        from watchdog.report import event_text
+
+        lang = self.cfg.ui.language
         folder = self.home.watchdog / "outbox"
         out = []
         try:
@@ -284,7 +288,7 @@ class Reader:
                             str(n.get("kind", "")),
                             str(n.get("severity", "")),
                             n.get("daemon") if isinstance(n.get("daemon"), str) else None,
-                            redact.scrub(str(n.get("summary", ""))),
+                            redact.scrub(event_text(n, lang)),  # its words, as sent
                             str(n.get("action", "")),
                             "",
                             "waiting",

@@ -39,6 +39,7 @@ ALERTS = Catalog(
         "head.stale_lock": {"en": "a lock left over", "ja": "ロックの残骸"},
         "head.hung": {"en": "hung (no heartbeat)", "ja": "応答なし"},
         "head.down": {"en": "stopped", "ja": "停止中"},
+        "head.test": {"en": "a test alert", "ja": "テスト通知"},
         "head.crash_loop": {"en": "keeps dying at start", "ja": "起動直後の終了を反復"},
         "head.missing": {"en": "not run by circusd", "ja": "circusd が起動していない"},
         "head.leftovers": {"en": "processes left behind", "ja": "プロセスの残留"},

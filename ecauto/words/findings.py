@@ -14,11 +14,38 @@ Params that end in `_s` are durations in seconds, shown in the reader's language
 import string
 
 from ecauto.words import Catalog
+from ecauto.words.dashboard import DASHBOARD
+
+# Why the dashboard refused an action (ecauto/dashboard/guard.py), as its page says it.
+REFUSALS = ("refused_host", "refused_origin", "refused_secret", "refused_csrf")
 
 FINDINGS = Catalog(
     "findings",
     {
         # circusd itself
+        # The dashboard's actions (ecauto/dashboard/actions.py): its test alert and the events
+        # each action records.
+        "dashboard.test_alert": {
+            "en": "test alert from the dashboard: alerts reach this room",
+            "ja": "ダッシュボードからのテスト通知です。このルームに通知が届きます",
+        },
+        "dashboard.restarted": {
+            "en": "restarted from the dashboard",
+            "ja": "ダッシュボードから再起動しました",
+        },
+        "dashboard.restart_failed": {
+            "en": "restart from the dashboard failed: {error}",
+            "ja": "ダッシュボードからの再起動に失敗: {error}",
+        },
+        "dashboard.retried": {
+            "en": "listing {id} ({sku}) queued again",
+            "ja": "出品 {id}（{sku}）をもう一度キューに入れました",
+        },
+        **{f"dashboard.{why}": DASHBOARD.entries[why] for why in REFUSALS},
+        "dashboard.test_alert_queued": {
+            "en": "test alert queued (outbox entry {seq})",
+            "ja": "テスト通知を送信待ちにしました（outbox の {seq} 番）",
+        },
         "circusd.not_answering": {
             "en": "circusd (pid {pids}) runs but does not answer",
             "ja": "circusd（pid {pids}）は動いていますが応答しません",
@@ -221,6 +248,25 @@ _RUN = {
 TODO = Catalog(
     "todo",
     {
+        "dashboard.test_alert": {"en": "nothing: this is a test", "ja": "不要（テストです）"},
+        "dashboard.test_alert_queued": {
+            "en": "nothing: this is a test",
+            "ja": "不要（テストです）",
+        },
+        "dashboard.restarted": {"en": "nothing: it was asked for", "ja": "不要（依頼どおり）"},
+        "dashboard.retried": {"en": "nothing: it was asked for", "ja": "不要（依頼どおり）"},
+        "dashboard.restart_failed": {
+            "en": "look at `{cmd} status`; restart it again with `{cmd} restart {watcher}`",
+            "ja": "`{cmd} status` を確認し、`{cmd} restart {watcher}` でもう一度再起動",
+        },
+        **dict.fromkeys(
+            (f"dashboard.{why}" for why in REFUSALS),
+            {
+                "en": "nothing if it was you (sign in with the dashboard secret); "
+                "else find who reached the page",
+                "ja": "自分なら不要（合言葉でサインイン）。心当たりがなければ誰がアクセスしたか確認",
+            },
+        ),
         "circusd.not_answering": {
             "en": "wait a minute; if it still does not answer: `{cmd} stop`, then `{cmd} run --daemon`",
             "ja": "1分待っても応答しなければ `{cmd} stop` の後 `{cmd} run --daemon`",
