@@ -117,11 +117,14 @@ def intercept() -> None:
 
                 os.environ["CIRCUSCTL_ENDPOINT"] = endpoint
                 if not listening(endpoint):
+                    from ecauto.daemon.early import language_of
+                    from ecauto.words.launcher import LAUNCHER
+
                     shim = "./ecauto.sh" if os.name != "nt" else r".\ecauto.cmd"
-                    print(
-                        f"ecauto: not running (no circusd at {endpoint}; `{shim} run` starts it)",
-                        file=sys.stderr,
+                    said = LAUNCHER.say(
+                        language_of(None), "no_circusd", endpoint=endpoint, shim=shim
                     )
+                    print(f"ecauto: {said}", file=sys.stderr)
                     _leave(NOT_RUNNING)
     except ValueError as e:
         print(f"ecauto: {e}", file=sys.stderr)

@@ -506,6 +506,14 @@ def test_bare_circusd_and_circusctl_without_activate_run_the_launcher_or_say_wha
     assert res.stderr == (
         f"ecauto: not running (no circusd at ipc://{home}/circus/ctl.sock; `./ecauto.sh run` starts it)\n"
     )
+    # With the shipped ecauto.toml (ui.language "ja"), in the operator's language
+    shipped = {k: v for k, v in env.items() if k != "ECAUTO_CONFIG"}
+    res = run(["circusctl", "status"], env=shipped, timeout=30)
+    assert (res.returncode, res.stdout) == (3, "")
+    assert res.stderr == (
+        f"ecauto: 動いていません（ipc://{home}/circus/ctl.sock に circusd がいません。"
+        "`./ecauto.sh run` で起動します）\n"
+    )
     res = run(["circusd", "--log-level", "debug", "circus.ini"], timeout=30)
     assert res.returncode == 2 and len(res.stderr.splitlines()) == 1, res.stderr
     assert "runs through the launcher, which takes only --daemon" in res.stderr

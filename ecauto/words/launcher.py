@@ -42,6 +42,11 @@ LAUNCHER = Catalog(
             "en": "not running (home {home}; `{shim} run` starts it)",
             "ja": "動いていません（ホーム {home}。`{shim} run` で起動します）",
         },
+        # circusctl typed with no circusd listening (ecauto/bare.py)
+        "no_circusd": {
+            "en": "not running (no circusd at {endpoint}; `{shim} run` starts it)",
+            "ja": "動いていません（{endpoint} に circusd がいません。`{shim} run` で起動します）",
+        },
         "restarted": {
             "en": "restarted {name} (pid {old} -> {new})",
             "ja": "{name} を再起動しました（pid {old} → {new}）",
