@@ -33,7 +33,6 @@ def record(
     from watchdog.events import EventLog
 
     shown = {k: str(v) for k, v in params.items()}
-
     EventLog(home.watchdog / "events.jsonl").append(
         [
             {
