@@ -134,7 +134,7 @@ def test_circusd_stopped_says_whether_someone_asked_and_what_to_type() -> None:
     ("lang", "first", "todo"),
     [
         ("en", "[ecauto] RECOVERED upload-base:", "what to do: nothing: it is healthy again"),
-        ("ja", "[ecauto] 復旧 upload-base: 復旧しました", "対処: 不要（復旧済み）"),
+        ("ja", "[ecauto] 復旧 upload-base: 応答なし", "対処: 不要（復旧済み）"),
     ],
 )
 def test_a_recovery_says_nothing_is_to_be_done(lang: str, first: str, todo: str) -> None:
@@ -244,6 +244,37 @@ def test_a_japanese_recovery_names_what_recovered_in_japanese_and_quotes_no_engl
     [longer] = incidents([], incidents([f], open_, 30.0, T0 + 20)[1], 30.0, T0 + 90)[0]
     assert "検出されていた時間: 20秒" in compose([longer], "shop-pc", UTC, "ja", CMD)
     assert "English summary" in compose([back], "shop-pc", UTC, "en", CMD)
+
+
+@pytest.mark.parametrize(
+    ("lang", "first"),
+    [
+        (
+            "ja",
+            "[ecauto] 復旧 復旧2件: 設定ファイルの誤り、upload-base: 起動直後の終了を反復",
+        ),
+        (
+            "en",
+            "[ecauto] RECOVERED 2 recovered: healthy again (config error over); upload-base: "
+            "healthy again (crash loop over)",
+        ),
+    ],
+)
+def test_a_recovery_says_what_ended_on_the_notification_line(lang: str, first: str) -> None:
+    # Given a configuration error and a crash loop, both over
+    config = found(Kind.CONFIG_ERROR, Severity.CRITICAL, None, "config_error", error="bad key")
+    loop = found(Kind.CRASH_LOOP, Severity.CRITICAL, "upload-base", "crash_loop.died", how="exit 2")
+    _, open_ = incidents([config, loop], {}, 30.0, T0)
+    back = incidents([], open_, 30.0, T0 + 60)[0]
+    # Then the first line names what ended, each in its first alert's few words
+    line = compose(back, "shop-pc", UTC, lang, CMD).splitlines()[0]
+    assert line == first
+    if lang == "ja":
+        assert len(line) <= HEADLINE_CHARS_JA and "復旧しました" not in line
+        [one] = incidents([], incidents([config], {}, 30.0, T0)[1], 30.0, T0 + 60)[0]
+        assert compose([one], "shop-pc", UTC, "ja", CMD).splitlines()[0] == (
+            "[ecauto] 復旧 設定ファイルの誤り"
+        )
 
 
 def test_a_crash_loop_says_how_it_died_in_japanese() -> None:

@@ -65,10 +65,15 @@ def text(n: Notice, lang: str) -> str:
 
 
 def head(n: Notice, lang: str) -> str:
-    """What happened in a few words, for the notification line; the whole text in English."""
+    """What happened in a few words, for the notification line; the whole text in English
+    ("healthy again (crash loop over)"). A recovery says what ended, in its first alert's words
+    (its tag says that it ended: "復旧 upload-base: 起動直後の終了を反復")."""
     if lang == "en":
         return n.summary
-    key = "head.recovered" if n.kind == Kind.RECOVERY else f"head.{n.key.split('/')[0]}"
+    key = f"head.{n.key.split('/')[0]}"
+    if n.kind == Kind.RECOVERY:
+        ended = f"head.{n.params.get('kind')}"
+        key = ended if ended in ALERTS.entries else "head.recovered"  # an older notice: no kind
     return ALERTS.say(lang, key) if key in ALERTS.entries else text(n, lang)
 
 
