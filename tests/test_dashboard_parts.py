@@ -22,7 +22,7 @@ from ecauto.quota.rules import Window
 from ecauto.words import common
 from watchdog import report as report_mod
 from watchdog.alerts.outbox import Outbox
-from watchdog.findings import Finding, Kind, Severity
+from watchdog.findings import Do, Finding, Kind, Severity
 from watchdog.report import DaemonRow, Report
 
 SECRET = "ab" * 32
@@ -299,3 +299,74 @@ def test_the_now_part_says_the_reports_own_words_in_the_operators_language() -> 
     )
     assert "稼働中" in ja and "待機中" in ja and "16/50 バッチ" in ja and "中断" in ja
     assert "running" not in ja and "sleeping" not in ja and "working" not in ja
+
+
+def test_the_incidents_say_each_kind_and_what_each_action_did_once_in_japanese(
+    tmp_path: Path,
+) -> None:
+    from ecauto.config import UiSettings
+    from ecauto.dashboard import actions
+    from watchdog.events import EventLog
+    from watchdog.notices import Notice
+
+    # Given the page's actions (one refused, recorded under its URL's name), a lock the watchdog
+    # removed, a death on a stop request, and an alert still waiting in the outbox
+    home = Home(tmp_path)
+    home.watchdog.mkdir(parents=True)
+    actions.record(home, "test-alert", None, "refused", "dashboard.refused_secret")
+    actions.record(home, "test_alert", None, "queued", "dashboard.test_alert_queued", seq=1)
+    actions.record(home, "restart", "upload-base", "done", "dashboard.restarted")
+    actions.record(home, "retry", "upload-ebay", "queued", "dashboard.retried", id=3, sku="A1")
+    now = 1_800_000_000.0
+    died = {"kind": "died", "daemon": "dashboard", "pid": 13524, "signal": 15, "requested": True}
+    EventLog(home.watchdog / "events.jsonl").append(
+        [
+            {"at": now, "kind": "stale_lock", "daemon": "upload-base", "action": "remove_lock"}
+            | {"result": "removed", "summary": "a lock left over", "severity": "info"},
+            {**died, "at": now, "exit_code": None, "life_s": 60.0, "summary": "killed"},
+        ]
+    )
+    hung = Finding(
+        Kind.HUNG,
+        Severity.WARNING,
+        "upload-yahoo",
+        "hung",
+        Do.ALERT,
+        say=("hung.old_beat", "then.restarting"),
+        params={"pids": "7", "age_s": "95", "grace_s": "30"},
+    )
+    waiting = Notice(
+        "hung/upload-yahoo", "incident", "warning", "upload-yahoo", "hung", "", {}, now
+    )
+    waiting = Notice(
+        **{**waiting.__dict__, "action": "nothing automatic (what to do is below)"}
+        | {"say": hung.say, "params": hung.params}
+    )
+    Outbox(home.watchdog / "outbox").append(now, [waiting])
+    for lang in ("ja", "en"):
+        reader = Reader(home, Config(ui=UiSettings(lang)), "circus.ini")
+        html = (
+            environment(lang).get_template("_incidents.html").render(incidents=reader.incidents())
+        )
+        text = html_mod.unescape(re.sub(r"<[^>]+>", "", html))
+        if lang == "en":
+            assert "→ test_alert: refused" in text and "test-alert" not in text, text
+            assert "→ nothing automatic (what to do is below)" in text
+            continue
+        # Then each reads once, in Japanese, with the kind's words and its code for the guide
+        for said in (
+            "ダッシュボード操作 (dashboard_action)",
+            "→ テスト通知: 拒否",
+            "→ テスト通知: 受付済み",
+            "→ 再起動: 完了",
+            "→ 再出品: 受付済み",
+            "ロックの残骸 (stale_lock)",
+            "→ ロックを削除しました",
+            "プロセス終了 (died)",
+            "pid 13524 が SIGTERM で終了",
+            "応答なし (hung)",
+        ):
+            assert said in text, (said, text)
+        for raw in ("test-alert", ": refused", ": queued", ": done", "削除: 削除", "強制終了"):
+            assert raw not in text, (raw, text)
+        assert "nothing automatic" not in text and "<b>died</b>" not in html

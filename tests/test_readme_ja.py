@@ -13,7 +13,7 @@ import pytest
 from ecauto import launcher
 from ecauto.words.alerts import ALERTS
 from ecauto.words.findings import TODO
-from ecauto.words.report import REPORT, death, result
+from ecauto.words.report import REPORT, death, kind, outcome, result
 from watchdog import cli as watchdog_cli
 from watchdog.findings import Kind
 
@@ -94,10 +94,13 @@ def test_the_commands_are_found() -> None:
 def test_the_japanese_guide_quotes_restarts_deaths_and_the_recovery_as_printed() -> None:
     printed = REPORT.say("ja", "restarts.journal", n=2, died=1, requested=1)
     assert f"`{printed}`" in JA
-    for how in ("exit 2", "killed by SIGKILL"):
+    for how in ("exit 2", "killed by SIGKILL", "killed by SIGTERM"):
         assert f"`{death(how, 'ja')}`" in JA, how
     assert f"`{REPORT.say('ja', 'requested')}`" in JA
     assert f"`{result('asked circusd to restart it', 'ja')}`" in JA
+    for action, done in (("remove_lock", "removed"), ("restart", "done")):
+        assert f"`{outcome(action, done, 'ja')}`" in JA, action
+    assert f"`{kind('duplicate', 'ja')}`" in JA
     for lang, guide in (("ja", JA), ("en", WRONG)):
         said = TODO.say(lang, "recovered")
         assert f"| {said} |" in guide, (lang, said)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 
@@ -11,6 +12,7 @@ from ecauto import platform
 from ecauto.daemon.heartbeat import Heartbeat, Phase
 from ecauto.words import LANGUAGES, common
 from ecauto.words.errors import translate
+from ecauto.words.report import death
 from watchdog import report
 from watchdog.findings import Do, Finding, Kind, Severity
 from watchdog.report import DaemonRow, Report, render
@@ -275,7 +277,7 @@ def test_recent_deaths_and_what_the_watchdog_did_read_in_japanese() -> None:
         "result": "ended pid 7; killed 7 after 10 s; circusd starts it again",
     }
     ja = render(rep(recent=(died, hung)), "ja")
-    assert "pid 12650 がSIGKILL で強制終了（起動から43秒、要求なし）" in ja, ja
+    assert "pid 12650 が SIGKILL で強制終了（起動から43秒、要求なし）" in ja, ja
     assert (
         "-> pid 7 を終了させました。7 は10秒で終わらず強制終了しました。circusd が起動し直します"
     ) in ja
@@ -341,3 +343,80 @@ def test_a_watcher_circusd_stopped_after_a_crash_loop_shows_no_heartbeat_of_its_
     looped = DaemonRow("upload-base", "crash loop", None, None, 69.0, "sleeping", died_in_window=5)
     cells = table_row(render(rep((looped,)), "ja"), "upload-base").split()
     assert cells[1:6] == ["終了を反復", "-", "-", "-", "-"], cells
+
+
+@pytest.mark.parametrize("sig", ["SIGTERM", "SIGINT", "SIGBREAK"])
+def test_a_signal_that_asks_a_process_to_end_is_no_forced_kill(sig: str) -> None:
+    assert death(f"killed by {sig}", "ja") == f"{sig} で終了"
+    assert death("killed by SIGKILL", "ja") == "SIGKILL で強制終了"
+    assert death(f"killed by {sig}", "en") == f"killed by {sig}"
+    stopped = {
+        "at": NOW - 5,
+        "kind": "died",
+        "daemon": "dashboard",
+        "pid": 13524,
+        "exit_code": None,
+        "signal": 15,
+        "requested": True,
+        "life_s": 600.0,
+        "summary": "pid 13524 killed by SIGTERM after 600 s (stopped on request)",
+    }
+    exited = {**stopped, "pid": 7, "signal": None, "exit_code": 2, "requested": None}
+    ja = render(rep(recent=(stopped, exited)), "ja")
+    assert "pid 13524 が SIGTERM で終了（起動から10分、停止要求による）" in ja, ja
+    assert "強制終了" not in ja
+    assert "pid 7 が終了コード 2 で終了（起動から10分、要求なし）" in ja
+
+
+def page_action(action: str, result: str, daemon: str | None = "upload-base") -> dict[str, object]:
+    return {
+        "at": NOW - 3,
+        "kind": "dashboard_action",
+        "daemon": daemon,
+        "action": action,
+        "result": result,
+        "summary": "English summary",
+    }
+
+
+def test_recent_events_say_their_kind_and_what_an_action_did_once_in_japanese() -> None:
+    lock = {
+        "at": NOW - 4,
+        "kind": "stale_lock",
+        "daemon": "upload-base",
+        "action": "remove_lock",
+        "result": "removed",
+        "summary": "a lock left over",
+    }
+    recent = (
+        lock,
+        page_action("restart", "done"),
+        page_action("retry", "queued"),
+        page_action("test_alert", "queued", None),
+        page_action("test-alert", "refused", None),  # recorded so by an older version
+        page_action("restart", "failed"),
+    )
+    ja = render(rep(recent=recent), "ja")
+    lines = ja.splitlines()
+    [found] = lines[lines.index("現在の検出:") + 1 : lines.index("現在の検出:") + 2]
+    assert "応答なし (hung)" in found, found
+    for said in (
+        "ロックの残骸 (stale_lock)",
+        "ダッシュボード操作 (dashboard_action)",
+        "-> ロックを削除しました",
+        "-> 再起動: 完了",
+        "-> 再出品: 受付済み",
+        "-> テスト通知: 受付済み",
+        "-> テスト通知: 拒否",
+        "-> 再起動: 失敗",
+    ):
+        assert said in ja, (said, ja)
+    for raw in ("-> done", "-> queued", "-> refused", "-> failed", "ロック削除: 削除しました"):
+        assert raw not in ja, raw
+    # the kinds' column stays one column in a terminal
+    rows = lines[lines.index("最近の出来事:") + 1 :][: len(recent)]
+    daemon = [common.width(re.match(r"  \S+ .*?\) +", x).group(0)) for x in rows]  # type: ignore[union-attr]
+    assert len(set(daemon)) == 1, rows
+    en = render(rep(recent=recent), "en")
+    assert " stale_lock " in en and " dashboard_action " in en and "-> restart: done" in en
+    assert "-> lock removed" in en and "-> test_alert: refused" in en

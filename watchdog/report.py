@@ -18,7 +18,8 @@ from ecauto import redact, roster
 from ecauto.config import WatchdogSettings
 from ecauto.daemon.heartbeat import Heartbeat, Phase
 from ecauto.words import common, errors
-from ecauto.words.report import DETAILS, REPORT, circusd_reason, death, result
+from ecauto.words.report import DETAILS, REPORT, circusd_reason, death, outcome
+from ecauto.words.report import kind as kind_words
 
 from . import deaths, work
 from .findings import Assessment, Finding, Kind, Severity, phrase
@@ -415,10 +416,11 @@ def render(r: Report, lang: str = "en", cmd: str | None = None) -> str:
     out.append("")
     if r.findings:
         out.append(REPORT.say(lang, "found"))
-        for f in r.findings:
+        kinds = _kinds([f.kind.value for f in r.findings], lang)
+        for f, k in zip(r.findings, kinds, strict=True):
             sev = _pad(_word(lang, "severity", f.severity.value), 8)
             act = f" -> {_word(lang, 'do', f.action.value)}" if f.action.value != "none" else ""
-            out.append(f"  {sev} {f.kind.value:<12} {f.daemon or '-':<15} {f.text(lang)}{act}")
+            out.append(f"  {sev} {k} {f.daemon or '-':<15} {f.text(lang)}{act}")
             todo = f.todo(lang, cmd)
             if todo:  # an info line too: "stopped on request" says how to start it again
                 out.append(f"           {REPORT.say(lang, 'found.todo', what=todo)}")
@@ -427,18 +429,17 @@ def render(r: Report, lang: str = "en", cmd: str | None = None) -> str:
     if r.recent:
         out.append("")
         out.append(REPORT.say(lang, "recent"))
-        for e in r.recent:
+        kinds = _kinds([str(e.get("kind", "?")) for e in r.recent], lang)
+        for e, k in zip(r.recent, kinds, strict=True):
             at = e.get("at")
             when = (
                 time.strftime("%H:%M:%S", time.localtime(at))
                 if isinstance(at, int | float)
                 else "?"
             )
-            done = f" -> {result(str(e['result']), lang)}" if e.get("result") else ""
-            out.append(
-                f"  {when} {e.get('kind', '?'):<12} {e.get('daemon') or '-':<15} "
-                f"{_event_text(e, lang)}{done}"
-            )
+            done = event_outcome(e, lang) if e.get("result") else ""
+            done = f" -> {done}" if done else ""
+            out.append(f"  {when} {k} {e.get('daemon') or '-':<15} {_event_text(e, lang)}{done}")
     out.append("")
     if r.alerts_pending is None:
         out.append(REPORT.say(lang, "alerts.off"))
@@ -447,6 +448,18 @@ def render(r: Report, lang: str = "en", cmd: str | None = None) -> str:
     status = r.status.upper() if lang == "en" else common.COMMON.say(lang, r.status)
     out.append(REPORT.say(lang, "status", status=status))
     return redact.scrub("\n".join(out), multiline=True)
+
+
+def _kinds(codes: list[str], lang: str) -> list[str]:
+    """Kinds as a person reads them (ecauto.words.report.kind), padded to one column."""
+    said = [kind_words(c, lang) for c in codes]
+    cols = max([12, *(common.width(k) for k in said)])
+    return [_pad(k, cols) for k in said]
+
+
+def event_outcome(e: dict[str, Any], lang: str) -> str:
+    """What an event's action did, said once with the action ("再起動しました")."""
+    return outcome(str(e.get("action") or ""), str(e.get("result") or ""), lang)
 
 
 _DETAILS = common.Reworder(DETAILS)
@@ -507,4 +520,7 @@ def _died_text(e: dict[str, Any], lang: str) -> str:
     status = -sig if isinstance(sig, int) else code if isinstance(code, int) else None
     how = deaths.Death(str(e.get("daemon")), pid, 0.0, status, life, None).how()
     key = "event.died_requested" if e.get("requested") else "event.died"
-    return REPORT.say(lang, key, pid=pid, how=death(how, lang), life=common.duration(life, lang))
+    said = death(how, lang)
+    if lang == "ja" and said[:1].isascii():
+        said = " " + said  # "pid 12 が SIGKILL で…": a space between a kana and a Latin word
+    return REPORT.say(lang, key, pid=pid, how=said, life=common.duration(life, lang))

@@ -28,7 +28,8 @@ def record(
     home: Home, action: str, daemon: str | None, result: str, say: str, **params: object
 ) -> None:
     """One event for an action taken in the page: its English summary, and its words
-    (`say`, a key of ecauto/words/findings.py) for the operator's language."""
+    (`say`, a key of ecauto/words/findings.py) for the operator's language. `action` is
+    the action's name (`test_alert`), also when the page was asked under its URL's (`test-alert`)."""
     from ecauto.words.findings import FINDINGS
     from watchdog.events import EventLog
 
@@ -42,7 +43,7 @@ def record(
                 "daemon": daemon,
                 "pid": None,
                 "pids": [],
-                "action": action,
+                "action": action.replace("-", "_"),
                 "result": result,
                 "summary": FINDINGS.say("en", say, **shown),
                 "say": [say],

@@ -76,6 +76,8 @@ class Incident:
     action: str
     result: str
     alert: str  # "" (not an alert), "waiting" (in the outbox)
+    kind_word: str = ""  # the kind as `watchdog report` says it ("二重起動 (duplicate)")
+    done: str = ""  # the action and what it did, said once, in the operator's language
 
 
 @dataclass(frozen=True)
@@ -238,9 +240,9 @@ class Reader:
         return self.cache.get("incidents", self._incidents)
 
     def _incidents(self) -> tuple[Incident, ...]:
-        from ecauto.words.report import result
+        from ecauto.words.report import kind, result
         from watchdog.events import EventLog
-        from watchdog.report import event_text
+        from watchdog.report import event_outcome, event_text
 
         lang = self.cfg.ui.language
         out = []
@@ -258,6 +260,8 @@ class Reader:
                     str(e.get("action", "")),
                     redact.scrub(result(str(e.get("result", "")), lang)),
                     "",
+                    kind(str(e.get("kind", "")), lang),
+                    redact.scrub(event_outcome(e, lang)),
                 )
             )
         out += self._waiting()
@@ -265,6 +269,7 @@ class Reader:
 
     def _waiting(self) -> list[Incident]:
         """Alerts still in the watchdog's outbox (read, never changed: the sender owns it)."""
+        from ecauto.words.report import kind
         from watchdog.report import event_text
 
         lang = self.cfg.ui.language
@@ -282,6 +287,12 @@ class Reader:
                 continue
             for n in notices if isinstance(notices, list) else ():
                 if isinstance(n, dict) and isinstance(n.get("at"), int | float):
+                    code = str(n.get("kind", ""))
+                    if code == "incident":  # what was found: the key's first part ("hung/...")
+                        code = str(n.get("key", "")).split("/")[0] or code
+                    # The action in English words (watchdog/incidents.py); a notice's own words
+                    # say it in another language, as the alert does (watchdog/alerts/compose.py).
+                    action = str(n.get("action", "")) if lang == "en" else ""
                     out.append(
                         Incident(
                             float(n["at"]),
@@ -289,9 +300,11 @@ class Reader:
                             str(n.get("severity", "")),
                             n.get("daemon") if isinstance(n.get("daemon"), str) else None,
                             redact.scrub(event_text(n, lang)),  # its words, as sent
-                            str(n.get("action", "")),
+                            action,
                             "",
                             "waiting",
+                            kind(code, lang),
+                            redact.scrub(action),
                         )
                     )
         return out

@@ -1,6 +1,7 @@
 """The words of `watchdog report` (watchdog/report.py) and of the pages that show the same."""
 
 from ecauto.words import Catalog
+from ecauto.words.alerts import ALERTS
 from ecauto.words.common import Reworder
 
 REPORT = Catalog(
@@ -79,6 +80,9 @@ REPORT = Catalog(
         "do.stop_watcher": {"en": "stop_watcher", "ja": "ウォッチャー停止"},
         "do.remove_lock": {"en": "remove_lock", "ja": "ロック削除"},
         "do.alert": {"en": "alert", "ja": "通知"},
+        # the dashboard's actions (ecauto/dashboard/actions.py)
+        "do.retry": {"en": "retry", "ja": "再出品"},
+        "do.test_alert": {"en": "test_alert", "ja": "テスト通知"},
         "found": {"en": "Found now:", "ja": "現在の検出:"},
         "found.nothing": {"en": "Found now: nothing wrong", "ja": "現在の検出: 問題なし"},
         "found.todo": {"en": "what to do: {what}", "ja": "対処: {what}"},
@@ -157,6 +161,10 @@ DEATHS = Catalog(
     "deaths",
     {
         "signal": {"en": "killed by {sig}", "ja": "{sig} で強制終了"},
+        # The signals that ask a process to end (a stop, Ctrl-C, Ctrl-Break): not a forced kill.
+        "sigterm": {"en": "killed by SIGTERM", "ja": "SIGTERM で終了"},
+        "sigint": {"en": "killed by SIGINT", "ja": "SIGINT で終了"},
+        "sigbreak": {"en": "killed by SIGBREAK", "ja": "SIGBREAK で終了"},
         "exit": {"en": "exit {code}", "ja": "終了コード {code} で終了"},
     },
 )
@@ -212,7 +220,77 @@ def result(text: str, lang: str) -> str:
     """What an action did, in `lang`, part by part; a part it does not know stays as it is."""
     if lang == "en":
         return text
-    return "。".join(_RESULTS.translate(part, lang) for part in text.split("; "))
+    return "。".join(_result_part(part, lang) for part in text.split("; "))
+
+
+def _result_part(part: str, lang: str) -> str:
+    if f"bare.{part}" in OUTCOMES.entries:  # matched whole: "done" ends many a sentence
+        return OUTCOMES.say(lang, f"bare.{part}")
+    return _RESULTS.translate(part, lang)
+
+
+# How an action ended, said once with what it was. The page's actions record a bare outcome
+# (ecauto/dashboard/actions.py), said after the action's word ("再起動: 完了": the event's own
+# words say the rest); the watchdog's removed lock says only "removed", said whole here.
+OUTCOMES = Catalog(
+    "outcomes",
+    {
+        "bare.done": {"en": "done", "ja": "完了"},
+        "bare.queued": {"en": "queued", "ja": "受付済み"},
+        "bare.refused": {"en": "refused", "ja": "拒否"},
+        "bare.failed": {"en": "failed", "ja": "失敗"},
+        "remove_lock.removed": {"en": "lock removed", "ja": "ロックを削除しました"},
+        "remove_lock.already gone": {"en": "lock already gone", "ja": "ロックは既にありません"},
+    },
+)
+
+
+# Results that do not say which action they are the result of.
+_VAGUE = ("done", "queued", "refused", "failed", "removed", "already gone", "nothing to do")
+
+
+def outcome(action: str, text: str, lang: str) -> str:
+    """An action and what it did, said once ("ロックを削除しました", not "ロック削除:
+    削除しました"): a result that says what was done alone ("circusd に再起動を依頼しました"),
+    a vague one after the action's word; the word alone while there is no result yet."""
+    action = action.replace("-", "_")  # a refusal recorded under the URL's name
+    if f"{action}.{text}" in OUTCOMES.entries:
+        return OUTCOMES.say(lang, f"{action}.{text}")
+    key = f"do.{action}"
+    word = REPORT.say(lang, key) if key in REPORT.entries else action
+    if not text:
+        return "" if action in ("", "none") else word
+    said = result(text, lang)
+    first = text.split("; ")[0]
+    vague = first in _VAGUE or first.startswith(("failed: ", "not done"))
+    return f"{word}: {said}" if vague and action not in ("", "none") else said
+
+
+# What an event or a finding is (its `kind`), in a few words: the notification line's words
+# (ecauto/words/alerts.py `head.<kind>`) for a finding, these for the rest. In another language
+# than English the code follows in brackets, as README.ja.md's table pairs them.
+KINDS = Catalog(
+    "kinds",
+    {
+        "died": {"en": "died", "ja": "プロセス終了"},
+        "dashboard_action": {"en": "dashboard_action", "ja": "ダッシュボード操作"},
+        "incident": {"en": "incident", "ja": "問題"},
+        "recovery": {"en": "recovery", "ja": "復旧"},
+        "report": {"en": "report", "ja": "同期の報告"},
+    },
+)
+
+
+def kind(code: str, lang: str) -> str:
+    """An event's or a finding's kind as a person reads it: the code in English, in another
+    language its words and the code to look it up by ("二重起動 (duplicate)")."""
+    if lang == "en":
+        return code
+    if code in KINDS.entries:
+        return f"{KINDS.say(lang, code)} ({code})"
+    if f"head.{code}" in ALERTS.entries:
+        return f"{ALERTS.say(lang, f'head.{code}')} ({code})"
+    return code
 
 
 # Why circusd did not answer (watchdog/collect.py), after "circusd: down: ".
