@@ -314,6 +314,7 @@ def test_the_incidents_say_each_kind_and_what_each_action_did_once_in_japanese(
     home = Home(tmp_path)
     home.watchdog.mkdir(parents=True)
     actions.record(home, "test-alert", None, "refused", "dashboard.refused_secret")
+    assert '"action": "test_alert"' in (home.watchdog / "events.jsonl").read_text()
     actions.record(home, "test_alert", None, "queued", "dashboard.test_alert_queued", seq=1)
     actions.record(home, "restart", "upload-base", "done", "dashboard.restarted")
     actions.record(home, "retry", "upload-ebay", "queued", "dashboard.retried", id=3, sku="A1")
