@@ -216,3 +216,15 @@ def test_the_dashboard_command_says_what_it_opens_and_which_link_signs_in(home: 
     )
     # `--print`: the link alone, for a script
     assert ecauto(env, "dashboard", "--print").stdout == f"{link}\n"
+
+
+def test_the_listener_is_found_process_by_process_where_the_table_is_roots() -> None:
+    # macOS gives the whole connection table to root only: this user's processes are asked instead.
+    from ecauto.sandbox.port import listener_of_ours
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        assert listener_of_ours(port) == os.getpid()
+    assert listener_of_ours(port) is None

@@ -3,6 +3,7 @@ and to tell this home's own sandbox or dashboard (a copy started while it runs) 
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import psutil
@@ -14,11 +15,29 @@ def listener(port: int) -> int | None:
     Another user's socket shows without its pid unless we are root."""
     try:
         conns = psutil.net_connections(kind="tcp")
-    except (psutil.AccessDenied, OSError):
+    except psutil.AccessDenied:
+        return listener_of_ours(port)  # macOS: the whole table is root's, our processes' are ours
+    except OSError:
         return None
     for c in conns:
         if c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port and c.pid:
             return int(c.pid)
+    return None
+
+
+def listener_of_ours(port: int) -> int | None:
+    """The pid of a process of this user listening on `port`, asked process by process."""
+    me = os.getuid() if hasattr(os, "getuid") else None
+    for p in psutil.process_iter(["uids"]):
+        try:
+            uids = p.info.get("uids")
+            if me is not None and uids is not None and uids.real != me:
+                continue
+            conns = (getattr(p, "net_connections", None) or p.connections)(kind="tcp")
+        except psutil.Error:
+            continue
+        if any(c.status == psutil.CONN_LISTEN and c.laddr and c.laddr.port == port for c in conns):
+            return int(p.pid)
     return None
 
 
