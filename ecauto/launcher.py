@@ -16,6 +16,7 @@ removed before circusd starts (Circus's own check would call that `os.kill`).
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import sys
@@ -25,7 +26,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
 from ecauto import config, redact
 from ecauto.circusd import (
@@ -190,13 +191,13 @@ def running(inst: Instance, endpoint: str) -> tuple[int | None, bool]:
 
 def already_running(inst: Instance, setup: CircusSetup) -> str | None:
     pid, open_ = running(inst, setup.endpoint)
-    shim = inst.platform.shim
+    shim, end = inst.platform.shim, setup.endpoint
     if pid is not None:
-        return f"already running: circusd pid {pid} of this home (`{shim} status`; `{shim} stop` first to restart it)"
+        return LAUNCHER.say(_language(), "already_ours", pid=pid, shim=shim)
     if open_:
         if Control(setup.endpoint, timeout_s=1.0, tries=1).ping():
-            return f"already running: a circusd answers at {setup.endpoint} (`{shim} status`; `{shim} stop` first)"
-        return f"{setup.endpoint} is taken by a program that is not circusd: stop it, or choose other ports"
+            return LAUNCHER.say(_language(), "already_answers", endpoint=end, shim=shim)
+        return LAUNCHER.say(_language(), "endpoint_taken", endpoint=end)
     return None
 
 
@@ -251,11 +252,15 @@ def dashboard(inst: Instance, open_it: bool) -> int:
     cfg = config.load()
     inst.home.ensure()
     url = dashboard_url(inst.home.root, cfg)
-    print(url, flush=True)
-    if open_it:
-        import webbrowser
+    if not open_it:
+        print(url, flush=True)  # `--print`: the link alone, for a script or a copy and paste
+        return 0
+    import webbrowser
 
-        webbrowser.open(url)
+    # The link signs the browser in once (a cookie); the page's address alone only shows it.
+    print(f"ecauto: {LAUNCHER.say(cfg.ui.language, 'dashboard_open', link=url)}", flush=True)
+    if not webbrowser.open(url):
+        print(f"ecauto: {LAUNCHER.say(cfg.ui.language, 'no_browser')}", flush=True)
     return 0
 
 
@@ -332,11 +337,11 @@ def _quit_on_signals(endpoint: str, proc: Any) -> None:
 # -- the daily commands ---------------------------------------------------------------------
 
 
-def _language() -> str:
+def _language(path: str | os.PathLike[str] | None = None) -> str:
     """The operator's language from ecauto.toml, even when the rest of it is wrong; English
     when not even that can be read (the command that needs the file says why)."""
     try:
-        return config.load().ui.language
+        return config.load(path).ui.language
     except config.ConfigError as e:
         return e.language  # the file's own ui.language when that much of it reads
     except OSError:
@@ -375,7 +380,8 @@ def restart(inst: Instance, name: str) -> int:
         return NOT_RUNNING
     setup = read_ini(inst.ini)
     if name not in setup.watchers:
-        raise CircusError(f"no watcher named {name!r} (watchers: {', '.join(setup.watchers)})")
+        known = ", ".join(setup.watchers)
+        raise CircusError(LAUNCHER.say(_language(), "no_watcher", name=repr(name), known=known))
     # It waits for the daemon to finish its unit of work (graceful_timeout, 30 s at most).
     ctl = Control(setup.endpoint, timeout_s=90.0, tries=10)
     old = ctl.pids(name)
@@ -436,8 +442,45 @@ def report(inst: Instance, extra: Sequence[str]) -> int:
 # -- the command line -----------------------------------------------------------------------
 
 
+class _Parser(Parser):
+    """argparse's common complaints (and the pointer to --help) in the operator's language;
+    `--help` itself stays in English (README.ja.md says so)."""
+
+    def error(self, message: str) -> NoReturn:
+        # Before main() stands in the clone: the config it would read from there.
+        lang = _language(
+            None if os.environ.get("ECAUTO_CONFIG") else REPO / config.DEFAULT_CONFIG_NAME
+        )
+        said = LAUNCHER.say(lang, "usage", message=usage_message(message, lang))
+        redact.complain(f"{self.prog}: {said}")  # it quotes what was typed
+        raise SystemExit(2)
+
+
+# argparse's own words (3.11 to 3.13) for the mistakes an operator makes at the prompt.
+_ARGPARSE = (
+    ("arg_required", re.compile(r"the following arguments are required: (?P<names>.+)")),
+    ("arg_unrecognized", re.compile(r"unrecognized arguments: (?P<args>.+)")),
+    (
+        "arg_choice",
+        re.compile(
+            r"argument (?P<name>.+?): invalid choice: (?P<value>.+?) \(choose from (?P<choices>.+)\)"
+        ),
+    ),
+    ("arg_one", re.compile(r"argument (?P<name>.+?): expected one argument")),
+)
+
+
+def usage_message(message: str, lang: str) -> str:
+    """argparse's `message` in `lang` when it is one of its common ones; as it is otherwise."""
+    for key, pattern in _ARGPARSE:
+        m = pattern.fullmatch(message)
+        if m:
+            return LAUNCHER.say(lang, key, **m.groupdict())
+    return message
+
+
 def parser() -> Parser:
-    p = Parser(prog="ecauto", description="Run ecauto under circusd, and the daily commands.")
+    p = _Parser(prog="ecauto", description="Run ecauto under circusd, and the daily commands.")
     p.add_argument("--home", help="runtime home (default: $ECAUTO_HOME or ./var)")
     p.add_argument("--ini", help="circus config (default: the clone's circus.ini)")
     sub = p.add_subparsers(

@@ -4,7 +4,8 @@ Settings come from the [sandbox] table of ecauto.toml; each flag overrides its k
 
 Exit codes: 0 stopped by a signal; 2 usage error; 69 cannot start (home not writable, address
 not available) or the server thread died; 73 cannot write --port-file; 78 bad configuration (in
-the file or in flag values) or an unsafe home (as the daemons', see ecauto.home); 98 the port is taken by another program (98 is EADDRINUSE).
+the file or in flag values) or an unsafe home (as the daemons', see ecauto.home); 75 this home's own sandbox runs already
+(it holds the port); 98 the port is taken by another program (98 is EADDRINUSE).
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from ecauto import config, logsetup, redact
 from ecauto.cliargs import Parser
 from ecauto.home import Home
 from ecauto.logsetup import fields
-from ecauto.sandbox.port import holder
+from ecauto.sandbox.port import taken
 from ecauto.sandbox.server import SandboxServer
 from ecauto.sandbox.spapi import OPERATIONS
 
@@ -46,7 +47,6 @@ EXIT_OK = 0
 EXIT_UNAVAILABLE = 69
 EXIT_CANTCREAT = 73
 EXIT_CONFIG = 78
-EXIT_PORT_TAKEN = 98
 # How soon the main thread notices a signal (see _Stop for why it polls).
 _POLL_S = 0.1
 
@@ -209,12 +209,11 @@ def main(argv: list[str] | None = None) -> int:
         server.start()
     except OSError as e:
         if e.errno == errno.EADDRINUSE:
-            who = holder(settings.port)
-            redact.complain(
-                f"sandbox: port {settings.port} on {settings.host} is taken by another program"
-                f"{f' ({who})' if who else ''}; not started"
-            )
-            return EXIT_PORT_TAKEN
+            # This home's own sandbox (a copy started by hand) runs already: 75, as a daemon's.
+            lang = early.language_of(args.config)
+            code, line = taken("sandbox", settings.port, settings.host, home, lang)
+            redact.complain(line)
+            return code
         where = f"{settings.host}:{settings.port}"
         redact.complain(f"sandbox: cannot start (listen={where} home={home}): {e}")
         return EXIT_UNAVAILABLE

@@ -115,6 +115,24 @@ ERRORS = Catalog(
         },
         "cycle_failed": {"en": "cycle failed: {error}", "ja": "処理に失敗: {error}"},
         "crashed": {"en": "crashed: {error}", "ja": "異常終了: {error}"},
+        # A second sandbox or dashboard of this home, and a port held by a stranger
+        # (ecauto/sandbox/__main__.py, ecauto/dashboard/__main__.py).
+        "serving_already": {
+            "en": "{name}: not started: it is already running in this home as pid {pid} "
+            "(port {port})",
+            "ja": "{name}: 起動しませんでした: このホームですでに pid {pid} で動いています"
+            "（ポート {port}）",
+        },
+        "port_taken_by": {
+            "en": "{name}: port {port} on {host} is taken by another program ({holder}); "
+            "not started",
+            "ja": "{name}: {host} のポート {port} は別のプログラム（{holder}）が使っています。"
+            "起動しませんでした",
+        },
+        "port_taken": {
+            "en": "{name}: port {port} on {host} is taken by another program; not started",
+            "ja": "{name}: {host} のポート {port} は別のプログラムが使っています。起動しませんでした",
+        },
     },
 )
 

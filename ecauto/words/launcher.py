@@ -60,5 +60,60 @@ LAUNCHER = Catalog(
         "state.stopped": {"en": "stopped", "ja": "停止"},
         "state.stopping": {"en": "stopping", "ja": "停止中"},
         "state.starting": {"en": "starting", "ja": "起動中"},
+        # `run` while it runs (already_running)
+        "already_ours": {
+            "en": "already running: circusd pid {pid} of this home "
+            "(`{shim} status`; `{shim} stop` first to restart it)",
+            "ja": "すでに動いています: このホームの circusd（pid {pid}）"
+            "（状態は `{shim} status`。起動し直すには先に `{shim} stop`）",
+        },
+        "already_answers": {
+            "en": "already running: a circusd answers at {endpoint} "
+            "(`{shim} status`; `{shim} stop` first)",
+            "ja": "すでに動いています: {endpoint} で circusd が応答します"
+            "（状態は `{shim} status`。先に `{shim} stop`）",
+        },
+        "endpoint_taken": {
+            "en": "{endpoint} is taken by a program that is not circusd: "
+            "stop it, or choose other ports",
+            "ja": "{endpoint} は circusd ではないプログラムが使っています。"
+            "そのプログラムを止めるか、別のポートを選んでください",
+        },
+        "no_watcher": {
+            "en": "no watcher named {name} (watchers: {known})",
+            "ja": "{name} という名前のウォッチャーはありません（あるのは: {known}）",
+        },
+        # `dashboard` (without --print)
+        "dashboard_open": {
+            "en": "opening the dashboard in the browser; sign in with this link, "
+            "which carries its secret: {link}",
+            "ja": "ブラウザでダッシュボードを開きます。サインインには秘密の鍵付きのこのリンクを"
+            "使ってください: {link}",
+        },
+        "no_browser": {
+            "en": "no browser could be opened here: open the link above yourself",
+            "ja": "ここではブラウザを開けませんでした。上のリンクを自分で開いてください",
+        },
+        # argparse's complaints (launcher._Parser); --help itself stays in English
+        "usage": {
+            "en": "{message} (see --help)",
+            "ja": "{message}（使い方は --help で表示されます。ヘルプは英語です）",
+        },
+        "arg_required": {
+            "en": "the following arguments are required: {names}",
+            "ja": "次の引数が必要です: {names}",
+        },
+        "arg_unrecognized": {
+            "en": "unrecognized arguments: {args}",
+            "ja": "知らない引数です: {args}",
+        },
+        "arg_choice": {
+            "en": "argument {name}: invalid choice: {value} (choose from {choices})",
+            "ja": "{name} に {value} は使えません（使えるのは {choices}）",
+        },
+        "arg_one": {
+            "en": "argument {name}: expected one argument",
+            "ja": "{name} には値が一つ必要です",
+        },
     },
 )
