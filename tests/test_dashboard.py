@@ -159,12 +159,17 @@ def test_on_a_phone_the_now_part_fits_the_screen_and_shows_every_daemons_state(
     assert fit["screen"] == 390
     assert fit["page"] <= 390 and fit["now"] <= 0 and fit["inner"] <= 0, fit
     assert fit["right"] <= 390, fit
-    for n in inst.watchers:
-        state = page.locator(f'tr[data-daemon="{n}"] td.state')
-        box = state.bounding_box()
-        assert state.is_visible() and box is not None, n
-        assert 0 <= box["x"] and box["x"] + box["width"] <= 390, (n, box)
-        assert state.inner_text() == REPORT.say("ja", "state.running")
+    # each state cell read in one go: the live refresh replaces the part every second
+    cells = page.eval_on_selector_all(
+        "tr[data-daemon] td.state",
+        "els => els.map(e => { const r = e.getBoundingClientRect();"
+        " return [e.parentElement.dataset.daemon, r.x, r.width, r.height, e.innerText]; })",
+    )
+    assert sorted(c[0] for c in cells) == sorted(inst.watchers)
+    for n, x, w, h, text in cells:
+        assert w > 0 and h > 0, (n, w, h)
+        assert 0 <= x and x + w <= 390, (n, x, w)
+        assert text == REPORT.say("ja", "state.running")
     shot(page, "dashboard-phone.png", tmp_path)
 
 
@@ -218,6 +223,19 @@ def test_a_restart_clicked_in_the_page_gives_a_new_pid(inst: Instance, browser: 
     assert new != old
     wait_for(lambda: "upload-base" in page.inner_text("#said"), 10, "the page's answer")
     wait_for(lambda: rows(page)["upload-base"]["pid"] == str(new), 15, "the new pid shown")
+    # The page's own watcher: not from the page (the answer would never come), but what to type.
+    page_pid = inst.pid("dashboard")
+    s = secret(inst)
+    self_restart = requests.post(
+        f"{inst.dashboard_url}/action/restart",
+        data={"watcher": "dashboard", "csrf": guard.csrf(s)},
+        cookies={guard.COOKIE: guard.session(s)},
+        headers={"Accept": "application/json"},
+        timeout=10,
+    )
+    assert self_restart.status_code == 409
+    assert "`./ecauto.sh restart dashboard`" in self_restart.json()["message"]
+    assert inst.pid("dashboard") == page_pid
     events = (inst.home / "watchdog" / "events.jsonl").read_text().splitlines()
     done = [json.loads(e) for e in events if '"dashboard_action"' in e]
     assert [(e["action"], e["daemon"], e["result"]) for e in done] == [
@@ -321,6 +339,10 @@ def test_actions_without_the_secret_or_from_another_site_are_refused(
         ),
     ]
     assert [r.status_code for r in refused] == [403] * 5
+    # without the secret, the answer says where it is
+    assert (
+        str(guard.key_path(inst.home)) in refused[0].text and "./ecauto.sh run" in refused[0].text
+    )
     # The browser, signed in, then sent a form by another page (another origin).
     open_page(browser, inst)
     evil = browser.new_page()

@@ -70,22 +70,56 @@ def row_class(d: dict[str, Any], now: float, died_red_s: float) -> str:
     return "good"
 
 
-def _clock(at: float | None) -> str:
-    """Local time (what the operator's clock says), as people read it."""
+def _clock(at: float | None, now: float | None = None) -> str:
+    """Local time (what the operator's clock says), as people read it; the page says the zone
+    once (`zone`), the tooltip says it in full (`stamp`)."""
     if not isinstance(at, int | float) or not at:
         return "-"
-    now = time.time()
+    now = time.time() if now is None else now
     fmt = "%H:%M:%S" if abs(now - at) < 86400 else "%m-%d %H:%M"
     return time.strftime(fmt, time.localtime(at))
 
 
-def _log_clock(at: str) -> str:
-    """A log line's UTC stamp ("2026-12-01T08:00:01.250Z") as the local clock, "17:00:01"."""
+def stamp(at: float | None) -> str:
+    """A tooltip's time: the full local date and time with its zone, as `watchdog report`'s
+    header says it ("2026-12-02 05:13:46 JST"); machine output alone stays UTC."""
+    from watchdog.report import _clock as report_clock
+
+    return report_clock(at) if isinstance(at, int | float) and at else ""
+
+
+def zone(at: float) -> str:
+    """This machine's zone at `at`, as the report names it ("JST", else "+0900")."""
+    from watchdog.report import _zone
+
+    return _zone(time.localtime(at))
+
+
+def _log_at(at: str) -> float | None:
+    """A log line's UTC stamp ("2026-12-01T08:00:01.250Z") in epoch seconds."""
     try:
-        utc = time.strptime(at[:19], "%Y-%m-%dT%H:%M:%S")
+        return float(calendar.timegm(time.strptime(at[:19], "%Y-%m-%dT%H:%M:%S")))
     except ValueError:
-        return at
-    return _clock(calendar.timegm(utc))
+        return None
+
+
+def _log_clock(at: str) -> str:
+    """A log line's UTC stamp as the local clock, "17:00:01"."""
+    t = _log_at(at)
+    return at if t is None else _clock(t)
+
+
+def log_stamp(at: str) -> str:
+    """A log line's UTC stamp as a tooltip's local time with its zone."""
+    t = _log_at(at)
+    return at if t is None else stamp(t)
+
+
+def platform_name(key: str) -> str:
+    """A platform as people write it (BASE, eBay, Yahoo), as the alerts say it."""
+    from watchdog.cyclereports import PLATFORM_NAMES
+
+    return PLATFORM_NAMES.get(key, key)
 
 
 def now_view(report: Any, lang: str, now: float, died_red_s: float) -> dict[str, Any]:
@@ -124,8 +158,9 @@ def now_view(report: Any, lang: str, now: float, died_red_s: float) -> dict[str,
     }
 
 
-def environment(lang: str) -> Environment:
-    """The page's templates, their words in `lang`."""
+def environment(lang: str, key_file: Path | str = "secrets/dashboard.key") -> Environment:
+    """The page's templates, their words in `lang`; `key_file` is where the page says its
+    secret is (the home's `secrets/dashboard.key`)."""
     env = Environment(
         loader=FileSystemLoader(HERE / "templates"),
         autoescape=select_autoescape(["html"]),
@@ -148,7 +183,17 @@ def environment(lang: str) -> Environment:
 
         return word(lang, "do", action)
 
+    def col(column: str) -> str:
+        return REPORT.say(lang, f"col.{column}")
+
     env.globals.update(
+        col=col,
+        stamp=stamp,
+        log_stamp=log_stamp,
+        platform_name=platform_name,
+        range_word=lambda r: t(f"range.{r}"),
+        shim=common.shim(),
+        key_file=str(key_file),
         run_state=run_state,
         do_word=do_word,
         error_text=lambda text: errors.translate(text, lang),
@@ -169,7 +214,9 @@ def environment(lang: str) -> Environment:
 
 def build(site: Site, reader: Reader) -> Starlette:
     lang = site.cfg.ui.language
-    env = environment(lang)
+    key_file = guard.key_path(site.home.root)
+    env = environment(lang, key_file)
+    where = {"shim": common.shim(), "path": str(key_file)}
 
     def t(key: str, /, **params: object) -> str:
         return DASHBOARD.say(lang, key, **params)
@@ -193,6 +240,7 @@ def build(site: Site, reader: Reader) -> Starlette:
         return {
             "lang": lang,
             "now": now,
+            "zone": zone(now),
             **shown,
             "restartable": actions.RESTARTABLE,
             "quotas": reader.quotas(span),
@@ -233,7 +281,16 @@ def build(site: Site, reader: Reader) -> Starlette:
         ctx = context(request)
         parts = {p: env.get_template(f"_{p}.html").render(ctx) for p in PARTS}
         status = ctx["report"]["status"]
-        return JSONResponse({"status": status, "status_word": status_word(status), "parts": parts})
+        at = ctx["report"]["at"]
+        return JSONResponse(
+            {
+                "status": status,
+                "status_word": status_word(status),
+                "parts": parts,
+                "at": _clock(at),
+                "at_stamp": stamp(at),
+            }
+        )
 
     def report_json(request: Request) -> Any:
         if (no := viewing_refused(request)) is not None:
@@ -291,8 +348,12 @@ def build(site: Site, reader: Reader) -> Starlette:
             actions.record(
                 site.home, name, form.get("watcher") or None, "refused", f"dashboard.{why}"
             )
-            return _answer(request, False, t(why), 403)
+            said = t(why) + (" " + t("secret_where", **where) if why == "refused_secret" else "")
+            return _answer(request, False, said, 403)
         now = time.time()
+        if name == "restart" and form.get("watcher") == "dashboard":
+            # Its own restart would cut the answer off: the launcher does it from outside.
+            return _answer(request, False, t("restart_self", **where), 409)
         if name == "restart":
             ok, key, params = await _threaded(
                 actions.restart, site.home, site.endpoint, form.get("watcher", "")
@@ -303,6 +364,8 @@ def build(site: Site, reader: Reader) -> Starlette:
             except ValueError:
                 return _answer(request, False, t("bad_request"), 400)
             ok, key, params = await _threaded(actions.retry, site.home, lid, now)
+            if "platform" in params:
+                params = dict(params, platform=platform_name(str(params["platform"])))
         elif name == "test-alert":
             ok, key, params = actions.test_alert(site.home, site.cfg.mode, now, dict(os.environ))
         else:

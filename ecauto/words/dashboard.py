@@ -14,18 +14,25 @@ DASHBOARD = Catalog(
         "work": {"en": "Work", "ja": "処理の実績"},
         "incidents": {"en": "Incidents", "ja": "出来事"},
         "logs": {"en": "Logs", "ja": "ログ"},
+        # The launcher calls it 秘密の鍵 too (ecauto/words/launcher.py, "dashboard").
         "secret_ask": {
             "en": "Dashboard secret (for actions):",
-            "ja": "ダッシュボードの合言葉（操作に必要）:",
+            "ja": "ダッシュボードの秘密の鍵（操作に必要）:",
         },
-        "secret_wrong": {"en": "That is not this instance's secret.", "ja": "合言葉が違います。"},
+        "secret_wrong": {
+            "en": "That is not this instance's secret.",
+            "ja": "秘密の鍵が違います。",
+        },
         "secret_where": {
-            "en": "`python -m ecauto dashboard` prints a link with it (the file is secrets/dashboard.key in the home).",
-            "ja": "`python -m ecauto dashboard` が合言葉付きのリンクを表示します（ホームの secrets/dashboard.key）。",
+            "en": "It is in the link `{shim} run` printed (`{shim} dashboard` opens it), or in "
+            "the file {path}.",
+            "ja": "`{shim} run` が表示したリンクに含まれています（`{shim} dashboard` で開けます）。"
+            "ファイルは {path} です。",
         },
         "unlock": {"en": "Unlock", "ja": "解除"},
         "live": {"en": "live", "ja": "自動更新"},
         "updated": {"en": "updated", "ja": "更新"},
+        "zone": {"en": "(times in {zone})", "ja": "（時刻は {zone}）"},
         "alerts_waiting": {"en": "alerts waiting to be sent: {n}", "ja": "送信待ちの通知: {n} 件"},
         "alerts_off": {
             "en": "alerts off (CHATWORK_API_TOKEN or CHATWORK_ROOM_ID not set)",
@@ -33,13 +40,9 @@ DASHBOARD = Catalog(
         },
         "daemon": {"en": "Daemon", "ja": "デーモン"},
         "state": {"en": "State", "ja": "状態"},
-        "uptime": {"en": "Up", "ja": "稼働時間"},
-        "heartbeat": {"en": "Heartbeat", "ja": "最終応答"},
-        "progress": {"en": "Phase / progress", "ja": "段階・進み具合"},
-        "last_success": {"en": "Last success", "ja": "最後の成功"},
-        "last_error": {"en": "Last error", "ja": "最後のエラー"},
-        "restarts": {"en": "Restarts (1 h)", "ja": "再起動（1時間）"},
-        "died": {"en": "last death {what}", "ja": "最終終了 {what}"},
+        # The Now table's columns are the report's (REPORT "col.*"), as its legend names them.
+        "last_error": {"en": "Last error", "ja": "最終エラー"},
+        "died": {"en": "{column}: {what}", "ja": "{column}: {what}"},
         "restart": {"en": "Restart", "ja": "再起動"},
         "legend": {"en": "What the columns mean", "ja": "各列の意味"},
         "findings": {"en": "What the watchdog finds", "ja": "監視の判定"},
@@ -54,6 +57,12 @@ DASHBOARD = Catalog(
         "measure_hour": {"en": "hour", "ja": "時間"},
         "measure_day": {"en": "day", "ja": "日"},
         "measure_5 min": {"en": "5 min", "ja": "5分"},
+        # the ranges of the quota charts (the ?range= values stay these keys)
+        "range.1h": {"en": "1h", "ja": "1時間"},
+        "range.6h": {"en": "6h", "ja": "6時間"},
+        "range.24h": {"en": "24h", "ja": "24時間"},
+        "range.7d": {"en": "7d", "ja": "7日"},
+        "range.30d": {"en": "30d", "ja": "30日"},
         "now_use": {"en": "now {pct}%", "ja": "現在 {pct}%"},
         "calls": {"en": "{n} calls", "ja": "{n} 回"},
         "throttled": {"en": "{n} throttled", "ja": "制限 {n} 回"},
@@ -97,9 +106,11 @@ DASHBOARD = Catalog(
             "en": "Refused: the request came from another site.",
             "ja": "拒否: 別のサイトからの要求です。",
         },
+        # an event's words too (ecauto/words/findings.py): no parameters; the page adds
+        # secret_where
         "refused_secret": {
             "en": "Refused: give the dashboard secret first.",
-            "ja": "拒否: 先に合言葉を入力してください。",
+            "ja": "拒否: 先に秘密の鍵を入力してください。",
         },
         "refused_csrf": {
             "en": "Refused: the page is out of date; reload it.",
@@ -109,6 +120,12 @@ DASHBOARD = Catalog(
         "unknown_daemon": {
             "en": "No daemon {name} to restart.",
             "ja": "{name} というデーモンはありません。",
+        },
+        "restart_self": {
+            "en": "The page cannot restart its own dashboard (it would not see the answer): "
+            "type `{shim} restart dashboard`.",
+            "ja": "このページからダッシュボード自身は再起動できません。"
+            "`{shim} restart dashboard` と入力してください。",
         },
         "restart_failed": {
             "en": "{name} was not restarted: {error}",

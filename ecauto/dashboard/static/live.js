@@ -35,7 +35,11 @@
       }
       document.title = document.title.replace(/— .*$/, "— " + data.status_word);
       const at = document.getElementById("at");
-      if (at) at.textContent = new Date().toLocaleTimeString(document.documentElement.lang || undefined, { hour12: false });
+      // the server's clock and zone (the page says it once), not the browser's
+      if (at && data.at) {
+        at.textContent = data.at;
+        at.title = data.at_stamp;
+      }
       live.dataset.state = "ok";
     } catch (e) {
       live.dataset.state = "error";
