@@ -353,3 +353,30 @@ def test_an_unsafe_home_plans_nothing_destructive_and_still_alerts(problem: str)
     # And the restart not made is not counted against the budget
     assert a.new_state.daemon("upload-ebay").restarts == ()
     assert [n.severity for n in a.notices if "home_unsafe" in n.key] == ["critical"]
+
+
+def test_a_daemon_just_restarted_is_not_hung_until_its_start_grace_has_passed() -> None:
+    # Given upload-ebay restarted `age` s ago: the heartbeat file is still the old pid's last
+    # word, written 1 s before the new one started (it looks 0.5 s newer: psutil's create_time
+    # runs behind the clock), and the last pass remembered the old pid beating
+    def look(age: float) -> Step:
+        last = _beat(age=age + 1).heartbeat
+        assert last is not None
+        old = replace(last, pid=EBAY - 1, phase=Phase.STOPPING)
+        s = snap(hb=HeartbeatView(name="upload-ebay", heartbeat=old, mtime=NOW - age + 0.5))
+        s = replace(s, procs=(s.procs[0], _proc(EBAY, "upload-ebay", ct=NOW - age)))
+        ds = DaemonState(pid=EBAY - 1, create_time=NOW - 600, last_beat_at=NOW - age - 5)
+        state = State(daemons={"upload-ebay": ds})
+        v = view(s, S, state, NOW)
+        return check_daemons(
+            v, Pass(state, judged={"upload-ebay": Judged(legit=v.copies["upload-ebay"])})
+        )
+
+    # Then within it (60 s), past the heartbeat's grace (30 s) too: no finding, so no event
+    for age in (0.5, 5.0, 45.0):
+        step = look(age)
+        assert (step.findings, step.actions) == ((), ()), age
+    # And one that never beats is hung once it has passed, and restarted as before
+    step = look(120.0)
+    assert said(step) == [("hung", "warning", "restart")]
+    assert [(a.do.value, [t.pid for t in a.targets]) for a in step.actions] == [("restart", [EBAY])]

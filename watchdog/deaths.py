@@ -156,13 +156,44 @@ def quit_cleanly(entries: Sequence[Entry]) -> bool:
     return bool(entries) and entries[-1].by == BY_QUIT
 
 
+# A restart (circusctl restart, the watchdog's) is Circus's stop and start in one coroutine: its
+# `start` follows the `stopped` within milliseconds. A stop and a later start are two requests.
+RESTART_GAP_S = 1.0
+
+
+def respawned(entries: Sequence[Entry], death: Death) -> bool:
+    """Whether a new process of its watcher followed `death`: circusd respawned it (a death, or
+    a signal someone sent), or it was part of a requested restart. Not after a stop someone
+    asked for, circusd quitting, or a crash-loop refusal (the watcher stays stopped)."""
+    after = [e for e in entries if e.watcher == death.watcher and e.at >= death.at]
+    i = next((k for k, e in enumerate(after) if e.event == REAP and e.pid == death.pid), None)
+    stopped: Entry | None = None
+    for e in after[i + 1 :] if i is not None else ():
+        if e.event == SPAWN:
+            return True
+        if e.event == REFUSED:
+            return False
+        if e.event == STOPPED:
+            stopped = e
+        elif e.event == START and not (
+            stopped is not None
+            and stopped.by in (None, BY_REQUEST)
+            and e.at - stopped.at <= RESTART_GAP_S
+        ):
+            return False  # a start of its own (circusd started again, circusctl start)
+    return False
+
+
 def counts(
     entries: Sequence[Entry], watcher: str, now: float, window_s: float
 ) -> tuple[int, int, Death | None]:
-    """(deaths nobody asked for, requested stops, the last death) in the last `window_s`."""
+    """(restarts after a death nobody asked for, requested restarts, the last death) in the last
+    `window_s`: each a process end followed by a new process, so that the two add up to the
+    restarts. A stop someone asked for, or circusd quitting, is no restart."""
     ds = [d for d in deaths(entries, watcher) if now - d.at <= window_s]
-    died = sum(1 for d in ds if d.requested is None)
-    return died, len(ds) - died, (ds[-1] if ds else None)
+    again = [d for d in ds if respawned(entries, d)]
+    died = sum(1 for d in again if d.requested is None)
+    return died, len(again) - died, (ds[-1] if ds else None)
 
 
 def event(d: Death) -> dict[str, Any]:

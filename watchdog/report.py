@@ -58,8 +58,9 @@ class DaemonRow:
     last_error: str | None = None
     restarts_in_window: int = 0
     needs_person: bool = False
-    # From circusd's journal (None where it keeps none): deaths nobody asked for and stops or
-    # restarts someone asked for, in the window, and the last death ("exit 2", "killed by SIGKILL").
+    # From circusd's journal (None where it keeps none): the restarts in the window after a death
+    # nobody asked for and those someone asked for (restarts_in_window is then their sum; a
+    # stop is none), and the last death ("exit 2", "killed by SIGKILL").
     died_in_window: int | None = None
     requested_in_window: int | None = None
     last_death_at: float | None = None
@@ -160,6 +161,7 @@ def build(
             died, requested, last = deaths.counts(
                 snap.journal, name, now, settings.restart_window_s
             )
+            n = died + requested  # circusd saw every restart, the watchdog's too: they add up
         ended_at = hb.last_success_at if hb else None
         paused = hb is not None and ended_at is not None and _cut_short(hb)
         rows.append(

@@ -70,10 +70,12 @@ REPORT = Catalog(
             "失敗した項目のため途中で終わったサイクル",
         },
         "legend.restarts": {
-            "en": "RESTARTS: by the watchdog or circusd in the last {window} (died: exited on "
-            "their own; requested: stopped or restarted on request, per circusd's journal)",
+            "en": "RESTARTS: by the watchdog or circusd in the last {window} (died: after it "
+            "exited on its own; requested: restarted on request; a stop is none, per circusd's "
+            "journal)",
             "ja": "再起動: 直近{window}に watchdog か circusd が再起動した回数"
-            "（異常終了: 要求なしに終わった、要求: 停止・再起動の要求による。circusd の記録より）",
+            "（異常終了: 要求なしに終わった後、要求: 再起動の要求による。停止は数えない。"
+            "circusd の記録より）",
         },
         "do.terminate": {"en": "terminate", "ja": "終了"},
         "do.restart": {"en": "restart", "ja": "再起動"},

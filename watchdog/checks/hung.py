@@ -2,7 +2,8 @@
 older than its grace (or that never wrote one within its start grace) is restarted through
 circusd, within the restart budget and its back-off; past the budget it needs a person.
 A heartbeat file that is wrong (another pid, unreadable) is said, and acted on only once the
-last good beat has aged past the grace too.
+last good beat has aged past the grace too; one written before the process started is its
+predecessor's (a restart): the process has said nothing yet, and gets its start grace unsaid.
 """
 
 from __future__ import annotations
@@ -22,6 +23,9 @@ from .view import View
 
 # Until a daemon has told its own beat (in its heartbeat), ecauto's default is assumed.
 DEFAULT_BEAT_S = DaemonSettings().beat_s
+# psutil's create_time runs up to 1 s behind the clock files are written by (Linux gives the boot
+# time in whole seconds): a file written just before a process started can look newer than it.
+_CLOCK_SLACK_S = 1.0
 
 
 def grace(s: WatchdogSettings, daemon: str, beat_s: float) -> tuple[float, float]:
@@ -55,7 +59,15 @@ def heartbeat(
     bad = hv.error if hv and hv.error and hv.error != "missing" else None
     if bad is None and hb is not None and not good:
         bad = f"it names pid {hb.pid}, not pid {pid_list(g)}"
-    if last is None and bad is not None and hv is not None and hv.mtime is not None:
+    # Written before this process started, by an older one: its predecessor's (a restart), no
+    # word of its own yet.
+    stale = (
+        hv is not None
+        and hv.mtime is not None
+        and hv.mtime <= started + _CLOCK_SLACK_S
+        and (hb is None or hb.create_time < started - SAME_START_S)
+    )
+    if last is None and bad is not None and hv is not None and hv.mtime is not None and not stale:
         # A wrong file written recently: that is when the daemon's word went missing.
         age, limit = v.now - max(started, hv.mtime), beats
         why = f"no good heartbeat for {_ago(age)} (grace {_ago(limit)})"
@@ -79,6 +91,10 @@ def heartbeat(
     if age <= limit:
         if bad is None:
             return ds, [], last is not None
+        if last is None and stale:
+            # Just (re)started, within its start grace: the file is its predecessor's until the
+            # first beat. Expected, so no finding and no event; past the grace it is a hang.
+            return ds, [], False
         f = Finding(
             kind=Kind.HUNG,
             severity=Severity.INFO,
