@@ -9,6 +9,7 @@ import html as html_mod
 import re
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
@@ -141,3 +142,18 @@ def test_the_upload_queue_names_platforms_as_the_alerts_do() -> None:
     names = re.findall(r'<tr data-platform="([a-z]+)"><td>([^<]+)</td>', html)
     assert names == [("base", "BASE"), ("ebay", "eBay"), ("yahoo", "Yahoo")]
     assert '<td data-platform="ebay">eBay</td>' in html
+
+
+def test_what_the_watchdog_found_names_its_kind_in_words() -> None:
+    from watchdog.findings import Do, Finding, Kind, Severity
+
+    found = Finding(Kind.DUPLICATE, Severity.WARNING, "upload-ebay", "a copy", Do.TERMINATE)
+    report = replace(_report(NOW), findings=(found,))
+    for lang, said in (("ja", "二重起動 (duplicate)"), ("en", "duplicate")):
+        html = (
+            environment(lang)
+            .get_template("_now.html")
+            .render(now_view(report, lang, NOW, 8.0), signed_in=False, restartable=(), now=NOW)
+        )
+        (item,) = re.findall(r'<li class="warning" data-kind="duplicate".*?</li>', html, re.S)
+        assert f"</b> {said} upload-ebay:" in item, item

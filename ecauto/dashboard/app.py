@@ -36,6 +36,7 @@ from ecauto.words import common, errors
 from ecauto.words.common import COMMON
 from ecauto.words.dashboard import DASHBOARD
 from ecauto.words.report import REPORT
+from ecauto.words.report import kind as kind_word
 
 HERE = Path(__file__).parent
 PARTS = ("now", "quotas", "work", "incidents", "logs")
@@ -143,6 +144,7 @@ def now_view(report: Any, lang: str, now: float, died_red_s: float) -> dict[str,
             dict(
                 j,
                 severity_word=words.word(lang, "severity", j["severity"]),
+                kind_word=kind_word(j["kind"], lang),
                 action_word=words.word(lang, "do", j["action"]) if j["action"] != "none" else "",
                 text=redact.scrub(f.text(lang)),
                 todo="" if info else redact.scrub(f.todo(lang, cmd)),
@@ -178,11 +180,6 @@ def environment(lang: str, key_file: Path | str = "secrets/dashboard.key") -> En
         key = f"run.{state}"
         return t(key) if key in DASHBOARD.entries else state
 
-    def do_word(action: str) -> str:
-        from watchdog.report import word
-
-        return word(lang, "do", action)
-
     def col(column: str) -> str:
         return REPORT.say(lang, f"col.{column}")
 
@@ -195,7 +192,6 @@ def environment(lang: str, key_file: Path | str = "secrets/dashboard.key") -> En
         shim=common.shim(),
         key_file=str(key_file),
         run_state=run_state,
-        do_word=do_word,
         error_text=lambda text: errors.translate(text, lang),
         log_clock=_log_clock,
         status_word=lambda status: COMMON.say(lang, status),
