@@ -118,9 +118,60 @@ ERRORS = Catalog(
     },
 )
 
+# What a config value must be, in `config_bad_value`'s {form} (ecauto/config.py `_rule`): keyed,
+# so the whole line reads in the operator's language. `kind` is the field's type, said as
+# "number", "whole_number" or "string" are; `kept_*` what an account's -1 keeps.
+FORMS = Catalog(
+    "config_forms",
+    {
+        "number": {"en": "a number", "ja": "数値"},
+        "whole_number": {"en": "a whole number", "ja": "整数"},
+        "string": {"en": "a string", "ja": "文字列"},
+        "above": {
+            "en": "{kind} greater than {lo} and at most {hi}",
+            "ja": "{lo} より大きく {hi} 以下の{kind}",
+        },
+        "from_to": {"en": "{kind} from {lo} to {hi}", "ja": "{lo} 以上 {hi} 以下の{kind}"},
+        "unset_or": {
+            "en": "a whole number from {lo} to {hi} (or {unset}: {kept})",
+            "ja": "{lo} 以上 {hi} 以下の整数（{unset} なら{kept}）",
+        },
+        "kept_base": {"en": "the [base] value", "ja": "[base] の値"},
+        "kept_demo": {"en": "demo.products", "ja": "demo.products の値"},
+        "kept_upload": {"en": "the [upload.<platform>] value", "ja": "[upload.<platform>] の値"},
+        "mode": {"en": '"sandbox" or "live"', "ja": '"sandbox" か "live"'},
+        "operation": {
+            "en": '"getCompetitivePricing" or "getItemOffersBatch" (getPricing answers only the'
+            " seller's own offers, not the market)",
+            "ja": '"getCompetitivePricing" か "getItemOffersBatch"'
+            "（getPricing は出品者自身の出品だけを返し、市場の価格を返しません）",
+        },
+        "region": {"en": '"na", "eu" or "fe"', "ja": '"na"、"eu"、"fe" のいずれか'},
+        "report_mode": {
+            "en": '"each", "daily" or "off"',
+            "ja": '"each"、"daily"、"off" のいずれか',
+        },
+        "clock_time": {
+            "en": 'a time of day "HH:MM" from "00:00" to "23:59"',
+            "ja": '"00:00" から "23:59" までの時刻（"HH:MM"）',
+        },
+        "language": {"en": '"ja" or "en"', "ja": '"ja" か "en"'},
+        "listen": {
+            "en": '"127.0.0.1" (this machine only) or "0.0.0.0" (the LAN too; README "Dashboard")',
+            "ja": '"127.0.0.1"（このマシンのみ）か "0.0.0.0"（LAN からも。README.ja.md「ダッシュボード」）',
+        },
+    },
+)
+
 REWORDER = Reworder(ERRORS)
+FORM_REWORDER = Reworder(FORMS)
 
 
 def translate(text: str, lang: str) -> str:
     """`text` in `lang` where it is a known error (or quotes one); as it is otherwise."""
-    return REWORDER.translate(text, lang)
+
+    def shown(name: str, value: str) -> str | None:
+        # A config value's form is said from its own catalog (its kind and bounds within).
+        return FORM_REWORDER.translate(value, lang) if name == "form" else None
+
+    return REWORDER.translate(text, lang, shown)
