@@ -93,6 +93,11 @@ ERRORS = Catalog(
             "en": "{key} must be {form}, got {value}",
             "ja": "{key} の値が不正です: {value}（正しい値: {form}）",
         },
+        # A report or scan when ecauto.toml cannot be read, on what the watchdog runs on.
+        "config_last_good": {
+            "en": "{error}; using the last good configuration ({path})",
+            "ja": "{error}。最後に正しく読めた設定（{path}）を使います",
+        },
         # One account of several (an eBay or Yahoo seller) that cannot go on, named.
         "account_refused": {
             "en": "{platform} account {account}: {error} ({variable} in the environment)",
