@@ -235,14 +235,7 @@ def test_a_bad_config_while_running_is_one_critical_alert_and_the_watchdog_goes_
         assert kept.read_text() == good
         # A report reads the file itself: it reports on what the watchdog runs on (the last
         # good one), the error its critical finding, and says so in one line.
-        res = subprocess.run(
-            [str(BIN / "watchdog"), "report", "--ini", str(inst.ini)],
-            env=inst.env,
-            cwd=inst.root,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+        res = inst.watchdog_text("report", "--ini", str(inst.ini))
         assert res.returncode == 2, (res.stdout, res.stderr)
         assert res.stderr.strip() == (
             f"watchdog: {inst.config}: unknown key 'upload.base.hourly_cpa' (known: "

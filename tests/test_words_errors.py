@@ -171,3 +171,36 @@ def test_the_tryouts_line_reads_whole_in_japanese(tmp_path: Path) -> None:
     assert e.value.said() == (
         f"{bad}: watchdog.interval_s の値が不正です: 'x'（正しい値: 0 より大きく 3600 以下の数値）"
     )
+
+
+@pytest.mark.parametrize(
+    ("line", "key"),
+    [
+        (
+            "/a/ecauto.toml: watchdog.interval_s must be a number greater than 0 and at most"
+            " 3600, got 'x'",
+            "watchdog.interval_s",
+        ),
+        (  # a daemon says its error in the file's language
+            "upload-base: /a b/ecauto.toml: base.accounts.shop-2.hourly_limit の値が不正です: 0"
+            "（正しい値: ...）",
+            "base.accounts.shop-2.hourly_limit",
+        ),
+        (
+            "/a/ecauto.toml: unknown key 'upload.base.hourly_cpa' (known: x)",
+            "upload.base.hourly_cpa",
+        ),
+        (
+            "ecauto.toml: 不明な設定キー 'sync.intervl_s'（使えるキー: interval_s）",
+            "sync.intervl_s",
+        ),
+        ("environment variable BASE_REFRESH_TOKEN is not set (needed in live mode)", None),
+        ("", None),
+    ],
+)
+def test_the_key_a_config_error_names_is_found_in_either_language(
+    line: str, key: str | None
+) -> None:
+    from ecauto.words.errors import config_key
+
+    assert config_key(line) == key

@@ -11,6 +11,8 @@ language is known) is translated all the same.
 
 from __future__ import annotations
 
+import re
+
 from ecauto.words import Catalog
 from ecauto.words.common import Reworder
 
@@ -180,3 +182,17 @@ def translate(text: str, lang: str) -> str:
         return FORM_REWORDER.translate(value, lang) if name == "form" else None
 
     return REWORDER.translate(text, lang, shown)
+
+
+# The key a config error names, as `config_bad_value` and `config_unknown_key` say it (either
+# language: a daemon says its error in the file's).
+_CONFIG_KEY = re.compile(
+    r"(?:^|: )(?:unknown key '(?P<unknown>[^']+)'|不明な設定キー '(?P<fumei>[^']+)'"
+    r"|(?P<bad>[\w.<>-]+)(?: must be | の値が不正です: ))"
+)
+
+
+def config_key(text: str) -> str | None:
+    """The key of ecauto.toml a config error names, None when `text` is not one that does."""
+    m = _CONFIG_KEY.search(text)
+    return next((k for k in m.groups() if k), None) if m else None
