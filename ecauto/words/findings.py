@@ -359,8 +359,10 @@ TODO = Catalog(
             "ja": "ホームのディスクを空けてください（古いログやバックアップ）",
         },
         "config_error": {
-            "en": "fix the line it names in ecauto.toml; the watchdog picks it up by itself",
-            "ja": "ecauto.toml の該当行を直してください（watchdog は自動で読み直します）",
+            "en": "fix the key it names in ecauto.toml; the watchdog picks it up by itself "
+            "(a daemon restarted before then exits 78)",
+            "ja": "ecauto.toml の示されたキーを直してください（watchdog は自動で読み直します。"
+            "それまでに再起動したデーモンは起動できません）",
         },
         "home_unsafe": {
             "en": "fix the folder it names (owner only, no links); the watchdog acts again by itself",
