@@ -253,19 +253,16 @@ def check_accounts(platform: str, accounts: dict[str, Any]) -> None:
     for name, a in accounts.items():
         key = f"{platform}.accounts.{name}"
         if not ACCOUNT_NAME.match(name):
-            raise ConfigError(
-                f"{key}: an account's name must be 1 to 32 of a-z, 0-9, _"
-                " and -, starting with a letter or digit"
-            )
+            raise ConfigError(ERRORS.say("en", "config_account_name", key=key))
         if a.env_prefix and not ENV_PREFIX.match(a.env_prefix):
             raise ConfigError(
-                f"{key}.env_prefix must be upper-case letters, digits and _, got {a.env_prefix!r}"
+                ERRORS.say("en", "config_env_prefix", key=key, value=repr(a.env_prefix))
             )
         prefix = account_env_prefix(name, a.env_prefix, platform.upper())
         if prefix in prefixes:
+            other = f"{platform}.accounts.{prefixes[prefix]}"
             raise ConfigError(
-                f"{key}: its credentials' prefix {prefix} is also"
-                f" {platform}.accounts.{prefixes[prefix]}'s"
+                ERRORS.say("en", "config_prefix_shared", key=key, prefix=prefix, other=other)
             )
         prefixes[prefix] = name
 
@@ -616,19 +613,23 @@ def load(path: str | os.PathLike[str] | None = None) -> Config:
         fd = os.open(where, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
         with open(fd, "rb") as f:
             if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                raise ConfigError(f"{where}: cannot read config: not a regular file")
+                raise ConfigError(_unreadable(where, "not a regular file"))
             raw = f.read(MAX_CONFIG_BYTES + 1)
         if len(raw) > MAX_CONFIG_BYTES:
-            raise ConfigError(f"{where}: cannot read config: larger than {MAX_CONFIG_BYTES} bytes")
+            raise ConfigError(_unreadable(where, f"larger than {MAX_CONFIG_BYTES} bytes"))
         data = tomllib.loads(raw.decode("utf-8"))
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{where}: cannot read config: {e}") from None
+        raise ConfigError(_unreadable(where, str(e))) from None
     except RecursionError:  # tomllib parses nested arrays and tables by recursion
-        raise ConfigError(f"{where}: cannot read config: a value is nested too deeply") from None
+        raise ConfigError(_unreadable(where, "a value is nested too deeply")) from None
     try:
         return parse(data)
     except ConfigError as e:
         raise ConfigError(f"{where}: {e}", file_language(data)) from None
+
+
+def _unreadable(where: Path, why: str) -> str:
+    return ERRORS.say("en", "config_unreadable", where=where, why=why)
 
 
 def parse(data: dict[str, Any]) -> Config:
@@ -637,7 +638,7 @@ def parse(data: dict[str, Any]) -> Config:
 
 def _build(cls: type, data: Any, prefix: str) -> Any:
     if not isinstance(data, dict):
-        raise ConfigError(f"{prefix.rstrip('.') or 'config'} must be a table")
+        raise ConfigError(ERRORS.say("en", "config_not_table", key=prefix.rstrip(".") or "config"))
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
@@ -658,14 +659,15 @@ def _value(hint: Any, f: dataclasses.Field[Any], value: Any, key: str, owner: ty
     if typing.get_origin(hint) is dict:
         item_cls = typing.get_args(hint)[1]
         if not isinstance(value, dict):
-            raise ConfigError(f"{key} must be a table")
+            raise ConfigError(ERRORS.say("en", "config_not_table", key=key))
         defaults = f.default_factory() if f.default_factory is not dataclasses.MISSING else {}
         allowed = set(defaults)
         out = dict(defaults)
         for sub, subvalue in value.items():
             if allowed and sub not in allowed:
+                known = ", ".join(sorted(allowed))
                 raise ConfigError(
-                    f"unknown key '{key}.{sub}' (known: {', '.join(sorted(allowed))})"
+                    ERRORS.say("en", "config_unknown_key", key=f"{key}.{sub}", known=known)
                 )
             out[sub] = _build(item_cls, subvalue, f"{key}.{sub}.")
         return out
@@ -673,7 +675,10 @@ def _value(hint: Any, f: dataclasses.Field[Any], value: Any, key: str, owner: ty
         if typing.get_args(hint) != (str, Ellipsis):  # pragma: no cover - a schema error
             raise TypeError(f"unsupported config type {hint} for {key}")
         if not isinstance(value, list) or not all(isinstance(x, str) and x.strip() for x in value):
-            raise ConfigError(f"{key} must be a list of non-empty strings, got {value!r}")
+            listed = FORMS.say("en", "string_list")
+            raise ConfigError(
+                ERRORS.say("en", "config_bad_value", key=key, form=listed, value=repr(value))
+            )
         return tuple(value)
     original = value
     if hint is float:

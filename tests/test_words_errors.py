@@ -137,6 +137,7 @@ def test_every_form_of_the_schema_is_one_setting_away() -> None:
         "number",
         "whole_number",
         "string",
+        "string_list",
         "kept_base",
         "kept_demo",
         "kept_upload",
@@ -204,3 +205,38 @@ def test_the_key_a_config_error_names_is_found_in_either_language(
     from ecauto.words.errors import config_key
 
     assert config_key(line) == key
+
+
+@pytest.mark.parametrize(
+    ("data", "japanese"),
+    [
+        ({"sync": 5}, "sync はテーブル（[...] の節）にしてください"),
+        (
+            {"watchdog": {"daemons": {"sync-inventory": {"patterns": "x"}}}},
+            "watchdog.daemons.sync-inventory.patterns の値が不正です: 'x'"
+            "（正しい値: 空でない文字列のリスト）",
+        ),
+        ({"base": {"accounts": {"Shop 2": {}}}}, "base.accounts.Shop 2: アカウント名は a-z、"),
+        (
+            {"base": {"accounts": {"a": {"env_prefix": "x"}}}},
+            "base.accounts.a.env_prefix の値が不正です: 'x'（正しい値: 英大文字、数字、_）",
+        ),
+        (
+            {"base": {"accounts": {"a": {"env_prefix": "BASE_B"}, "b": {}}}},
+            "base.accounts.b: 認証情報の接頭辞 BASE_B は base.accounts.a と同じです",
+        ),
+    ],
+)
+def test_the_schemas_other_errors_read_in_japanese(data: dict[str, object], japanese: str) -> None:
+    with pytest.raises(ConfigError) as e:
+        config.parse(data)
+    assert japanese in translate(str(e.value), "ja"), translate(str(e.value), "ja")
+
+
+def test_a_file_that_is_not_toml_reads_in_japanese(tmp_path: Path) -> None:
+    bad = tmp_path / "ecauto.toml"
+    bad.write_text("x = \n")
+    with pytest.raises(ConfigError) as e:
+        config.load(bad)
+    assert str(e.value).startswith(f"{bad}: cannot read config: ")
+    assert translate(str(e.value), "ja").startswith(f"{bad}: 設定ファイルを読めません: ")

@@ -100,6 +100,27 @@ ERRORS = Catalog(
             "en": "{error}; using the last good configuration ({path})",
             "ja": "{error}。最後に正しく読めた設定（{path}）を使います",
         },
+        "config_unreadable": {
+            "en": "{where}: cannot read config: {why}",
+            "ja": "{where}: 設定ファイルを読めません: {why}",
+        },
+        "config_not_table": {
+            "en": "{key} must be a table",
+            "ja": "{key} はテーブル（[...] の節）にしてください",
+        },
+        "config_account_name": {
+            "en": "{key}: an account's name must be 1 to 32 of a-z, 0-9, _ and -, "
+            "starting with a letter or digit",
+            "ja": "{key}: アカウント名は a-z、0-9、_、- の1〜32文字で、英小文字か数字で始めてください",
+        },
+        "config_env_prefix": {
+            "en": "{key}.env_prefix must be upper-case letters, digits and _, got {value}",
+            "ja": "{key}.env_prefix の値が不正です: {value}（正しい値: 英大文字、数字、_）",
+        },
+        "config_prefix_shared": {
+            "en": "{key}: its credentials' prefix {prefix} is also {other}'s",
+            "ja": "{key}: 認証情報の接頭辞 {prefix} は {other} と同じです（アカウントごとに別にしてください）",
+        },
         # One account of several (an eBay or Yahoo seller) that cannot go on, named.
         "account_refused": {
             "en": "{platform} account {account}: {error} ({variable} in the environment)",
@@ -134,6 +155,7 @@ FORMS = Catalog(
         "number": {"en": "a number", "ja": "数値"},
         "whole_number": {"en": "a whole number", "ja": "整数"},
         "string": {"en": "a string", "ja": "文字列"},
+        "string_list": {"en": "a list of non-empty strings", "ja": "空でない文字列のリスト"},
         "above": {
             "en": "{kind} greater than {lo} and at most {hi}",
             "ja": "{lo} より大きく {hi} 以下の{kind}",
