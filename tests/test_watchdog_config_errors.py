@@ -60,6 +60,10 @@ def test_a_daemon_restarted_while_ecauto_toml_is_wrong_is_told_to_fix_the_key(
             " と入力"
         ), res.stdout
 
+        # and a scan too looks with it: the error one of its findings, critical
+        rc, scan = inst.watchdog("scan", "--dry-run")
+        assert rc == 2 and "config_error" in {f["kind"] for f in scan["findings"]}, scan
+
         # and the alert says the same: what to fix is in ecauto.toml, not in the log
         def alert() -> list[str]:
             got = requests.get(
