@@ -20,7 +20,7 @@ from typing import Any
 from ecauto import roster
 from ecauto.frozen import frozen
 from ecauto.words import DEFAULT_LANGUAGE, LANGUAGES
-from ecauto.words.errors import ERRORS
+from ecauto.words.errors import ERRORS, FORMS
 
 DEFAULT_CONFIG_NAME = "ecauto.toml"
 MAX_CONFIG_BYTES = 1024 * 1024
@@ -50,9 +50,11 @@ def file_language(data: Any) -> str:
     return lang if lang in LANGUAGES else DEFAULT_LANGUAGE
 
 
-def _rule(check: typing.Callable[[Any], bool], form: str, whole: bool = False) -> dict[str, Any]:
-    """`form` completes "must be a number ..." (or, with `whole`, is the whole phrase)."""
-    return {"check": check, "form": form, "whole": whole}
+def _rule(check: typing.Callable[[Any], bool], form: str, **params: object) -> dict[str, Any]:
+    """`form` is the key, in `FORMS`, of what "must be ..." says the value must be; `params`
+    fill it in (its bounds), with `kind` ("a number", "a whole number") from the field's type.
+    Keyed, not worded: the line is said in the operator's language (ecauto/words/errors.py)."""
+    return {"check": check, "form": form, "params": params}
 
 
 def _num(v: float) -> str:
@@ -68,8 +70,7 @@ def between(lo: float, hi: float, *, above: bool = False) -> dict[str, Any]:
     def check(v: float) -> bool:
         return math.isfinite(v) and (v > lo if above else v >= lo) and v <= hi
 
-    low = f"greater than {_num(lo)} and at most" if above else f"from {_num(lo)} to"
-    return _rule(check, f"{low} {_num(hi)}")
+    return _rule(check, "above" if above else "from_to", lo=_num(lo), hi=_num(hi))
 
 
 MINUTE, HOUR, DAY, WEEK = 60.0, 3600.0, 86400.0, 7 * 86400.0
@@ -88,17 +89,12 @@ NON_NEGATIVE = between(0, 1e9)
 FRACTION = between(0, 1)
 PORT = between(0, 65535)
 SEED = between(0, 2**63 - 1)
-MODE = _rule(lambda v: v in ("sandbox", "live"), '"sandbox" or "live"', whole=True)
+MODE = _rule(lambda v: v in ("sandbox", "live"), "mode")
 # The SP-API operations that read the market, the sync's default first (README "SP-API"). Not
 # getPricing: it answers the seller's own offers, and the shop sells nothing on Amazon itself.
 MARKET_OPERATIONS = ("getCompetitivePricing", "getItemOffersBatch")
 DEFAULT_OPERATION = MARKET_OPERATIONS[0]
-OPERATION = _rule(
-    lambda v: v in MARKET_OPERATIONS,
-    '"getCompetitivePricing" or "getItemOffersBatch" (getPricing answers only the seller\'s own'
-    " offers, not the market)",
-    whole=True,
-)
+OPERATION = _rule(lambda v: v in MARKET_OPERATIONS, "operation")
 BATCH = between(1, 20)
 # The live SP-API endpoints, used when mode = "live" and spapi.endpoint is left empty.
 SPAPI_REGIONS = {
@@ -107,7 +103,7 @@ SPAPI_REGIONS = {
     "fe": "https://sellingpartnerapi-fe.amazon.com",
 }
 
-REGION = _rule(lambda v: v in SPAPI_REGIONS, '"na", "eu" or "fe"', whole=True)
+REGION = _rule(lambda v: v in SPAPI_REGIONS, "region")
 
 # The other live APIs, used when mode = "live" and an endpoint is left empty.
 LIVE = {
@@ -191,17 +187,21 @@ UNSET = -1  # an account's number left to the [base] ([demo], [upload.<platform>
 
 
 def unset_or(lo: int, hi: int, kept: str) -> dict[str, Any]:
-    """An account's whole number from `lo` to `hi`, or UNSET: the value `kept` names."""
+    """An account's whole number from `lo` to `hi`, or UNSET: the value `kept` (a key of
+    `FORMS`) names."""
     return _rule(
         lambda v: v == UNSET or lo <= v <= hi,
-        f"a whole number from {lo} to {hi} (or {UNSET}: {kept})",
-        whole=True,
+        "unset_or",
+        lo=lo,
+        hi=hi,
+        unset=UNSET,
+        kept=FORMS.say("en", kept),
     )
 
 
-ACCOUNT_CAP = unset_or(1, 10**9, "the [base] value")
-ACCOUNT_PRODUCTS = unset_or(0, 10**7, "demo.products")
-LISTING_CAP = unset_or(1, 10**9, "the [upload.<platform>] value")
+ACCOUNT_CAP = unset_or(1, 10**9, "kept_base")
+ACCOUNT_PRODUCTS = unset_or(0, 10**7, "kept_demo")
+LISTING_CAP = unset_or(1, 10**9, "kept_upload")
 
 
 @frozen
@@ -253,19 +253,16 @@ def check_accounts(platform: str, accounts: dict[str, Any]) -> None:
     for name, a in accounts.items():
         key = f"{platform}.accounts.{name}"
         if not ACCOUNT_NAME.match(name):
-            raise ConfigError(
-                f"{key}: an account's name must be 1 to 32 of a-z, 0-9, _"
-                " and -, starting with a letter or digit"
-            )
+            raise ConfigError(ERRORS.say("en", "config_account_name", key=key))
         if a.env_prefix and not ENV_PREFIX.match(a.env_prefix):
             raise ConfigError(
-                f"{key}.env_prefix must be upper-case letters, digits and _, got {a.env_prefix!r}"
+                ERRORS.say("en", "config_env_prefix", key=key, value=repr(a.env_prefix))
             )
         prefix = account_env_prefix(name, a.env_prefix, platform.upper())
         if prefix in prefixes:
+            other = f"{platform}.accounts.{prefixes[prefix]}"
             raise ConfigError(
-                f"{key}: its credentials' prefix {prefix} is also"
-                f" {platform}.accounts.{prefixes[prefix]}'s"
+                ERRORS.say("en", "config_prefix_shared", key=key, prefix=prefix, other=other)
             )
         prefixes[prefix] = name
 
@@ -440,7 +437,7 @@ class WatchdogSettings:
     daemons: dict[str, WatchdogDaemonSettings] = field(default_factory=_watched)
 
 
-REPORT_MODE = _rule(lambda v: v in ("each", "daily", "off"), '"each", "daily" or "off"', whole=True)
+REPORT_MODE = _rule(lambda v: v in ("each", "daily", "off"), "report_mode")
 
 
 def _is_clock_time(v: str) -> bool:
@@ -449,7 +446,7 @@ def _is_clock_time(v: str) -> bool:
     return ok and int(hh) < 24 and int(mm) < 60
 
 
-CLOCK_TIME = _rule(_is_clock_time, 'a time of day "HH:MM" from "00:00" to "23:59"', whole=True)
+CLOCK_TIME = _rule(_is_clock_time, "clock_time")
 
 
 @frozen
@@ -464,7 +461,7 @@ class ReportSettings:
     cycle_time_warn_s: float = field(default=7200.0, metadata=between(0, WEEK))
 
 
-LANGUAGE = _rule(lambda v: v in LANGUAGES, '"ja" or "en"', whole=True)
+LANGUAGE = _rule(lambda v: v in LANGUAGES, "language")
 
 
 @frozen
@@ -474,11 +471,7 @@ class UiSettings:
     language: str = field(default=DEFAULT_LANGUAGE, metadata=LANGUAGE)
 
 
-LISTEN = _rule(
-    lambda v: v in ("127.0.0.1", "::1", "0.0.0.0", "::"),
-    '"127.0.0.1" (this machine only) or "0.0.0.0" (the LAN too; README "Dashboard")',
-    whole=True,
-)
+LISTEN = _rule(lambda v: v in ("127.0.0.1", "::1", "0.0.0.0", "::"), "listen")
 
 
 @frozen
@@ -620,19 +613,23 @@ def load(path: str | os.PathLike[str] | None = None) -> Config:
         fd = os.open(where, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0))
         with open(fd, "rb") as f:
             if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-                raise ConfigError(f"{where}: cannot read config: not a regular file")
+                raise ConfigError(_unreadable(where, "not a regular file"))
             raw = f.read(MAX_CONFIG_BYTES + 1)
         if len(raw) > MAX_CONFIG_BYTES:
-            raise ConfigError(f"{where}: cannot read config: larger than {MAX_CONFIG_BYTES} bytes")
+            raise ConfigError(_unreadable(where, f"larger than {MAX_CONFIG_BYTES} bytes"))
         data = tomllib.loads(raw.decode("utf-8"))
     except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{where}: cannot read config: {e}") from None
+        raise ConfigError(_unreadable(where, str(e))) from None
     except RecursionError:  # tomllib parses nested arrays and tables by recursion
-        raise ConfigError(f"{where}: cannot read config: a value is nested too deeply") from None
+        raise ConfigError(_unreadable(where, "a value is nested too deeply")) from None
     try:
         return parse(data)
     except ConfigError as e:
         raise ConfigError(f"{where}: {e}", file_language(data)) from None
+
+
+def _unreadable(where: Path, why: str) -> str:
+    return ERRORS.say("en", "config_unreadable", where=where, why=why)
 
 
 def parse(data: dict[str, Any]) -> Config:
@@ -641,7 +638,7 @@ def parse(data: dict[str, Any]) -> Config:
 
 def _build(cls: type, data: Any, prefix: str) -> Any:
     if not isinstance(data, dict):
-        raise ConfigError(f"{prefix.rstrip('.') or 'config'} must be a table")
+        raise ConfigError(ERRORS.say("en", "config_not_table", key=prefix.rstrip(".") or "config"))
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
@@ -662,14 +659,15 @@ def _value(hint: Any, f: dataclasses.Field[Any], value: Any, key: str, owner: ty
     if typing.get_origin(hint) is dict:
         item_cls = typing.get_args(hint)[1]
         if not isinstance(value, dict):
-            raise ConfigError(f"{key} must be a table")
+            raise ConfigError(ERRORS.say("en", "config_not_table", key=key))
         defaults = f.default_factory() if f.default_factory is not dataclasses.MISSING else {}
         allowed = set(defaults)
         out = dict(defaults)
         for sub, subvalue in value.items():
             if allowed and sub not in allowed:
+                known = ", ".join(sorted(allowed))
                 raise ConfigError(
-                    f"unknown key '{key}.{sub}' (known: {', '.join(sorted(allowed))})"
+                    ERRORS.say("en", "config_unknown_key", key=f"{key}.{sub}", known=known)
                 )
             out[sub] = _build(item_cls, subvalue, f"{key}.{sub}.")
         return out
@@ -677,26 +675,32 @@ def _value(hint: Any, f: dataclasses.Field[Any], value: Any, key: str, owner: ty
         if typing.get_args(hint) != (str, Ellipsis):  # pragma: no cover - a schema error
             raise TypeError(f"unsupported config type {hint} for {key}")
         if not isinstance(value, list) or not all(isinstance(x, str) and x.strip() for x in value):
-            raise ConfigError(f"{key} must be a list of non-empty strings, got {value!r}")
+            listed = FORMS.say("en", "string_list")
+            raise ConfigError(
+                ERRORS.say("en", "config_bad_value", key=key, form=listed, value=repr(value))
+            )
         return tuple(value)
     original = value
     if hint is float:
         ok = isinstance(value, int | float) and not isinstance(value, bool)
         value = float(value) if ok else value
-        kind = "a number"
+        kind = "number"
     elif hint is int:
         ok = isinstance(value, int) and not isinstance(value, bool)
-        kind = "a whole number"
+        kind = "whole_number"
     elif hint is str:
         ok = isinstance(value, str)
-        kind = "a string"
+        kind = "string"
     else:  # pragma: no cover - a programming error in the schema
         raise TypeError(f"unsupported config type {hint} for {key}")
-    form = f.metadata.get("form")
-    if form and not f.metadata.get("whole"):
-        form = f"{kind} {form}"
     check = f.metadata.get("check")
     if not ok or (check is not None and not check(value)):
-        said = {"key": key, "form": form or kind, "value": repr(original)}
+        kind = FORMS.say("en", kind)
+        form = f.metadata.get("form")
+        said = {
+            "key": key,
+            "form": FORMS.say("en", form, kind=kind, **f.metadata["params"]) if form else kind,
+            "value": repr(original),
+        }
         raise ConfigError(ERRORS.say("en", "config_bad_value", **said))
     return value

@@ -386,6 +386,17 @@ class Instance:
         assert res.stdout.strip(), res.stderr
         return res.returncode, json.loads(res.stdout)
 
+    def watchdog_text(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """`watchdog <args>` as an operator types it here: its exit code, lines and complaint."""
+        return subprocess.run(
+            [str(BIN / "watchdog"), *args],
+            env=self.env,
+            cwd=self.root,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
     def watcher_cmdline(self, name: str) -> list[str]:
         """The command line circusd runs for `name`, as an operator would copy it from `ps`."""
         return psutil.Process(self.pid(name)).cmdline()

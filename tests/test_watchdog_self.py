@@ -233,16 +233,20 @@ def test_a_bad_config_while_running_is_one_critical_alert_and_the_watchdog_goes_
         wait_for(lambda: passes_after(inst, mistyped + 2), 20, "passes going on")
         assert inst.ctl.pids("watchdog") == [dog]
         assert kept.read_text() == good
-        # A report reads the file itself: it cannot tell, and says why in the same one line.
-        res = subprocess.run(
-            [str(BIN / "watchdog"), "report", "--ini", str(inst.ini)],
-            env=inst.env,
-            cwd=inst.root,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        assert res.returncode == 3 and "hourly_cpa" in res.stderr, res.stderr
+        # A report reads the file itself: it reports on what the watchdog runs on (the last
+        # good one), the error its critical finding, and says so in one line.
+        res = inst.watchdog_text("report", "--ini", str(inst.ini))
+        assert res.returncode == 2, (res.stdout, res.stderr)
+        assert res.stderr.strip() == (
+            f"watchdog: {inst.config}: unknown key 'upload.base.hourly_cpa' (known: "
+            + res.stderr.split("(known: ", 1)[1].split(")", 1)[0]
+            + f"); using the last good configuration ({kept})"
+        ), res.stderr
+        assert "hourly_cpa" in res.stdout and "upload-base" in res.stdout, res.stdout
+        rc, rep = report(inst)
+        assert rc == 2 and found(rep)["config_error"]["severity"] == "critical", rep
+        assert "hourly_cpa" in found(rep)["config_error"]["summary"]
+        assert {d["name"]: d["state"] for d in rep["daemons"]}["upload-base"] == "running", rep
         assert len(config_alerts()) == 1, config_alerts()
 
         # When the file is fixed, the incident ends (a recovery notice) and nothing else.

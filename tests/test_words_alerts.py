@@ -307,13 +307,15 @@ def test_a_cycle_warning_ends_with_its_own_what_to_do_once(lang: str) -> None:
 
 
 def test_a_japanese_config_error_alert_has_no_english_words_of_the_watchdogs_own() -> None:
-    error = "/x/ecauto.toml: sync.interval_s must be a number greater than 0, got -1"
+    error = (
+        "/x/ecauto.toml: sync.interval_s must be a number greater than 0 and at most 604800, got -1"
+    )
     f = found(Kind.CONFIG_ERROR, Severity.CRITICAL, None, "config_error", error=error)
     f = Finding(**{**f.__dict__, "details": {"running on": "the last good configuration"}})
     ja = compose(notices_of(f), "shop-pc", UTC, "ja", CMD)
     assert "使用中の設定: 最後に正しかった設定" in ja, ja
-    # the form the value must have is the config's own English, shown as that
-    assert "sync.interval_s の値が不正です: -1（正しい値: a number greater than 0）" in ja
+    # the form the value must have too (ecauto/words/errors.py FORMS)
+    assert "sync.interval_s の値が不正です: -1（正しい値: 0 より大きく 604800 以下の数値）" in ja
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)

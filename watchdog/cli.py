@@ -9,7 +9,9 @@ Common options: --home (default $ECAUTO_HOME or ./var), --config (default $ECAUT
 
 Exit codes of report and scan (the monitoring-plugin convention): 0 all well, 1 warning,
 2 critical, 3 could not tell (a config or ini that cannot be read, a home that does not exist,
-a mistyped option: exit 2 would read as "critical" to a monitoring system).
+a mistyped option: exit 2 would read as "critical" to a monitoring system). An ecauto.toml that
+cannot be read, where the watchdog kept a last good one, is not "could not tell": they look with
+what the watchdog runs on, and the error is their `config_error` finding (critical, exit 2).
 `run` exits like every ecauto daemon: 0 stopped (or its circusd is gone), 75 another watchdog of
 this home runs, 78 a circus.ini or home it cannot use. A bad `ecauto.toml` does not stop it: it
 runs on the last good configuration (see `lastgood`) and reports a `config_error`.
@@ -23,7 +25,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from ecauto import config as config_mod
 from ecauto import logsetup
@@ -35,6 +37,9 @@ from ecauto.home import Home
 from . import report as report_mod
 from .findings import Severity
 from .service import Busy, PassResult, Watchdog, make_notifier
+
+if TYPE_CHECKING:
+    from .lastgood import Loaded
 
 NAME = "watchdog"
 log = logging.getLogger(__name__)
@@ -129,14 +134,44 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _load(args: argparse.Namespace) -> tuple[Home, Config, Watchdog]:
-    cfg = config_mod.load(args.config)
+    loaded = None
+    try:
+        cfg = config_mod.load(args.config)
+    except ConfigError as e:
+        loaded = _last_good(args, e)
+        cfg = loaded.config
     # Never made here: a mistyped --home is one line, not a new home watching another's circusd.
     home = Home.resolve(args.home).check()
     # The ini expands $(circus.env.ECAUTO_HOME) (the control socket lives in the home): read it
     # as the circusd of this home did, whatever the calling shell has set.
     os.environ["ECAUTO_HOME"] = str(home.root)
     setup = read_ini(args.ini, cache=home.root / SETUP_CACHE)
-    return home, cfg, Watchdog(home, cfg, setup, None)
+    dog = Watchdog(home, cfg, setup, None)
+    if loaded is not None:
+        dog.config_error, dog.config_from = loaded.error, loaded.source
+    return home, cfg, dog
+
+
+def _last_good(args: argparse.Namespace, e: ConfigError) -> Loaded:
+    """With ecauto.toml wrong, what the watchdog runs on: the configuration its last good read
+    kept (the operator keeps the report exactly when something is wrong, the error one of its
+    findings), said in one line. None kept: the report cannot tell, `e` is raised (exit 3)."""
+    from ecauto.home import HomeError
+    from ecauto.records import one_line
+    from ecauto.words.errors import ERRORS
+
+    from . import lastgood  # only when the file is wrong: a report imports what it needs
+
+    try:
+        home = Home.resolve(args.home).check()
+    except HomeError:
+        raise e from None
+    loaded = lastgood.last_good(home, one_line(str(e)))
+    if loaded is None:
+        raise e
+    lang, path = loaded.config.ui.language, home.watchdog / lastgood.NAME
+    _complain(f"watchdog: {ERRORS.say(lang, 'config_last_good', error=e.said(lang), path=path)}")
+    return loaded
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -72,16 +72,35 @@ def _remember(path: str | os.PathLike[str] | None, keep: Path, cfg: Config) -> N
         log.warning("last good configuration not kept %s", fields(error=one_line(str(e))))
 
 
+def last_good(home: Home, error: str) -> Loaded | None:
+    """For a look that keeps nothing (a report, a scan): ecauto.toml's `error` with the
+    configuration its last good read kept, as the watchdog runs on it; None when none was kept
+    (or it cannot be read), where the look cannot tell what the watchdog uses."""
+    keep = home.watchdog / NAME
+    try:
+        return Loaded(_read(keep), error, _source(keep))
+    except (OSError, ValueError, ConfigError, RecursionError):
+        return None
+
+
+def _source(keep: Path) -> str:
+    return f"the last good configuration ({keep})"
+
+
+def _read(keep: Path) -> Config:
+    st = os.lstat(keep)
+    if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_BYTES:
+        raise ValueError("not a small regular file")
+    with open(keep, "rb") as f:
+        return config_mod.parse(tomllib.loads(f.read().decode("utf-8")))
+
+
 def _fallback(keep: Path, error: str) -> Loaded:
     try:
-        st = os.lstat(keep)
-        if not stat.S_ISREG(st.st_mode) or st.st_size > MAX_BYTES:
-            raise ValueError("not a small regular file")
-        with open(keep, "rb") as f:
-            cfg = config_mod.parse(tomllib.loads(f.read().decode("utf-8")))
+        cfg = _read(keep)
     except FileNotFoundError:
         return Loaded(Config(), error, "the defaults (no earlier configuration was kept)")
     except (OSError, ValueError, ConfigError, RecursionError) as e:
         log.warning("last good configuration unreadable %s", fields(error=one_line(str(e))))
         return Loaded(Config(), error, "the defaults (the kept configuration is unreadable)")
-    return Loaded(cfg, error, f"the last good configuration ({keep})")
+    return Loaded(cfg, error, _source(keep))

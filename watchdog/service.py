@@ -134,6 +134,9 @@ class Watchdog:
         # daemon's heartbeat) is kept going, so a long wait is not taken for a hung watchdog.
         self.stopping: Callable[[], bool] = lambda: False
         self.tick: Callable[[], None] = lambda: None
+        # A report or scan on the last good configuration (ecauto.toml cannot be read): the
+        # file's one-line error and what runs instead, for its `config_error` finding.
+        self.config_error, self.config_from = "", ""
 
     @cached_property
     def executor(self) -> Executor:
@@ -156,7 +159,7 @@ class Watchdog:
         Without `me` (a report, a scan), the watchdog's health is read from its heartbeat."""
         state = self.state_file.load() if self.state_file.path.exists() else State()
         snap = self.collector.snapshot(groups=state.seen.keys(), save=False)
-        me = me if me is not None else self_view(snap, disk_free(self.home))
+        me = me if me is not None else self._self_view(snap)
         return PassResult(snap, assess(snap, self.settings, state, snap.now, me), (), state)
 
     def run_pass(self, me: SelfView | None = None) -> PassResult:
@@ -167,7 +170,7 @@ class Watchdog:
                 state = replace(state, incidents={**state.incidents, **self.open_self})
             snap = self.collector.snapshot(groups=state.seen.keys())
             if me is None:
-                me = self_view(snap, disk_free(self.home))
+                me = self._self_view(snap)
             elif me.free_bytes is None:
                 me = replace(me, free_bytes=disk_free(self.home))
             a = assess(snap, self.settings, state, snap.now, me)
@@ -176,6 +179,10 @@ class Watchdog:
             self.state_file.save(a.new_state)
             self.open_self = {}
         return PassResult(snap, a, tuple(outcomes), state)
+
+    def _self_view(self, snap: Snapshot) -> SelfView:
+        me = self_view(snap, disk_free(self.home))
+        return replace(me, config_error=self.config_error, config_from=self.config_from)
 
     def failed(self, me: SelfView) -> tuple[Finding, ...]:
         """After a pass that raised: judge the watchdog's own health from `me` alone, and

@@ -11,6 +11,8 @@ language is known) is translated all the same.
 
 from __future__ import annotations
 
+import re
+
 from ecauto.words import Catalog
 from ecauto.words.common import Reworder
 
@@ -93,6 +95,32 @@ ERRORS = Catalog(
             "en": "{key} must be {form}, got {value}",
             "ja": "{key} の値が不正です: {value}（正しい値: {form}）",
         },
+        # A report or scan when ecauto.toml cannot be read, on what the watchdog runs on.
+        "config_last_good": {
+            "en": "{error}; using the last good configuration ({path})",
+            "ja": "{error}。最後に正しく読めた設定（{path}）を使います",
+        },
+        "config_unreadable": {
+            "en": "{where}: cannot read config: {why}",
+            "ja": "{where}: 設定ファイルを読めません: {why}",
+        },
+        "config_not_table": {
+            "en": "{key} must be a table",
+            "ja": "{key} はテーブル（[...] の節）にしてください",
+        },
+        "config_account_name": {
+            "en": "{key}: an account's name must be 1 to 32 of a-z, 0-9, _ and -, "
+            "starting with a letter or digit",
+            "ja": "{key}: アカウント名は a-z、0-9、_、- の1〜32文字で、英小文字か数字で始めてください",
+        },
+        "config_env_prefix": {
+            "en": "{key}.env_prefix must be upper-case letters, digits and _, got {value}",
+            "ja": "{key}.env_prefix の値が不正です: {value}（正しい値: 英大文字、数字、_）",
+        },
+        "config_prefix_shared": {
+            "en": "{key}: its credentials' prefix {prefix} is also {other}'s",
+            "ja": "{key}: 認証情報の接頭辞 {prefix} は {other} と同じです（アカウントごとに別にしてください）",
+        },
         # One account of several (an eBay or Yahoo seller) that cannot go on, named.
         "account_refused": {
             "en": "{platform} account {account}: {error} ({variable} in the environment)",
@@ -136,9 +164,75 @@ ERRORS = Catalog(
     },
 )
 
+# What a config value must be, in `config_bad_value`'s {form} (ecauto/config.py `_rule`): keyed,
+# so the whole line reads in the operator's language. `kind` is the field's type, said as
+# "number", "whole_number" or "string" are; `kept_*` what an account's -1 keeps.
+FORMS = Catalog(
+    "config_forms",
+    {
+        "number": {"en": "a number", "ja": "数値"},
+        "whole_number": {"en": "a whole number", "ja": "整数"},
+        "string": {"en": "a string", "ja": "文字列"},
+        "string_list": {"en": "a list of non-empty strings", "ja": "空でない文字列のリスト"},
+        "above": {
+            "en": "{kind} greater than {lo} and at most {hi}",
+            "ja": "{lo} より大きく {hi} 以下の{kind}",
+        },
+        "from_to": {"en": "{kind} from {lo} to {hi}", "ja": "{lo} 以上 {hi} 以下の{kind}"},
+        "unset_or": {
+            "en": "a whole number from {lo} to {hi} (or {unset}: {kept})",
+            "ja": "{lo} 以上 {hi} 以下の整数（{unset} なら{kept}）",
+        },
+        "kept_base": {"en": "the [base] value", "ja": "[base] の値"},
+        "kept_demo": {"en": "demo.products", "ja": "demo.products の値"},
+        "kept_upload": {"en": "the [upload.<platform>] value", "ja": "[upload.<platform>] の値"},
+        "mode": {"en": '"sandbox" or "live"', "ja": '"sandbox" か "live"'},
+        "operation": {
+            "en": '"getCompetitivePricing" or "getItemOffersBatch" (getPricing answers only the'
+            " seller's own offers, not the market)",
+            "ja": '"getCompetitivePricing" か "getItemOffersBatch"'
+            "（getPricing は出品者自身の出品だけを返し、市場の価格を返しません）",
+        },
+        "region": {"en": '"na", "eu" or "fe"', "ja": '"na"、"eu"、"fe" のいずれか'},
+        "report_mode": {
+            "en": '"each", "daily" or "off"',
+            "ja": '"each"、"daily"、"off" のいずれか',
+        },
+        "clock_time": {
+            "en": 'a time of day "HH:MM" from "00:00" to "23:59"',
+            "ja": '"00:00" から "23:59" までの時刻（"HH:MM"）',
+        },
+        "language": {"en": '"ja" or "en"', "ja": '"ja" か "en"'},
+        "listen": {
+            "en": '"127.0.0.1" (this machine only) or "0.0.0.0" (the LAN too; README "Dashboard")',
+            "ja": '"127.0.0.1"（このマシンのみ）か "0.0.0.0"（LAN からも。README.ja.md「ダッシュボード」）',
+        },
+    },
+)
+
 REWORDER = Reworder(ERRORS)
+FORM_REWORDER = Reworder(FORMS)
 
 
 def translate(text: str, lang: str) -> str:
     """`text` in `lang` where it is a known error (or quotes one); as it is otherwise."""
-    return REWORDER.translate(text, lang)
+
+    def shown(name: str, value: str) -> str | None:
+        # A config value's form is said from its own catalog (its kind and bounds within).
+        return FORM_REWORDER.translate(value, lang) if name == "form" else None
+
+    return REWORDER.translate(text, lang, shown)
+
+
+# The key a config error names, as `config_bad_value` and `config_unknown_key` say it (either
+# language: a daemon says its error in the file's).
+_CONFIG_KEY = re.compile(
+    r"(?:^|: )(?:unknown key '(?P<unknown>[^']+)'|不明な設定キー '(?P<fumei>[^']+)'"
+    r"|(?P<bad>[\w.<>-]+)(?: must be | の値が不正です: ))"
+)
+
+
+def config_key(text: str) -> str | None:
+    """The key of ecauto.toml a config error names, None when `text` is not one that does."""
+    m = _CONFIG_KEY.search(text)
+    return next((k for k in m.groups() if k), None) if m else None

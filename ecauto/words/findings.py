@@ -86,6 +86,16 @@ FINDINGS = Catalog(
         },
         "crash_loop.last": {"en": "last death: {how}", "ja": "最後の終了: {how}"},
         "crash_loop.log": {"en": "its log says: {words}", "ja": "ログの最後の行: {words}"},
+        # Its deaths were all exit 78 (EX_CONFIG): ecauto.toml (or a credential) it cannot use;
+        # with the key, when the watchdog's own read of the file names one.
+        "crash_loop.config": {
+            "en": "each start exits 78: ecauto.toml or a credential cannot be used",
+            "ja": "起動のたびに終了コード 78: ecauto.toml か認証情報が使えません",
+        },
+        "crash_loop.config_key": {
+            "en": "each start exits 78: ecauto.toml cannot be used ({key})",
+            "ja": "起動のたびに終了コード 78: ecauto.toml の {key} が使えません",
+        },
         "crash_loop.respawns": {
             "en": "keeps exiting and being started again ({count} new pids in {window_s})",
             "ja": "終了と再起動を繰り返しています（{window_s}で新しい pid が{count}個）",
@@ -301,6 +311,17 @@ TODO = Catalog(
         "crash_loop.last": _START,
         "crash_loop.log": _START,
         "crash_loop.respawns": _LOG,
+        # The cause is in ecauto.toml, not in the log; the daemon starts only once it is fixed.
+        "crash_loop.config": {
+            "en": "fix ecauto.toml (the key its error in log/{watcher}.log names) or the credential,"
+            " then type `{cmd} restart {watcher}`",
+            "ja": "ecauto.toml（log/{watcher}.log のエラーが示すキー）か認証情報を直してから"
+            " `{cmd} restart {watcher}` と入力",
+        },
+        "crash_loop.config_key": {
+            "en": "fix {key} in ecauto.toml, then type `{cmd} restart {watcher}`",
+            "ja": "ecauto.toml の {key} を直してから `{cmd} restart {watcher}` と入力",
+        },
         "duplicate.beside_managed": _COPY,
         "duplicate.beside_holder": _COPY,
         "duplicate.overlap": _NOTHING,
@@ -338,8 +359,10 @@ TODO = Catalog(
             "ja": "ホームのディスクを空けてください（古いログやバックアップ）",
         },
         "config_error": {
-            "en": "fix the line it names in ecauto.toml; the watchdog picks it up by itself",
-            "ja": "ecauto.toml の該当行を直してください（watchdog は自動で読み直します）",
+            "en": "fix the key it names in ecauto.toml; the watchdog picks it up by itself "
+            "(a daemon restarted before then exits 78)",
+            "ja": "ecauto.toml の示されたキーを直してください（watchdog は自動で読み直します。"
+            "それまでに再起動したデーモンは起動できません）",
         },
         "home_unsafe": {
             "en": "fix the folder it names (owner only, no links); the watchdog acts again by itself",

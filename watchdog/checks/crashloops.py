@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from ecauto.words.errors import config_key
+
 from .. import deaths, restarts
 from ..findings import Action, Do, Finding, Kind, Severity
 from ..findings import ago as _ago
@@ -105,6 +107,21 @@ def crash_loop(
     return ds, [said(found(Severity.WARNING, f"it {loop}", Do.ALERT))]
 
 
+# ecauto/daemon/base.py's EXIT_CONFIG (a report does not import the daemon base; a test keeps
+# the two equal): a daemon that cannot use ecauto.toml, or a credential, exits 78 at start.
+EXIT_CONFIG = 78
+
+
+def _config_cause(v: View, young: list[deaths.Death], words: str | None) -> dict[str, str] | None:
+    """When every death of the loop is exit 78, what to fix is ecauto.toml (or a credential),
+    not what the log shows: its key, as the watchdog's own read of the file (or the daemon's
+    last words) names it; None for a loop of other deaths."""
+    if not young or any(d.exit_code != EXIT_CONFIG for d in young):
+        return None
+    key = config_key(v.me.config_error) or config_key(words or "")
+    return {"key": key} if key else {}
+
+
 def _stop(daemon: str, watcher: str) -> Action:
     return Action(do=Do.STOP_WATCHER, finding=Kind.CRASH_LOOP, daemon=daemon, watcher=watcher)
 
@@ -138,6 +155,11 @@ def looped(
         details["last death"] = last.how()
     if words:
         details["last error"] = words
+    config = _config_cause(v, young, words)
+    if config is not None:
+        cause = f"ecauto.toml ({config['key']})" if config else "ecauto.toml or a credential"
+        summary += f"; fix {cause}, then restart it"
+        details["cause"] = cause
     finding = Finding(
         kind=Kind.CRASH_LOOP,
         severity=Severity.CRITICAL,
@@ -150,12 +172,15 @@ def looped(
             *(("crash_loop.last",) if last else ()),
             *(("crash_loop.log",) if words else ()),
             _DONE[done],
+            # Last: its todo is what to do (the file, not the log).
+            *((f"crash_loop.config{'_key' if config else ''}",) if config is not None else ()),
         ),
         params={
             "deaths": str(len(young)),
             "young_s": f"{s.crash_loop_young_s:.0f}",
             **({"how": last.how()} if last else {}),
             **({"words": words} if words else {}),
+            **(config or {}),
         },
     )
     return replace(ds, stopped=True), (finding, action)
