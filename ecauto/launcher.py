@@ -470,12 +470,24 @@ _ARGPARSE = (
 )
 
 
+COMMANDS = "{run,status,restart,stop,report,dashboard}"  # the commands' metavar
+
+
 def usage_message(message: str, lang: str) -> str:
     """argparse's `message` in `lang` when it is one of its common ones; as it is otherwise."""
     for key, pattern in _ARGPARSE:
         m = pattern.fullmatch(message)
         if m:
-            return LAUNCHER.say(lang, key, **m.groupdict())
+            parts = m.groupdict()
+            if lang != "en":  # argparse's names for the arguments, as the operator calls them
+                for name in ("name", "names"):
+                    if parts.get(name) == COMMANDS:
+                        plain = ", ".join(COMMANDS.strip("{}").split(","))
+                        which = "arg.commands" if name == "names" else "arg.command"
+                        parts[name] = LAUNCHER.say(lang, which, commands=plain)
+                    elif parts.get(name) == "watcher":
+                        parts[name] = LAUNCHER.say(lang, "arg.watcher")
+            return LAUNCHER.say(lang, key, **parts)
     return message
 
 
@@ -483,9 +495,7 @@ def parser() -> Parser:
     p = _Parser(prog="ecauto", description="Run ecauto under circusd, and the daily commands.")
     p.add_argument("--home", help="runtime home (default: $ECAUTO_HOME or ./var)")
     p.add_argument("--ini", help="circus config (default: the clone's circus.ini)")
-    sub = p.add_subparsers(
-        dest="command", required=True, metavar="{run,status,restart,stop,report,dashboard}"
-    )
+    sub = p.add_subparsers(dest="command", required=True, metavar=COMMANDS)
     r = sub.add_parser("run", help="start circusd and every daemon (in the foreground)")
     r.add_argument("--daemon", action="store_true", help="detach once every daemon beats")
     r.add_argument(

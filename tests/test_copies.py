@@ -144,17 +144,21 @@ def test_argparse_complaints_are_said_in_the_operators_language(home: Path) -> N
     res = ecauto(env)
     assert res.returncode == 2
     assert one_line(res) == (
-        f"ecauto: 次の引数が必要です: {{run,status,restart,stop,report,dashboard}}{hint}"
+        "ecauto: 次の引数が必要です: コマンド（run, status, restart, stop, report, dashboard"
+        f" のどれか）{hint}"
     )
     res = ecauto(env, "restart")
     assert (
         res.returncode == 2
-        and one_line(res) == f"ecauto restart: 次の引数が必要です: watcher{hint}"
+        and one_line(res) == f"ecauto restart: 次の引数が必要です: ウォッチャー名{hint}"
     )
     res = ecauto(env, "status", "upload-base")
     assert res.returncode == 2 and one_line(res) == f"ecauto: 知らない引数です: upload-base{hint}"
     res = ecauto(env, "nosuch")
-    assert res.returncode == 2 and "'nosuch' は使えません（使えるのは 'run'," in one_line(res)
+    assert (
+        res.returncode == 2
+        and "コマンド に 'nosuch' は使えません（使えるのは 'run'," in one_line(res)
+    )
     # --help stays English (README.ja.md says so)
     assert "usage: ecauto" in ecauto(env, "--help").stdout
 

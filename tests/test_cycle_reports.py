@@ -432,3 +432,18 @@ def test_the_watchdog_loop_reports_a_real_sync_cycle_to_the_sandbox_chatwork(
 
         wait_for(lambda: passes_of_a_new_watchdog() >= 2, 60, "two passes of a new watchdog")
         assert len(reports()) == 1
+
+
+def test_a_short_cycle_is_said_to_the_second() -> None:
+    # 97 s was "2分" next to 21:03〜21:04: to the second under ten minutes, whole minutes above
+    from watchdog.cyclereports import duration
+
+    assert [duration(s, "ja") for s in (45, 97, 120, 599, 600, 1930)] == [
+        "45秒",
+        "1分37秒",
+        "2分",
+        "9分59秒",
+        "10分",
+        "32分",
+    ]
+    assert duration(97, "en") == "1 min 37 s"

@@ -296,6 +296,23 @@ def test_a_crash_loop_says_how_it_died_in_japanese() -> None:
     assert f"last line of its log: {log}" in compose(notices_of(f), "pc", UTC, "en", CMD)
 
 
+def test_a_crash_loops_log_line_and_cause_are_said_once_in_japanese() -> None:
+    log = "2026-12-01T17:19:13.481Z ERROR upload-base[23348] watchdog.interval_s must be a number"
+    f = found(
+        Kind.CRASH_LOOP,
+        Severity.CRITICAL,
+        "upload-base",
+        "crash_loop.died",
+        "crash_loop.log",
+        words=log,
+    )
+    details = {"last error": log, "cause": "ecauto.toml or a credential"}
+    f = Finding(**{**f.__dict__, "details": details})
+    ja = compose(notices_of(f), "shop-pc", UTC, "ja", CMD)
+    assert ja.count(log) == 1, ja  # in the words' line, not again as a detail
+    assert "原因: ecauto.toml か認証情報" in ja and "cause" not in ja
+
+
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_a_cycle_warning_ends_with_its_own_what_to_do_once(lang: str) -> None:
     slow = Cycle(3, T0, T0 + 9000, "complete", {"default": 100}, 5, 5, 0, 0, 10)

@@ -222,6 +222,8 @@ def test_between_cycles_the_syncs_progress_counts_the_prices_it_pushed() -> None
     assert report._unit("sync-inventory", beat(Phase.WORKING, "pushed 94 of 94 prices to BASE"))
     assert report._unit("sync-inventory", beat(Phase.WORKING, "batch 3 of 5")) == "batches"
     assert report._unit("sync-inventory", beat(Phase.STOPPING, "batch 3 of 5")) == "batches"
+    # stopped between cycles (./ecauto.sh stop while it slept): still its last push's prices
+    assert report._unit("sync-inventory", beat(Phase.STOPPING, "")) == "prices"
     assert report._unit("sync-inventory", beat(Phase.WORKING, "")) == "batches"  # before the push
     waiting = beat(Phase.WORKING, "waiting for BASE's hourly quota until 15:00 UTC")
     assert report._unit("sync-inventory", waiting) == "prices"

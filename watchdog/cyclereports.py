@@ -341,6 +341,8 @@ def duration(seconds: float, lang: str) -> str:
     s = round(seconds)
     if s < 60:
         return CYCLES.say(lang, "seconds", s=s)
+    if s < 600 and s % 60:  # a short cycle to the second: "1分37秒", not "2分"
+        return CYCLES.say(lang, "minutes_seconds", m=s // 60, s=s % 60)
     m = round(seconds / 60)
     if m < 60:
         return CYCLES.say(lang, "minutes", m=m)

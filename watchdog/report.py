@@ -204,7 +204,9 @@ def build(
         circusd,
         tuple(rows),
         a.findings,
-        tuple(recent),
+        # in time order: the file's is the order of writing (a death is written when the
+        # watchdog reads circusd's journal, after an action of the same moment)
+        tuple(sorted(recent, key=_event_at)),
         alerts_pending,
         settings.restart_window_s,
     )
@@ -224,8 +226,8 @@ def _unit(daemon: str, hb: Heartbeat) -> str:
             return "prices"
         # Between cycles the detail is cleared but the counts stay those of the cycle's last
         # step, its price push (a cycle stopped while it read batches is STOPPING, its detail
-        # still "batch i of n").
-        if not hb.detail and hb.phase is Phase.SLEEPING:
+        # still "batch i of n"; one stopped between cycles has no detail, its counts the push's).
+        if not hb.detail and hb.phase in (Phase.SLEEPING, Phase.STOPPING):
             return "prices"
         return "batches"
     return "listings" if daemon.startswith("upload-") else ""
@@ -492,6 +494,11 @@ def _local_clock(value: str, now: float) -> str:
         at += 86400
     t = time.localtime(at)
     return f"{time.strftime('%H:%M', t)} {_zone(t)}"
+
+
+def _event_at(e: dict[str, Any]) -> float:
+    at = e.get("at")
+    return float(at) if isinstance(at, int | float) else 0.0
 
 
 def event_text(e: dict[str, Any], lang: str) -> str:

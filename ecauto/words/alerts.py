@@ -74,6 +74,11 @@ ALERTS = Catalog(
         "detail.failed passes": {"en": "failed passes", "ja": "失敗した巡回"},
         "detail.failed in a row": {"en": "failed in a row", "ja": "連続失敗"},
         "detail.running on": {"en": "running on", "ja": "使用中の設定"},
+        "detail.cause": {"en": "cause", "ja": "原因"},
+        "value.ecauto.toml or a credential": {
+            "en": "ecauto.toml or a credential",
+            "ja": "ecauto.toml か認証情報",
+        },
         "detail.check": {"en": "check", "ja": "検査"},
         "detail.sqlite says": {"en": "sqlite says", "ja": "SQLite の結果"},
         "detail.problem": {"en": "problem", "ja": "問題"},

@@ -86,6 +86,7 @@ CYCLES = Catalog(
         # -- durations ------------------------------------------------------------------------
         "seconds": {"ja": "{s}秒", "en": "{s} s"},
         "minutes": {"ja": "{m}分", "en": "{m} min"},
+        "minutes_seconds": {"ja": "{m}分{s}秒", "en": "{m} min {s} s"},
         "hours": {"ja": "{h}時間{m}分", "en": "{h} h {m} min"},
     },
 )

@@ -44,15 +44,15 @@ FINDINGS = Catalog(
         **{f"dashboard.{why}": DASHBOARD.entries[why] for why in REFUSALS},
         "dashboard.test_alert_queued": {
             "en": "test alert queued (outbox entry {seq})",
-            "ja": "テスト通知を送信待ちにしました（outbox の {seq} 番）",
+            "ja": "テスト通知を送信待ちにしました（送信待ちの {seq} 番）",
         },
         "circusd.not_answering": {
             "en": "circusd (pid {pids}) runs but does not answer",
             "ja": "circusd（pid {pids}）は動いていますが応答しません",
         },
         "circusd.quit": {
-            "en": "circusd was stopped on request (circusctl quit or ecauto stop): nothing runs",
-            "ja": "circusd は停止要求で止められました（circusctl quit / ecauto stop）。何も動いていません",
+            "en": "circusd was stopped on request (a stop or quit): nothing runs",
+            "ja": "circusd は停止の要求で止められました。何も動いていません",
         },
         "circusd.none": {
             "en": "no circusd runs, and nobody asked it to stop: it died or was killed",

@@ -111,6 +111,13 @@ LAUNCHER = Catalog(
             "en": "argument {name}: invalid choice: {value} (choose from {choices})",
             "ja": "{name} に {value} は使えません（使えるのは {choices}）",
         },
+        # argparse's names of the arguments (ja only: English keeps argparse's own)
+        "arg.command": {"en": "command", "ja": "コマンド"},
+        "arg.commands": {
+            "en": "a command ({commands})",
+            "ja": "コマンド（{commands} のどれか）",
+        },
+        "arg.watcher": {"en": "watcher", "ja": "ウォッチャー名"},
         "arg_one": {
             "en": "argument {name}: expected one argument",
             "ja": "{name} には値が一つ必要です",

@@ -189,8 +189,10 @@ def _section(
     limit: int = FIELD_CHARS,
 ) -> str:
     lines = [f"{tag(n, lang)} {label(n, lang)}"] if with_label else []
+    said = ""
     if lang != "en":
-        lines.append(plain(text(n, lang), limit))  # the headline said it in a few words only
+        said = plain(text(n, lang), limit)
+        lines.append(said)  # the headline said it in a few words only
     if n.action and (lang == "en" or not n.say):  # in other languages the words say it
         lines.append(ALERTS.say(lang, "done", what=plain(n.action, limit)))
     own_todo = None
@@ -202,8 +204,12 @@ def _section(
         if name in _TODO_NAMES:  # a notice that says what to do itself (a cycle's warning)
             own_todo = value
             continue
-        said = "log line" if name == "last error" and n.key.startswith("crash_loop/") else name
-        shown = ALERTS.say(lang, f"detail.{said}") if f"detail.{said}" in ALERTS.entries else name
+        if name == "last error" and value and plain(value, limit) in said:
+            continue  # the line above quotes it already (a crash loop's last log line)
+        called = "log line" if name == "last error" and n.key.startswith("crash_loop/") else name
+        shown = (
+            ALERTS.say(lang, f"detail.{called}") if f"detail.{called}" in ALERTS.entries else name
+        )
         value = _value(name, value, lang)
         lines.append(f"{plain(shown, 40)}: {plain(value, limit)}")
     lines.append(ALERTS.say(lang, "at", when=when(n.at, tz)))
