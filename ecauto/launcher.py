@@ -47,6 +47,16 @@ from ecauto.words.launcher import LAUNCHER
 REPO = Path(__file__).resolve().parent.parent  # the clone: circus.ini sits beside ecauto/
 PIDFILE = "circusd.pid"  # circus.ini: pidfile = $(circus.env.ECAUTO_HOME)/circusd.pid
 NOT_RUNNING = 3  # `status` and `restart` when no circusd runs (the LSB status convention)
+ENDED_AT_ONCE = 4  # `restart`: circusd restarted it, but the new process ended at once
+# How long `restart` watches the new process. A daemon that cannot start (a wrong value in
+# ecauto.toml: exit 78) is gone well within this on a busy machine: it reads its config before
+# any work (0.37-0.65 s after its start on a shared 2-core machine); one that outlives it has got
+# past its start. Every healthy restart waits this long.
+SETTLE_S = 2.0
+# Once it is gone, how long to wait for its exit code: circusd reaps a dead child at its next
+# check (check_delay = 1 in circus.ini), and its hook journals the reap then.
+REAP_S = 2.0
+POLL_S = 0.1
 
 
 @dataclass(frozen=True)
@@ -388,9 +398,70 @@ def restart(inst: Instance, name: str) -> int:
     ctl.restart(name)
     new = ctl.pids(name)
     lang = _language()
-    said = LAUNCHER.say(lang, "restarted", name=name, old=_pids(old, lang), new=_pids(new, lang))
-    print(f"ecauto: {said}")
-    return 0
+    pids = {"name": name, "old": _pids(old, lang), "new": _pids(new, lang)}
+    ended = _ended_at_once(ctl, name, new, inst.home.root)
+    if ended is None:
+        print(f"ecauto: {LAUNCHER.say(lang, 'restarted', **pids)}")
+        return 0
+    from ecauto.words.report import death
+
+    how = LAUNCHER.say(lang, "ended_how", how=death(ended, lang)) if ended else ""
+    said = LAUNCHER.say(lang, "ended_at_once", how=how, shim=inst.platform.shim, **pids)
+    print(f"ecauto: {said}", file=sys.stderr)
+    return ENDED_AT_ONCE
+
+
+def _ended_at_once(
+    ctl: Control, name: str, new: Sequence[int], home: Path, settle_s: float = SETTLE_S
+) -> str | None:
+    """None when each new process of `name` still runs `settle_s` after the restart; else how
+    the first one gone ended ("exit 78", from circusd's journal), or "" when that is not known.
+
+    Gone means: no such process, a zombie (circusd has not reaped it yet), another process
+    under its pid, or circusd naming other pids for the watcher (it respawned already)."""
+    import psutil
+
+    from watchdog.deaths import deaths
+    from watchdog.journal import journal_path, read_journal
+
+    look = Control(ctl.endpoint, timeout_s=1.0, tries=1)  # a look, not the restart's patience
+    born: dict[int, float] = {}
+    for pid in new:
+        try:
+            born[pid] = psutil.Process(pid).create_time()
+        except psutil.Error:
+            pass
+
+    def gone() -> int | None:
+        for pid in new:
+            try:
+                p = psutil.Process(pid)
+                if p.create_time() != born.get(pid) or p.status() == psutil.STATUS_ZOMBIE:
+                    return pid
+            except psutil.Error:
+                return pid
+        try:
+            now = look.pids(name)
+        except CircusError:
+            return None  # busy or slow this once: the processes themselves tell
+        return next((p for p in new if p not in now), None)
+
+    if not new:
+        return ""  # circusd runs none for it right after the restart
+    deadline = time.monotonic() + settle_s
+    while (dead := gone()) is None:
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(POLL_S)
+    deadline = time.monotonic() + REAP_S
+    path = journal_path(home)
+    while True:
+        reaped = [d for d in deaths(read_journal(path), name) if d.pid == dead]
+        if reaped:
+            return reaped[-1].how()
+        if time.monotonic() >= deadline:
+            return ""
+        time.sleep(POLL_S)
 
 
 def _pids(pids: Sequence[int], lang: str = "en") -> str:

@@ -360,6 +360,52 @@ def test_run_status_restart_refuse_stop_as_the_operator_types_them(
 
 @pytest.mark.process
 @pytest.mark.timeout(240)
+def test_a_restart_whose_new_process_ends_at_once_says_so_and_fails(
+    home: Path, env: dict[str, str], reaper: Reaper
+) -> None:
+    # Given a running instance whose operator reads Japanese
+    cfg = Path(env["ECAUTO_CONFIG"])
+    cfg.write_text(cfg.read_text() + '[ui]\nlanguage = "ja"\n')
+    res = ecauto(env, home.parent, "run", "--daemon")
+    assert res.returncode == 0, res.stderr
+    circusd = launcher.read_pid(home / "circusd.pid")
+    assert circusd is not None
+    reaper.track_tree(circusd)
+    ctl = Control(f"ipc://{home}/circus/ctl.sock", timeout_s=2.0)
+    (old,) = ctl.pids("upload-base")
+
+    # When ecauto.toml gets a wrong value (the daemon exits 78 at its start) and it is restarted
+    good = cfg.read_text()
+    right = "[upload.base]\nhourly_cap = 3600\n"
+    assert good.count(right) == 1
+    cfg.write_text(good.replace(right, '[upload.base]\nhourly_cap = "x"\n'))
+    res = ecauto(env, home.parent, "restart", "upload-base")
+
+    # Then it says in one line that the new process ended at once, with its exit code, and
+    # what to type next, and exits non-zero
+    assert res.returncode == launcher.ENDED_AT_ONCE, (res.stdout, res.stderr)
+    assert res.stdout == ""
+    said = re.fullmatch(
+        rf"ecauto: upload-base を再起動しました（pid {old} → (\d+)）が、新しいプロセスはすぐに"
+        r"止まりました（終了コード 78 で終了）。原因は `./ecauto.sh report` で確認してください",
+        "\n".join(errors(res)),
+    )
+    assert said and int(said[1]) != old, res.stderr
+
+    # and once the value is right again a restart says it restarted, SETTLE_S later at most
+    cfg.write_text(good)
+    started = time.monotonic()
+    res = ecauto(env, home.parent, "restart", "upload-base")
+    took = time.monotonic() - started
+    assert res.returncode == 0, (res.stdout, res.stderr)
+    assert res.stdout.startswith("ecauto: upload-base を再起動しました（pid "), res.stdout
+    (now,) = ctl.pids("upload-base")
+    assert psutil.Process(now).is_running()
+    print(f"healthy restart after the fix: {took:.2f}s")
+
+
+@pytest.mark.process
+@pytest.mark.timeout(240)
 def test_a_pidfile_naming_a_dead_pid_or_a_live_stranger_is_cleared_and_the_stranger_untouched(
     home: Path, env: dict[str, str], reaper: Reaper
 ) -> None:

@@ -51,6 +51,14 @@ LAUNCHER = Catalog(
             "en": "restarted {name} (pid {old} -> {new})",
             "ja": "{name} を再起動しました（pid {old} → {new}）",
         },
+        # `restart` when the new process is gone within launcher.SETTLE_S
+        "ended_at_once": {
+            "en": "restarted {name} (pid {old} -> {new}), but the new process ended at once"
+            "{how}; `{shim} report` says why",
+            "ja": "{name} を再起動しました（pid {old} → {new}）が、新しいプロセスはすぐに止まりました"
+            "{how}。原因は `{shim} report` で確認してください",
+        },
+        "ended_how": {"en": " ({how})", "ja": "（{how}）"},
         "stopped": {
             "en": "stopped (circusd pid {pid} gone after {seconds}s)",
             "ja": "停止しました（circusd pid {pid} は {seconds} 秒で終了）",
