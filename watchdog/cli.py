@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from ecauto import config as config_mod
 from ecauto import logsetup
-from ecauto.circusd import SETUP_CACHE, CircusError, read_ini
+from ecauto.circusd import SETUP_CACHE, CircusError, CircusSetup, read_ini
 from ecauto.cliargs import Parser
 from ecauto.config import Config, ConfigError
 from ecauto.home import Home
@@ -146,10 +146,16 @@ def _load(args: argparse.Namespace) -> tuple[Home, Config, Watchdog]:
     # as the circusd of this home did, whatever the calling shell has set.
     os.environ["ECAUTO_HOME"] = str(home.root)
     setup = read_ini(args.ini, cache=home.root / SETUP_CACHE)
+    return home, cfg, looking(home, cfg, setup, loaded)
+
+
+def looking(home: Home, cfg: Config, setup: CircusSetup, loaded: Loaded | None) -> Watchdog:
+    """The watchdog a report looks with (this command's, and the dashboard's): on `loaded`, the
+    last good configuration, ecauto.toml's error is one of its findings."""
     dog = Watchdog(home, cfg, setup, None)
     if loaded is not None:
         dog.config_error, dog.config_from = loaded.error, loaded.source
-    return home, cfg, dog
+    return dog
 
 
 def _last_good(args: argparse.Namespace, e: ConfigError) -> Loaded:
@@ -157,32 +163,47 @@ def _last_good(args: argparse.Namespace, e: ConfigError) -> Loaded:
     kept (the operator keeps the report exactly when something is wrong, the error one of its
     findings), said in one line. None kept: the report cannot tell, `e` is raised (exit 3)."""
     from ecauto.home import HomeError
-    from ecauto.records import one_line
     from ecauto.words.errors import ERRORS
 
-    from . import lastgood  # only when the file is wrong: a report imports what it needs
+    from . import lastgood
 
     try:
         home = Home.resolve(args.home).check()
     except HomeError:
         raise e from None
-    loaded = lastgood.last_good(home, one_line(str(e)))
-    if loaded is None:
-        raise e
+    loaded = last_good(home, e)
     lang, path = loaded.config.ui.language, home.watchdog / lastgood.NAME
     _complain(f"watchdog: {ERRORS.say(lang, 'config_last_good', error=e.said(lang), path=path)}")
     return loaded
 
 
+def last_good(home: Home, e: ConfigError) -> Loaded:
+    """ecauto.toml's error `e` with the configuration the watchdog runs on meanwhile (the one its
+    last good read kept); `e` raised when none was kept."""
+    from ecauto.records import one_line
+
+    from . import lastgood  # only when the file is wrong: a report imports what it needs
+
+    loaded = lastgood.last_good(home, one_line(str(e)))
+    if loaded is None:
+        raise e
+    return loaded
+
+
 def _report(args: argparse.Namespace) -> int:
     home, cfg, dog = _load(args)
-    look = dog.look()
-    recent = dog.events.tail(10)
-    r = report_mod.build(
-        look.snapshot, look.assessment, look.state_before, cfg.watchdog, recent, _pending(home, cfg)
-    )
+    r = report(home, cfg, dog)
     print(json.dumps(r.to_json(), indent=2) if args.json else report_mod.render(r, cfg.ui.language))
     return report_mod.EXIT[r.status]
+
+
+def report(home: Home, cfg: Config, dog: Watchdog) -> report_mod.Report:
+    """What `watchdog report` shows (and the dashboard's 監視の判定): one look, judged."""
+    look = dog.look()
+    recent = dog.events.tail(10)
+    return report_mod.build(
+        look.snapshot, look.assessment, look.state_before, cfg.watchdog, recent, _pending(home, cfg)
+    )
 
 
 def _pending(home: Home, cfg: Config) -> int | None:

@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         redact.complain(f"dashboard: cannot read or make its secret: {e}")
         return EXIT_CONFIG
     site = Site(home, cfg, setup.endpoint, port, d.listen not in LOOPBACK, secret)
-    app = build(site, Reader(home, cfg, args.ini))
+    app = build(site, Reader(home, cfg, args.ini, config=args.config))
     log.info("dashboard listening %s", fields(url=f"http://{d.listen}:{port}/", home=home.root))
     server = uvicorn.Server(
         uvicorn.Config(app, log_config=None, log_level="warning", access_log=False, lifespan="off")

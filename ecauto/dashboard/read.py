@@ -16,13 +16,18 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from ecauto import config as config_mod
 from ecauto import redact, roster
 from ecauto.atomic import read_regular
-from ecauto.config import Config
+from ecauto.config import Config, ConfigError
 from ecauto.home import Home
 from ecauto.quota import history
+from ecauto.records import one_line
+
+if TYPE_CHECKING:
+    from watchdog.lastgood import Loaded
 
 T = TypeVar("T")
 
@@ -33,6 +38,8 @@ LOG_TAIL_BYTES = 64 * 1024
 LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 _LOG_LINE = re.compile(r"^(\S+Z) (DEBUG|INFO|WARNING|ERROR|CRITICAL) (\S+?)\[(\d+)\] (.*)$")
 CHATWORK_LIMIT, CHATWORK_WINDOW_S = 300, 300  # per API token (watchdog/alerts/policy.py)
+# What the watchdog's look uses when ecauto.toml turns wrong and the watchdog kept no good read.
+STARTED_WITH = "the configuration the dashboard started with"
 
 
 @dataclass(frozen=True)
@@ -120,10 +127,14 @@ def read_only(path: Path) -> sqlite3.Connection | None:
 
 
 class Reader:
-    def __init__(self, home: Home, cfg: Config, ini: str, ttl_s: float = 1.5) -> None:
-        self.home, self.cfg, self.ini = home, cfg, ini
+    def __init__(
+        self, home: Home, cfg: Config, ini: str, ttl_s: float = 1.5, config: str | None = None
+    ) -> None:
+        self.home, self.cfg, self.ini, self.config = home, cfg, ini, config
         self.cache = Cache(ttl_s)
         self._dog: Any = None
+        # the configuration `_dog` was made with, and its error
+        self._looks_with: tuple[Config, Loaded | None] | None = None
 
     # -- now: the watchdog's own report ---------------------------------------------------------
     def report(self) -> Any:
@@ -131,22 +142,32 @@ class Reader:
 
     def _report(self) -> Any:
         from ecauto.circusd import SETUP_CACHE, read_ini
-        from watchdog import report as report_mod
-        from watchdog.cli import _pending
-        from watchdog.service import Watchdog
+        from watchdog import cli
 
-        if self._dog is None:
-            setup = read_ini(self.ini, cache=self.home.root / SETUP_CACHE)
-            self._dog = Watchdog(self.home, self.cfg, setup, None)
-        look = self._dog.look()
-        return report_mod.build(
-            look.snapshot,
-            look.assessment,
-            look.state_before,
-            self.cfg.watchdog,
-            self._dog.events.tail(10),
-            _pending(self.home, self.cfg),
-        )
+        # ecauto.toml read again, as `watchdog report` reads it at each look (not the copy this
+        # process started with): wrong, the last good configuration and its config_error finding.
+        cfg, loaded = reading = self._configuration()
+        if self._dog is None or self._looks_with != reading:
+            setup = (
+                self._dog.setup
+                if self._dog is not None
+                else read_ini(self.ini, cache=self.home.root / SETUP_CACHE)
+            )
+            self._dog, self._looks_with = cli.looking(self.home, cfg, setup, loaded), reading
+        return cli.report(self.home, cfg, self._dog)
+
+    def _configuration(self) -> tuple[Config, Loaded | None]:
+        """ecauto.toml, or with it wrong what the watchdog runs on meanwhile (and the error)."""
+        from watchdog import cli, lastgood
+
+        try:
+            return config_mod.load(self.config), None
+        except ConfigError as e:
+            try:
+                loaded = cli.last_good(self.home, e)
+            except ConfigError:  # none kept: the page goes on with what it has, and says so
+                loaded = lastgood.Loaded(self.cfg, one_line(str(e)), STARTED_WITH)
+            return loaded.config, loaded
 
     # -- quotas ---------------------------------------------------------------------------------
     def quotas(self, span: str) -> tuple[Limiter, ...]:
