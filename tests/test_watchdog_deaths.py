@@ -8,14 +8,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from support import BIN, Instance, Reaper, sandbox_headers, wait_for
+from support import Instance, Reaper, sandbox_headers, wait_for
 
 pytestmark = [pytest.mark.process, pytest.mark.timeout(180)]
 
@@ -47,14 +46,7 @@ def watchdog(inst: Instance, *args: str) -> tuple[int, dict[str, Any]]:
 
 def report_text(inst: Instance) -> str:
     """`watchdog report` as the operator reads it."""
-    return subprocess.run(
-        [str(BIN / "watchdog"), "report"],
-        env=inst.env,
-        cwd=inst.root,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    ).stdout
+    return inst.watchdog_text("report").stdout
 
 
 def row(rep: dict[str, Any], name: str) -> dict[str, Any]:

@@ -5,13 +5,12 @@ circusd running the repo's circus.ini, a daemon that exits at each start, `watch
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import requests
-from support import BIN, Instance, Reaper, read_hb, sandbox_headers, wait_for
+from support import Instance, Reaper, read_hb, sandbox_headers, wait_for
 
 from ecauto.circusd import Control
 from ecauto.words.common import shim
@@ -46,14 +45,7 @@ def crashing(tmp_path: Path, reaper: Reaper) -> Iterator[Instance]:
 
 def report_text(inst: Instance) -> str:
     """`watchdog report` as the operator types it in the instance's folder."""
-    res = subprocess.run(
-        [str(BIN / "watchdog"), "report"],
-        env=inst.env,
-        cwd=inst.root,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    res = inst.watchdog_text("report")
     assert res.stdout, res.stderr
     return res.stdout
 

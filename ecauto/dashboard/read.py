@@ -261,7 +261,7 @@ class Reader:
         return self.cache.get("incidents", self._incidents)
 
     def _incidents(self) -> tuple[Incident, ...]:
-        from ecauto.words.report import kind, result
+        from ecauto.words.report import kind
         from watchdog.events import EventLog
         from watchdog.report import event_outcome, event_text
 
@@ -279,7 +279,7 @@ class Reader:
                     e.get("daemon") if isinstance(e.get("daemon"), str) else None,
                     redact.scrub(event_text(e, lang)),  # in the operator's words, as the report
                     str(e.get("action", "")),
-                    redact.scrub(result(str(e.get("result", "")), lang)),
+                    str(e.get("result", "")),  # as recorded; `done` says it to people
                     "",
                     kind(str(e.get("kind", "")), lang),
                     redact.scrub(event_outcome(e, lang)),

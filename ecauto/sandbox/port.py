@@ -43,7 +43,10 @@ def listener_of_ours(port: int) -> int | None:
 
 def holder(port: int) -> str:
     """'pid N (name)' of the process listening on `port`, or "" when it cannot be seen."""
-    pid = listener(port)
+    return _named(listener(port))
+
+
+def _named(pid: int | None) -> str:
     if pid is None:
         return ""
     try:
@@ -53,28 +56,25 @@ def holder(port: int) -> str:
     return f"pid {pid} ({name})"
 
 
-def own_listener(port: int, watcher: str, home: Path) -> int | None:
-    """The pid of this home's own `watcher` ("sandbox", "dashboard") listening on `port`, or None.
+def _ours(pid: int, watcher: str, home: Path) -> bool:
+    """Whether `pid` is this home's own `watcher`.
 
     Proven by what the process carries, as the watchdog proves a daemon ours (its command line
     runs that watcher's module, its home is this home, its user is ours), and re-checked to be
     the same process (pid and create_time) after the reading: never by its name alone."""
     from watchdog.identify import identify, process_home, same_home
 
-    pid = listener(port)
-    if pid is None:
-        return None
     try:
         p = psutil.Process(pid)  # remembers its create_time: is_running() compares it
         ident = identify(p.cmdline())
         if ident.daemon != watcher:
-            return None
+            return False
         if hasattr(p, "uids") and p.uids().real != psutil.Process().uids().real:
-            return None
+            return False
         where = process_home(ident, p.cwd(), p.environ())
-        return pid if same_home(where, str(home)) and p.is_running() else None
+        return same_home(where, str(home)) and p.is_running()
     except psutil.Error:
-        return None
+        return False
 
 
 EXIT_RUNNING, EXIT_PORT_TAKEN = 75, 98  # early.EXIT_LOCKED (it runs already); EADDRINUSE
@@ -85,9 +85,9 @@ def taken(watcher: str, port: int, host: str, home: Path, lang: str) -> tuple[in
     (it runs already, as a daemon's copy is refused by its lock), 98 for another program."""
     from ecauto.words.errors import ERRORS
 
-    pid = own_listener(port, watcher, home)
-    if pid is not None:
+    pid = listener(port)  # the connection table, read once
+    if pid is not None and _ours(pid, watcher, home):
         return EXIT_RUNNING, ERRORS.say(lang, "serving_already", name=watcher, pid=pid, port=port)
-    who = holder(port)
+    who = _named(pid)
     key, more = ("port_taken_by", {"holder": who}) if who else ("port_taken", {})
     return EXIT_PORT_TAKEN, ERRORS.say(lang, key, name=watcher, port=port, host=host, **more)
